@@ -1,0 +1,21 @@
+"""Hypothesis profiles for the whole suite: ``default`` (quick), ``ci`` (built-in, extended) and
+``thorough``. Select with ``pytest --hypothesis-profile=thorough``; ``ci`` is active when ``CI``
+is set in the environment (Hypothesis does this itself)."""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+_common = {
+    "deadline": None,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
+}
+
+settings.register_profile("default", max_examples=25, **_common)
+settings.register_profile(
+    "ci", parent=settings.get_profile("ci"), max_examples=40, print_blob=True, **_common
+)
+settings.register_profile("thorough", max_examples=2000, **_common)
+settings.load_profile("ci" if os.environ.get("CI") else "default")

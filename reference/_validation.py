@@ -1,0 +1,107 @@
+"""Input checks shared by the public functions of :mod:`reference`.
+
+Every check raises ``TypeError`` (wrong type/dtype) or ``ValueError`` (wrong shape, range or
+non-finite values) with a message naming the argument, what was expected and what was received.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _is_mpf_array(x: np.ndarray) -> bool:
+    if x.dtype != object:
+        return False
+    import mpmath
+
+    return all(isinstance(v, mpmath.mpf) for v in x.flat)
+
+
+def as_array(
+    name: str,
+    value: object,
+    *,
+    ndim: int | Sequence[int],
+    allow_object: bool = False,
+) -> np.ndarray:
+    """Return ``value`` as a finite float32/float64 (or mpmath object) array of rank ``ndim``.
+
+    >>> as_array("x", [[1.0, 2.0]], ndim=2).shape
+    (1, 2)
+    """
+    if isinstance(value, np.ndarray):
+        arr = value
+    elif isinstance(value, (list, tuple)):
+        arr = np.asarray(value)
+        if arr.dtype.kind in "iub":
+            arr = arr.astype(np.float64)
+    else:
+        raise TypeError(f"{name}: expected a numpy array, got {type(value).__name__}")
+    ndims = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+    if arr.ndim not in ndims:
+        raise ValueError(
+            f"{name}: expected an array of rank {' or '.join(map(str, ndims))}, "
+            f"got rank {arr.ndim} with shape {arr.shape}"
+        )
+    if arr.dtype == object:
+        if not allow_object:
+            raise TypeError(f"{name}: expected dtype float32 or float64, got object")
+        if not _is_mpf_array(arr):
+            raise TypeError(f"{name}: object arrays must hold mpmath.mpf values only")
+        import mpmath
+
+        if not all(mpmath.isfinite(v) for v in arr.flat):
+            raise ValueError(f"{name}: expected finite values, got inf or nan")
+        return arr
+    if arr.dtype not in FLOAT_DTYPES:
+        raise TypeError(
+            f"{name}: expected dtype float32 or float64"
+            f"{' (or object of mpmath.mpf)' if allow_object else ''}, got {arr.dtype}"
+        )
+    if arr.size and not np.all(np.isfinite(arr)):
+        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(f"{name}: expected finite values, got {bad} inf/nan entries")
+    return arr
+
+
+def check_dim(name: str, arr: np.ndarray, axis: int, expected: int, what: str) -> None:
+    """Raise ``ValueError`` unless ``arr.shape[axis] == expected``."""
+    if arr.shape[axis] != expected:
+        raise ValueError(
+            f"{name}: expected {what} = {expected} (axis {axis}), got shape {arr.shape}"
+        )
+
+
+def positive_int(name: str, value: object, *, minimum: int = 1) -> int:
+    """Return ``value`` as int, requiring an integer ``>= minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}: expected an integer, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name}: expected an integer >= {minimum}, got {value}")
+    return int(value)
+
+
+def positive_float(name: str, value: object, *, allow_zero: bool = False) -> float:
+    """Return ``value`` as float, requiring a finite number > 0 (or >= 0)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a real number, got {type(value).__name__}")
+    v = float(value)
+    if not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name}: expected a finite number {bound}, got {value}")
+    return v
+
+
+def open_unit_interval(name: str, value: object) -> float:
+    """Return ``value`` as float, requiring ``0 < value < 1``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a real number in (0, 1), got {type(value).__name__}")
+    v = float(value)
+    if not (0.0 < v < 1.0):
+        raise ValueError(f"{name}: expected a number in the open interval (0, 1), got {value}")
+    return v

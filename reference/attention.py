@@ -1,0 +1,77 @@
+"""Exact single-head softmax attention, numerically stable and memory-bounded.
+
+Tokens are rows: ``q (n, d)``, ``k (m, d)``, ``v (m, d_v)``; the result is
+``softmax(scale * q @ k.T) @ v`` with the softmax taken over keys (axis 1).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from reference._validation import as_array, check_dim, positive_float, positive_int
+
+DEFAULT_CHUNK_ELEMENTS = 1 << 22  # logits held at once: 4M entries = 32 MB in float64
+
+
+def exp_elementwise(x: np.ndarray) -> np.ndarray:
+    """``exp`` for float arrays and for object arrays of ``mpmath.mpf``.
+
+    >>> float(exp_elementwise(np.array([0.0]))[0])
+    1.0
+    """
+    if x.dtype == object:
+        import mpmath
+
+        return np.vectorize(mpmath.exp, otypes=[object])(x)
+    return np.exp(x)
+
+
+def softmax_rows(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax with the max subtracted first (no overflow for any finite logits).
+
+    >>> softmax_rows(np.array([[0.0, 0.0]])).tolist()
+    [[0.5, 0.5]]
+    """
+    shifted = logits - logits.max(axis=-1, keepdims=True)  # (..., m), entries <= 0
+    weights = exp_elementwise(shifted)  # (..., m), max entry exactly 1
+    return weights / weights.sum(axis=-1, keepdims=True)
+
+
+def attention(
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    *,
+    scale: float,
+    chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
+) -> np.ndarray:
+    """Exact softmax attention ``softmax(scale * q kᵀ) v``, processed in query-row chunks.
+
+    At most ``chunk_elements`` logits are held at once, so memory is ``O(chunk_elements + n d_v)``
+    whatever ``n`` and ``m`` are. Logits of any finite magnitude are safe: the row maximum is
+    subtracted before ``exp``. float32 inputs give a float32 result, float64 a float64 one, and
+    object arrays of ``mpmath.mpf`` are computed at the current ``mpmath.mp`` precision.
+
+    >>> q = np.zeros((2, 3)); k = np.ones((4, 3)); v = np.arange(8.0).reshape(4, 2)
+    >>> attention(q, k, v, scale=1.0).tolist()
+    [[3.0, 4.0], [3.0, 4.0]]
+    """
+    q = as_array("q", q, ndim=2, allow_object=True)
+    k = as_array("k", k, ndim=2, allow_object=True)
+    v = as_array("v", v, ndim=2, allow_object=True)
+    check_dim("k", k, 1, q.shape[1], "key width (must equal q.shape[1])")
+    check_dim("v", v, 0, k.shape[0], "number of value rows (must equal k.shape[0])")
+    if k.shape[0] == 0:
+        raise ValueError("k: expected at least one key row, got 0")
+    scale = positive_float("scale", scale)
+    chunk_elements = positive_int("chunk_elements", chunk_elements)
+    dtype = np.result_type(q, k, v)
+    n, m = q.shape[0], k.shape[0]
+    out = np.empty((n, v.shape[1]), dtype=dtype)  # (n, d_v)
+    rows = max(1, chunk_elements // m)
+    kt = k.T  # (d, m)
+    for start in range(0, n, rows):
+        stop = min(n, start + rows)
+        logits = (q[start:stop] @ kt) * scale  # (c, m); a Python float keeps float32 as float32
+        out[start:stop] = softmax_rows(logits) @ v  # (c, d_v)
+    return out

@@ -1,0 +1,310 @@
+"""The frozen model: one residual single-head attention layer between two token-wise FFN stacks.
+
+``τ = FFN_out ∘ Attn ∘ FFN_in`` (theory.md §1), tokens as rows. Inputs ``x (L, d)`` are embedded
+into the model width ``D`` by a fixed linear map ``embed (d, D)``, a fixed positional encoding
+``positional (L_max, D)`` may be added to the input rows (never to prompt rows), the prompt
+``P (Lp, D)`` lives in the model width, and outputs are read back to ``d`` by ``readout (D, d)``.
+
+Every layer is a plain dataclass of numpy arrays; weights may have any rank. The same code runs
+in float32, float64, and on object arrays of ``mpmath.mpf`` (the high-precision backend).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from reference._validation import as_array, check_dim, positive_float, positive_int
+from reference.attention import softmax_rows
+
+
+def relu(h: np.ndarray) -> np.ndarray:
+    """Elementwise ``max(h, 0)``, for float and mpmath object arrays alike."""
+    if h.dtype == object:
+        return np.where(h > 0, h, 0 * h)
+    return np.maximum(h, 0)
+
+
+@dataclass(frozen=True)
+class FFNLayer:
+    """Residual token-wise ReLU layer ``h ↦ h + ReLU(h w1 + b1) w2 + b2``.
+
+    Shapes: ``w1 (D, H)``, ``b1 (H,)``, ``w2 (H, D)``, ``b2 (D,)``.
+
+    >>> layer = FFNLayer.zeros(width=3, hidden=2)
+    >>> layer(np.ones((1, 3))).tolist()
+    [[1.0, 1.0, 1.0]]
+    """
+
+    w1: np.ndarray
+    b1: np.ndarray
+    w2: np.ndarray
+    b2: np.ndarray
+
+    def __post_init__(self) -> None:
+        w1 = as_array("w1", self.w1, ndim=2, allow_object=True)
+        width, hidden = w1.shape
+        b1 = as_array("b1", self.b1, ndim=1, allow_object=True)
+        w2 = as_array("w2", self.w2, ndim=2, allow_object=True)
+        b2 = as_array("b2", self.b2, ndim=1, allow_object=True)
+        check_dim("b1", b1, 0, hidden, "hidden width (w1.shape[1])")
+        check_dim("w2", w2, 0, hidden, "hidden width (w1.shape[1])")
+        check_dim("w2", w2, 1, width, "model width (w1.shape[0])")
+        check_dim("b2", b2, 0, width, "model width (w1.shape[0])")
+
+    @classmethod
+    def zeros(cls, width: int, hidden: int) -> FFNLayer:
+        """The identity layer (all weights zero)."""
+        return cls(
+            np.zeros((width, hidden)), np.zeros(hidden), np.zeros((hidden, width)), np.zeros(width)
+        )
+
+    @property
+    def width(self) -> int:
+        return int(self.w1.shape[0])
+
+    @property
+    def hidden(self) -> int:
+        return int(self.w1.shape[1])
+
+    def __call__(self, h: np.ndarray) -> np.ndarray:
+        return h + relu(h @ self.w1 + self.b1) @ self.w2 + self.b2  # (..., D)
+
+    def forward_with_cache(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Output and the pre-activation ``h w1 + b1`` needed by :meth:`backward`."""
+        pre = h @ self.w1 + self.b1  # (..., H)
+        return h + relu(pre) @ self.w2 + self.b2, pre
+
+    def backward(self, grad_out: np.ndarray, pre: np.ndarray) -> np.ndarray:
+        """Gradient w.r.t. the layer input, given the output gradient and the cached ``pre``."""
+        grad_hidden = (grad_out @ self.w2.T) * (pre > 0)  # (..., H)
+        return grad_out + grad_hidden @ self.w1.T  # (..., D)
+
+
+@dataclass(frozen=True)
+class Attention:
+    """Residual single-head softmax attention without masking.
+
+    ``Attn(Z) = Z + softmax(scale · (Z w_q)(Z w_k)ᵀ) (Z w_v) w_o``.
+    Shapes: ``w_q (D, d_k)``, ``w_k (D, d_k)``, ``w_v (D, d_v)``, ``w_o (d_v, D)``.
+    The ``scale`` is explicit: the paper's block uses 1, Alman–Song ``1/d``, practice ``1/√d_k``.
+    """
+
+    w_q: np.ndarray
+    w_k: np.ndarray
+    w_v: np.ndarray
+    w_o: np.ndarray
+    scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        w_q = as_array("w_q", self.w_q, ndim=2, allow_object=True)
+        w_k = as_array("w_k", self.w_k, ndim=2, allow_object=True)
+        w_v = as_array("w_v", self.w_v, ndim=2, allow_object=True)
+        w_o = as_array("w_o", self.w_o, ndim=2, allow_object=True)
+        width = w_q.shape[0]
+        check_dim("w_k", w_k, 0, width, "model width (w_q.shape[0])")
+        check_dim("w_k", w_k, 1, w_q.shape[1], "key width (w_q.shape[1])")
+        check_dim("w_v", w_v, 0, width, "model width (w_q.shape[0])")
+        check_dim("w_o", w_o, 0, w_v.shape[1], "value width (w_v.shape[1])")
+        check_dim("w_o", w_o, 1, width, "model width (w_q.shape[0])")
+        object.__setattr__(self, "scale", positive_float("scale", self.scale))
+
+    @property
+    def width(self) -> int:
+        return int(self.w_q.shape[0])
+
+    def weights(self, z: np.ndarray, query_rows: slice) -> np.ndarray:
+        """Attention weights of the rows ``query_rows`` over all rows of ``z``: ``(..., q, n)``."""
+        q = z[..., query_rows, :] @ self.w_q  # (..., q, d_k)
+        k = z @ self.w_k  # (..., n, d_k)
+        return softmax_rows((q @ np.swapaxes(k, -1, -2)) * self.scale)  # (..., q, n)
+
+    def __call__(self, z: np.ndarray, query_rows: slice = slice(None)) -> np.ndarray:
+        """Attention output of the rows ``query_rows`` (keys and values over all rows)."""
+        s = self.weights(z, query_rows)  # (..., q, n)
+        return z[..., query_rows, :] + (s @ (z @ self.w_v)) @ self.w_o  # (..., q, D)
+
+
+@dataclass(frozen=True)
+class Transformer:
+    """The frozen one-layer, single-head model ``τ = FFN_out ∘ Attn ∘ FFN_in`` (theory.md §1).
+
+    Attributes:
+        embed: ``(d, D)`` fixed linear embedding of input tokens.
+        readout: ``(D, d)`` fixed linear read-out of output tokens.
+        ffn_in, ffn_out: tuples of :class:`FFNLayer` (possibly empty).
+        attn: the :class:`Attention` layer.
+        positional: ``(L_max, D)`` added to the embedded input rows, or ``None``.
+
+    >>> model = Transformer.random(2, rng=np.random.default_rng(0), width=4)
+    >>> (model.d, model.width)
+    (2, 4)
+    """
+
+    embed: np.ndarray
+    readout: np.ndarray
+    attn: Attention
+    ffn_in: tuple[FFNLayer, ...] = ()
+    ffn_out: tuple[FFNLayer, ...] = ()
+    positional: np.ndarray | None = None
+    metadata: dict = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        embed = as_array("embed", self.embed, ndim=2, allow_object=True)
+        d, width = embed.shape
+        readout = as_array("readout", self.readout, ndim=2, allow_object=True)
+        check_dim("readout", readout, 0, width, "model width (embed.shape[1])")
+        check_dim("readout", readout, 1, d, "input width (embed.shape[0])")
+        if not isinstance(self.attn, Attention):
+            raise TypeError(f"attn: expected an Attention, got {type(self.attn).__name__}")
+        if self.attn.width != width:
+            raise ValueError(
+                f"attn: expected model width {width} (embed.shape[1]), got {self.attn.width}"
+            )
+        object.__setattr__(self, "ffn_in", tuple(self.ffn_in))
+        object.__setattr__(self, "ffn_out", tuple(self.ffn_out))
+        for name, stack in (("ffn_in", self.ffn_in), ("ffn_out", self.ffn_out)):
+            for i, layer in enumerate(stack):
+                if not isinstance(layer, FFNLayer):
+                    raise TypeError(
+                        f"{name}[{i}]: expected an FFNLayer, got {type(layer).__name__}"
+                    )
+                if layer.width != width:
+                    raise ValueError(
+                        f"{name}[{i}]: expected model width {width}, got {layer.width}"
+                    )
+        if self.positional is not None:
+            pos = as_array("positional", self.positional, ndim=2, allow_object=True)
+            check_dim("positional", pos, 1, width, "model width (embed.shape[1])")
+
+    # ------------------------------------------------------------------ sizes
+    @property
+    def d(self) -> int:
+        """Input/output token width."""
+        return int(self.embed.shape[0])
+
+    @property
+    def width(self) -> int:
+        """Model width ``D`` (the prompt's row width)."""
+        return int(self.embed.shape[1])
+
+    @property
+    def max_length(self) -> int | None:
+        """Longest input the positional encoding covers (``None``: any length)."""
+        return None if self.positional is None else int(self.positional.shape[0])
+
+    def with_dtype(self, dtype: type | np.dtype) -> Transformer:
+        """A copy with every weight cast to ``dtype`` (float32 or float64)."""
+
+        def cast(a: np.ndarray) -> np.ndarray:
+            return np.asarray(a, dtype=dtype)
+
+        def cast_layer(layer: FFNLayer) -> FFNLayer:
+            return FFNLayer(cast(layer.w1), cast(layer.b1), cast(layer.w2), cast(layer.b2))
+
+        return replace(
+            self,
+            embed=cast(self.embed),
+            readout=cast(self.readout),
+            attn=Attention(
+                cast(self.attn.w_q),
+                cast(self.attn.w_k),
+                cast(self.attn.w_v),
+                cast(self.attn.w_o),
+                self.attn.scale,
+            ),
+            ffn_in=tuple(cast_layer(layer) for layer in self.ffn_in),
+            ffn_out=tuple(cast_layer(layer) for layer in self.ffn_out),
+            positional=None if self.positional is None else cast(self.positional),
+        )
+
+    # ------------------------------------------------------------- constructors
+    @classmethod
+    def random(
+        cls,
+        d: int,
+        *,
+        rng: np.random.Generator,
+        width: int | None = None,
+        key_width: int | None = None,
+        value_width: int | None = None,
+        ffn_in_layers: int = 1,
+        ffn_out_layers: int = 1,
+        ffn_hidden: int | None = None,
+        max_length: int | None = None,
+        scale: float | None = None,
+        weight_scale: float = 1.0,
+    ) -> Transformer:
+        """A random model with Gaussian weights (variance ``weight_scale² / fan_in``).
+
+        ``width`` defaults to ``d`` (embedding = identity), key and value widths to ``width``,
+        ``ffn_hidden`` to ``2·width``, ``scale`` to ``1/√key_width``. With ``max_length`` a
+        random positional encoding of that many rows is added.
+
+        >>> m = Transformer.random(3, rng=np.random.default_rng(1), width=5, max_length=4)
+        >>> m.positional.shape
+        (4, 5)
+        """
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng: expected numpy.random.Generator, got {type(rng).__name__}")
+        d = positive_int("d", d)
+        width = d if width is None else positive_int("width", width)
+        if width < d:
+            raise ValueError(f"width: expected an integer >= d = {d}, got {width}")
+        dk = width if key_width is None else positive_int("key_width", key_width)
+        dv = width if value_width is None else positive_int("value_width", value_width)
+        hidden = 2 * width if ffn_hidden is None else positive_int("ffn_hidden", ffn_hidden)
+        ffn_in_layers = positive_int("ffn_in_layers", ffn_in_layers, minimum=0)
+        ffn_out_layers = positive_int("ffn_out_layers", ffn_out_layers, minimum=0)
+        ws = positive_float("weight_scale", weight_scale)
+        scale = 1.0 / np.sqrt(dk) if scale is None else positive_float("scale", scale)
+
+        def gauss(fan_in: int, *shape: int) -> np.ndarray:
+            return rng.standard_normal(shape) * (ws / np.sqrt(fan_in))
+
+        def ffn() -> FFNLayer:
+            return FFNLayer(
+                gauss(width, width, hidden),
+                0.1 * rng.standard_normal(hidden),
+                gauss(hidden, hidden, width),
+                0.1 * rng.standard_normal(width),
+            )
+
+        embed = np.eye(d, width)  # (d, D): zero padding
+        attn = Attention(
+            gauss(width, width, dk),
+            gauss(width, width, dk),
+            gauss(width, width, dv),
+            gauss(dv, dv, width),
+            scale,
+        )
+        positional = None
+        if max_length is not None:
+            positional = 0.5 * rng.standard_normal((positive_int("max_length", max_length), width))
+        return cls(
+            embed=embed,
+            readout=np.eye(width, d),
+            attn=attn,
+            ffn_in=tuple(ffn() for _ in range(ffn_in_layers)),
+            ffn_out=tuple(ffn() for _ in range(ffn_out_layers)),
+            positional=positional,
+        )
+
+    # ------------------------------------------------------------------ forward
+    def embed_inputs(self, x: np.ndarray) -> np.ndarray:
+        """Embedded input rows ``x embed (+ positional[:L])``: ``(..., L, D)``."""
+        h = x @ self.embed  # (..., L, D)
+        if self.positional is not None:
+            h = h + self.positional[: x.shape[-2]]
+        return h
+
+    def __call__(self, z: np.ndarray, output_rows: slice = slice(None)) -> np.ndarray:
+        """``τ`` on embedded rows ``z (..., n, D)``; returns the rows ``output_rows`` in ``R^D``."""
+        h = z
+        for layer in self.ffn_in:
+            h = layer(h)  # (..., n, D)
+        h = self.attn(h, output_rows)  # (..., q, D)
+        for layer in self.ffn_out:
+            h = layer(h)
+        return h

@@ -1,0 +1,137 @@
+"""Prompt tuning: forward pass on ``[P; X]`` and the exact, hand-written gradient w.r.t. ``P``.
+
+The attended sequence is ``Z = [P; X embed + positional]`` with ``n = Lp + L`` rows; the output
+is the last ``L`` rows of ``τ(Z)`` read back to ``d`` coordinates. Only those rows are computed:
+the prompt rows act as keys and values, never as queries that reach the output.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from reference._validation import as_array, check_dim
+from reference.model import Transformer
+
+
+def _check_model(model: object) -> Transformer:
+    if not isinstance(model, Transformer):
+        raise TypeError(f"model: expected a reference.Transformer, got {type(model).__name__}")
+    return model
+
+
+def check_prompt(model: Transformer, prompt: object) -> np.ndarray:
+    """Validate a prompt ``(Lp, D)`` against ``model`` and return it as an array."""
+    p = as_array("prompt", prompt, ndim=2, allow_object=True)
+    check_dim("prompt", p, 1, model.width, "model width D (model.width)")
+    return p
+
+
+def check_inputs(model: Transformer, name: str, x: object) -> np.ndarray:
+    """Validate input sequences ``(L, d)`` or ``(batch, L, d)`` against ``model``."""
+    arr = as_array(name, x, ndim=(2, 3), allow_object=True)
+    check_dim(name, arr, -1, model.d, "token width d (model.d)")
+    length = arr.shape[-2]
+    if length == 0:
+        raise ValueError(f"{name}: expected at least one token (L >= 1), got shape {arr.shape}")
+    if model.max_length is not None and length > model.max_length:
+        raise ValueError(
+            f"{name}: sequence length L = {length} exceeds the positional encoding's "
+            f"{model.max_length} rows"
+        )
+    return arr
+
+
+def attended_sequence(model: Transformer, prompt: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``Z = [P; X embed + positional]`` of shape ``(..., Lp + L, D)`` (batch axes broadcast)."""
+    h_x = model.embed_inputs(x)  # (..., L, D)
+    p = np.broadcast_to(prompt, (*h_x.shape[:-2], *prompt.shape))  # (..., Lp, D)
+    return np.concatenate([p, h_x], axis=-2)  # (..., n, D)
+
+
+def prompt_forward(model: Transformer, prompt: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The last ``L`` rows of ``τ([P; X])``, read out to ``d``: shape of ``x``.
+
+    ``x`` is one sequence ``(L, d)`` or a batch ``(batch, L, d)``; an empty prompt ``(0, D)``
+    gives the model without prompt.
+
+    >>> rng = np.random.default_rng(0)
+    >>> model = Transformer.random(2, rng=rng, width=4)
+    >>> prompt_forward(model, rng.standard_normal((3, 4)), rng.random((5, 2))).shape
+    (5, 2)
+    """
+    model = _check_model(model)
+    p = check_prompt(model, prompt)
+    x = check_inputs(model, "x", x)
+    z = attended_sequence(model, p, x)  # (..., n, D)
+    lp = p.shape[0]
+    return model(z, slice(lp, None)) @ model.readout  # (..., L, d)
+
+
+def prompt_loss_and_grad(
+    model: Transformer, prompt: np.ndarray, xs: np.ndarray, ys: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """Mean squared error of :func:`prompt_forward` against ``ys`` and its exact gradient in ``P``.
+
+    The loss is the mean over batch, positions and coordinates. The gradient ``(Lp, D)`` comes
+    from a hand-written backward pass through read-out, ``FFN_out``, attention (queries of the
+    input rows; keys and values of all rows) and ``FFN_in`` (applied to prompt rows too).
+
+    >>> rng = np.random.default_rng(0)
+    >>> model = Transformer.random(2, rng=rng, width=3)
+    >>> xs, ys = np.ones((4, 2)), np.zeros((4, 2))
+    >>> loss, grad = prompt_loss_and_grad(model, np.zeros((2, 3)), xs, ys)
+    >>> grad.shape
+    (2, 3)
+    """
+    model = _check_model(model)
+    p = check_prompt(model, prompt)
+    xs = check_inputs(model, "xs", xs)
+    ys = as_array("ys", ys, ndim=(2, 3), allow_object=True)
+    if ys.shape != xs.shape:
+        raise ValueError(f"ys: expected the shape of xs {xs.shape}, got {ys.shape}")
+    if xs.ndim == 2:
+        xs, ys = xs[None], ys[None]  # (B, L, d)
+    lp = p.shape[0]
+    attn = model.attn
+
+    # ---- forward with caches
+    h = attended_sequence(model, p, xs)  # (B, n, D)
+    pre_in = []
+    for layer in model.ffn_in:
+        h, pre = layer.forward_with_cache(h)
+        pre_in.append(pre)
+    h1 = h  # (B, n, D)
+    q = h1[:, lp:] @ attn.w_q  # (B, L, dk)
+    k = h1 @ attn.w_k  # (B, n, dk)
+    v = h1 @ attn.w_v  # (B, n, dv)
+    s = attn.weights(h1, slice(lp, None))  # (B, L, n)
+    o = s @ v  # (B, L, dv)
+    h = h1[:, lp:] + o @ attn.w_o  # (B, L, D)
+    pre_out = []
+    for layer in model.ffn_out:
+        h, pre = layer.forward_with_cache(h)
+        pre_out.append(pre)
+    y_hat = h @ model.readout  # (B, L, d)
+    resid = y_hat - ys  # (B, L, d)
+    loss = (resid * resid).mean()
+
+    # ---- backward
+    g = resid * (2.0 / resid.size)  # (B, L, d)
+    g = g @ model.readout.T  # (B, L, D)
+    for layer, pre in zip(reversed(model.ffn_out), reversed(pre_out), strict=True):
+        g = layer.backward(g, pre)
+    grad_h1 = np.zeros_like(h1)  # (B, n, D)
+    grad_h1[:, lp:] += g  # residual path of the query rows
+    grad_o = g @ attn.w_o.T  # (B, L, dv)
+    grad_s = grad_o @ np.swapaxes(v, 1, 2)  # (B, L, n)
+    grad_v = np.swapaxes(s, 1, 2) @ grad_o  # (B, n, dv)
+    grad_logits = s * (grad_s - (grad_s * s).sum(axis=-1, keepdims=True))  # (B, L, n)
+    grad_q = (grad_logits @ k) * attn.scale  # (B, L, dk)
+    grad_k = (np.swapaxes(grad_logits, 1, 2) @ q) * attn.scale  # (B, n, dk)
+    grad_h1 += grad_k @ attn.w_k.T + grad_v @ attn.w_v.T
+    grad_h1[:, lp:] += grad_q @ attn.w_q.T
+    g = grad_h1
+    for layer, pre in zip(reversed(model.ffn_in), reversed(pre_in), strict=True):
+        g = layer.backward(g, pre)
+    grad_prompt = g[:, :lp].sum(axis=0)  # (Lp, D)
+    return float(loss), grad_prompt

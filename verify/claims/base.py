@@ -1,0 +1,122 @@
+"""The interface every claim of the report implements.
+
+A claim module in :mod:`verify.claims` defines a function ``run(ctx: ClaimContext) -> ClaimResult``
+decorated with :func:`register`. The report discovers the modules automatically, so adding a claim
+is adding one module (see docs/adding-a-claim.md).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class CheckResult:
+    """One checked statement: how many cases, the worst measured/bound ratio, the verdict.
+
+    ``worst_ratio`` is ``max(measured / bound)`` over the cases (``<= 1`` means within the bound),
+    or ``None`` where the check is exact (an identity, a count equal to its formula).
+    """
+
+    name: str
+    statement: str
+    bound_latex: str
+    cases: int
+    passed: bool
+    worst_ratio: float | None = None
+    counterexample: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        if self.worst_ratio is not None and not math.isfinite(self.worst_ratio):
+            out["worst_ratio"] = str(self.worst_ratio)
+        return out
+
+
+@dataclass
+class FigureResult:
+    """A PNG written by the claim into ``ctx.figure_dir``; ``filename`` is relative to it."""
+
+    filename: str
+    caption: str
+
+
+@dataclass
+class ClaimResult:
+    """Everything the report shows for one claim."""
+
+    name: str
+    title: str
+    statement: str
+    checks: list[CheckResult] = field(default_factory=list)
+    figures: list[FigureResult] = field(default_factory=list)
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    @property
+    def cases(self) -> int:
+        return sum(c.cases for c in self.checks)
+
+    @property
+    def worst_ratio(self) -> float | None:
+        ratios = [c.worst_ratio for c in self.checks if c.worst_ratio is not None]
+        return max(ratios) if ratios else None
+
+
+@dataclass
+class ClaimContext:
+    """What a claim's ``run`` receives from the report command."""
+
+    figure_dir: Path
+    seed: int = 0
+    mode: str = "default"  # "smoke" (CI, seconds), "default" (minutes), "thorough" (long)
+    executor: Executor | None = None
+    progress: Callable[[str], None] = lambda message: None
+
+    def pick(self, smoke: Any, default: Any, thorough: Any) -> Any:
+        """The value for this run's mode (example counts, sweep sizes, ...)."""
+        if self.mode not in ("smoke", "default", "thorough"):
+            raise ValueError(f"mode: expected 'smoke', 'default' or 'thorough', got {self.mode!r}")
+        return {"smoke": smoke, "default": default, "thorough": thorough}[self.mode]
+
+    def map(self, fn: Callable, items: list) -> list:
+        """``fn`` over ``items`` on the run's executor (in-process when there is none).
+
+        ``fn`` must be a picklable top-level function for process pools and Dask.
+        """
+        if self.executor is None:
+            return [fn(item) for item in items]
+        return list(self.executor.map(fn, items))
+
+
+@dataclass(frozen=True)
+class Claim:
+    name: str
+    title: str
+    run: Callable[[ClaimContext], ClaimResult]
+    order: int = 100
+
+
+REGISTRY: dict[str, Claim] = {}
+
+
+def register(name: str, title: str, *, order: int = 100) -> Callable:
+    """Decorator registering ``run(ctx) -> ClaimResult`` under ``name``."""
+
+    def decorate(run: Callable[[ClaimContext], ClaimResult]) -> Callable:
+        if name in REGISTRY:
+            raise ValueError(f"claim name {name!r} registered twice")
+        REGISTRY[name] = Claim(name, title, run, order)
+        return run
+
+    return decorate
