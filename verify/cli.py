@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -106,7 +107,6 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse already printed its one-line error / the help
         return int(exc.code or 0)
-    err = Console(stderr=True, highlight=False)
     from verify.claims import load_all
 
     registry = load_all()
@@ -116,10 +116,10 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     unknown = [name for name in args.only or [] if name not in registry]
     if unknown:
-        err.print(
+        print(
             f"error: unknown claim {', '.join(map(repr, unknown))}; known claims: "
             f"{', '.join(registry)}",
-            markup=False,
+            file=sys.stderr,
         )
         return EXIT_USAGE
     selected = [c for c in registry.values() if not args.only or c.name in args.only]
@@ -131,10 +131,10 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
             seed=args.seed,
             executor_spec=args.executor,
             workers=args.workers,
-            console=err,
+            console=Console(stderr=True, highlight=False),
         )
     except (ReportError, ExecutorError) as exc:
-        err.print(f"error: {exc}", markup=False)
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     print_summary(outcome.results, outcome.out, Console(highlight=False))
     return outcome.exit_code
