@@ -24,6 +24,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
+DEFAULT_CONNECT_TIMEOUT = 3.0  # seconds to reach a Dask scheduler before giving up
 DASK_SPEC = re.compile(r"^dask://(?P<host>[^:/\s]+):(?P<port>\d{1,5})$")
 
 
@@ -68,7 +69,10 @@ def parse_executor_spec(spec: str) -> tuple[str, str | None]:
 
 @contextmanager
 def open_executor(
-    spec: str = "local", *, workers: int | None = None, connect_timeout: float = 5.0
+    spec: str = "local",
+    *,
+    workers: int | None = None,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
 ) -> Iterator[Executor]:
     """Yield an executor for ``spec`` and shut it down (or disconnect) afterwards.
 
