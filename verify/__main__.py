@@ -9,7 +9,7 @@ from collections.abc import Sequence
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m verify`` and of the ``prompt-tuning-verify`` console script.
 
-    >>> main(["--only", "no-such-claim"])  # doctest: +SKIP
+    >>> main(["--only", "no-such-claim"])  # one line on stderr, exit status 2
     2
     """
     from verify.cli import run_cli
