@@ -1,0 +1,242 @@
+"""Checks of theory.md §4: the packing behind ``M(eps)``, and constructions versus the bounds.
+
+* :func:`packing_centres`, :func:`packing_member`: the explicit family of ``2^{M(eps)}``
+  ``C``-Lipschitz maps ``[0,1]^{L×d} -> [0,1]^{L×d}`` pairwise ``4 eps`` apart (docs/capacity.md).
+* :func:`memorization_count`: for a built construction (``.model``, ``.prompt``, ``.K``, ``.Q``,
+  ``.d``, ``.L``, ``.prompt_rows``, ``.bits_per_row``), its prompt rows against the upper-bound
+  formula and against both lower bounds, with the gaps as ``log2`` ratios, and its prompt
+  Lipschitz constant (bound, empirical) against the one the token bound requires.
+* :func:`empirical_prompt_lipschitz`: the largest finite-difference ratio seen over random
+  prompt perturbations — a lower estimate of the true constant, to set against the bound.
+
+>>> centres = packing_centres(eps=0.125, lipschitz=1.0)
+>>> centres.tolist()
+[0.25, 0.75]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from reference import Transformer, prompt_forward
+from reference._validation import as_array, open_unit_interval, positive_float, positive_int
+from reference.lipschitz import prompt_lipschitz_bound
+from verify.bounds import capacity as cap
+
+
+# --------------------------------------------------------------------------- packing family
+def _packing_parameters(eps: float, lipschitz: float) -> tuple[float, float, int]:
+    eps = open_unit_interval("eps", eps)
+    lipschitz = positive_float("lipschitz", lipschitz)
+    if eps > 0.25:
+        raise ValueError(f"eps: expected eps <= 1/4 (values 1/2 ± 2 eps in [0, 1]), got {eps}")
+    m = int(cap.packing_centres_per_axis_fn(eps, lipschitz))
+    if m < 1:
+        raise ValueError(
+            f"eps: expected eps <= lipschitz / 4 = {lipschitz / 4} (at least one centre), got {eps}"
+        )
+    return eps, lipschitz, m
+
+
+def packing_centres(*, eps: float, lipschitz: float) -> np.ndarray:
+    """The ``m = floor(C / (4 eps))`` centre coordinates ``(k + 1/2) / m`` of one axis.
+
+    >>> packing_centres(eps=0.05, lipschitz=1.0).size
+    5
+    """
+    _, _, m = _packing_parameters(eps, lipschitz)
+    return (np.arange(m) + 0.5) / m  # (m,)
+
+
+def packing_member(x: np.ndarray, signs: np.ndarray, *, eps: float, lipschitz: float) -> np.ndarray:
+    """``f_σ(x) = 1/2 + σ_{j(x)} · max(0, 2 eps - C ||x - c_{j(x)}||_max)``, shape of ``x``.
+
+    ``x`` is ``(L, d)`` or ``(batch, L, d)``; ``signs`` has shape ``(m,) * (L d) + (L, d)`` with
+    entries ±1: one sign per (centre, output coordinate); ``c_{j(x)}`` is the centre nearest to
+    ``x`` (the only one whose bump can be non-zero there, since bumps have disjoint supports).
+
+    >>> s = np.ones((2, 1, 1))
+    >>> packing_member(np.array([[0.25]]), s, eps=0.125, lipschitz=1.0).tolist()
+    [[0.75]]
+    """
+    eps, lipschitz, m = _packing_parameters(eps, lipschitz)
+    x = as_array("x", x, ndim=(2, 3))
+    length, d = x.shape[-2:]
+    signs = np.asarray(signs)
+    expected = (m,) * (length * d) + (length, d)
+    if signs.shape != expected or not np.all(np.abs(signs) == 1):
+        raise ValueError(f"signs: expected ±1 entries of shape {expected}, got shape {signs.shape}")
+    batch = x.reshape(-1, length * d)  # (B, L d)
+    index = np.clip(np.floor(batch * m), 0, m - 1).astype(int)  # (B, L d) nearest centre
+    centre = (index + 0.5) / m  # (B, L d)
+    bump = np.maximum(0.0, 2 * eps - lipschitz * np.abs(batch - centre).max(axis=1))  # (B,)
+    sign = signs[tuple(index.T)]  # (B, L, d)
+    return (0.5 + sign * bump[:, None, None]).reshape(x.shape)
+
+
+# --------------------------------------------------------------------------- prompt Lipschitz
+def empirical_prompt_lipschitz(
+    model: Transformer,
+    prompt: np.ndarray,
+    xs: np.ndarray,
+    *,
+    rng: np.random.Generator,
+    steps: tuple[float, ...] = (1e-6, 1e-3, 1e-1),
+    trials: int = 8,
+) -> float:
+    """Largest ``||Δ output||_max / ||Δ prompt||_max`` over random sign perturbations of size
+    ``step · max(1, max|prompt|)``: a lower estimate of the prompt Lipschitz constant at ``xs``.
+
+    >>> rng = np.random.default_rng(0)
+    >>> m = Transformer.random(1, rng=rng, width=2)
+    >>> empirical_prompt_lipschitz(m, np.zeros((1, 2)), rng.random((2, 3, 1)), rng=rng) > 0
+    True
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng: expected numpy.random.Generator, got {type(rng).__name__}")
+    trials = positive_int("trials", trials)
+    base = prompt_forward(model, prompt, xs)  # (B, L, d)
+    scale = max(1.0, float(np.max(np.abs(np.asarray(prompt, dtype=np.float64)), initial=0.0)))
+    worst = 0.0
+    for step in steps:
+        for _ in range(trials):
+            direction = rng.choice([-1.0, 1.0], size=np.shape(prompt))  # (Lp, D)
+            delta = positive_float("steps", step) * scale
+            moved = prompt_forward(model, prompt + delta * direction, xs)  # (B, L, d)
+            change = float(np.max(np.abs(np.asarray(moved - base, dtype=np.float64))))
+            worst = max(worst, change / delta)
+    return worst
+
+
+# --------------------------------------------------------------------------- constructions
+class ConstructionLike(Protocol):
+    """What :func:`memorization_count` reads from a construction (reference.Construction)."""
+
+    model: Transformer
+    prompt: np.ndarray
+    K: int
+    Q: int
+    d: int
+    L: int
+    prompt_rows: int
+    bits_per_row: float
+    precision_bits: int | None
+
+
+@dataclass(frozen=True)
+class MemorizationCount:
+    """A construction's prompt size and precision against the formula and the lower bounds."""
+
+    d: int
+    L: int
+    K: int
+    Q: int
+    eps: float
+    lipschitz: float
+    width: int
+    value_width: int
+    prompt_rows: int
+    declared_rows: int
+    prompt_rows_formula: int
+    token_lower_bound: float
+    bits_per_row: float
+    precision_bits: int
+    precision_bits_lower: float
+    prompt_radius: float
+    log2_lipschitz_bound: float
+    log2_lipschitz_empirical: float
+    log2_lipschitz_required: float
+
+    @property
+    def rows_match_formula(self) -> bool:
+        """The prompt has exactly the formula's rows (and says so)."""
+        return self.prompt_rows == self.prompt_rows_formula == self.declared_rows
+
+    @property
+    def above_token_bound(self) -> bool:
+        return self.prompt_rows >= self.token_lower_bound
+
+    @property
+    def above_precision_bound(self) -> bool:
+        return self.precision_bits >= self.precision_bits_lower
+
+    @property
+    def log2_gap_tokens(self) -> float:
+        """``log2(prompt rows / token lower bound)`` (``>= 0`` when consistent)."""
+        return float(np.log2(self.prompt_rows / self.token_lower_bound))
+
+    @property
+    def log2_gap_precision(self) -> float:
+        """``log2(significand bits used / precision lower bound per number)``."""
+        return float(np.log2(self.precision_bits / self.precision_bits_lower))
+
+    def to_row(self) -> dict[str, Any]:
+        row = asdict(self)
+        row["log2_gap_tokens"] = self.log2_gap_tokens
+        row["log2_gap_precision"] = self.log2_gap_precision
+        return row
+
+
+def memorization_count(
+    construction: ConstructionLike,
+    *,
+    lipschitz: float,
+    eps: float,
+    rows_formula: Callable[[int, int, int], int],
+    rng: np.random.Generator,
+    probe_inputs: np.ndarray | None = None,
+) -> MemorizationCount:
+    """Compare a construction with the bounds of theory.md §4.
+
+    ``rows_formula(d, L, K)`` is the upper-bound formula for its prompt rows (the sympy
+    expression of :mod:`verify.bounds.universality`). The token lower bound uses the
+    construction's own width ``D``, prompt radius ``R_P = max |P|`` and the bound ``Λ`` of
+    :func:`reference.lipschitz.prompt_lipschitz_bound`; the precision bound uses its value
+    width ``d_v`` and is compared with the significand bits the construction computes with
+    (``precision_bits``; 53 for float64). ``probe_inputs`` (default: 4 random sequences)
+    feed the empirical ``Λ``.
+    """
+    eps, lipschitz, _ = _packing_parameters(eps, lipschitz)
+    model = construction.model
+    d, length, k, q = construction.d, construction.L, construction.K, construction.Q
+    prompt = np.asarray(construction.prompt)
+    radius = float(np.max(np.abs(prompt.astype(np.float64))))
+    lam = prompt_lipschitz_bound(model, prompt_radius=max(radius, 1e-300), input_length=length)
+    if probe_inputs is None:
+        probe_inputs = rng.random((4, length, d))  # (B, L, d)
+    empirical = empirical_prompt_lipschitz(model, prompt, probe_inputs, rng=rng)
+    value_width = int(model.attn.w_v.shape[1])
+    token_lb = float(
+        cap.token_lower_bound_fn(eps, lipschitz, d, length, model.width, lam.total, radius)
+    )
+    rows = int(np.shape(prompt)[0])
+    precision = construction.precision_bits
+    if precision is None:  # float64 backend
+        precision = int(np.finfo(np.float64).nmant + 1)
+    return MemorizationCount(
+        d=d,
+        L=length,
+        K=k,
+        Q=q,
+        eps=eps,
+        lipschitz=lipschitz,
+        width=model.width,
+        value_width=value_width,
+        prompt_rows=rows,
+        declared_rows=int(construction.prompt_rows),
+        prompt_rows_formula=int(rows_formula(d, length, k)),
+        token_lower_bound=token_lb,
+        bits_per_row=float(construction.bits_per_row),
+        precision_bits=int(precision),
+        precision_bits_lower=float(cap.precision_bits_lower_fn(d, k, length, q, value_width)),
+        prompt_radius=radius,
+        log2_lipschitz_bound=lam.log2,
+        log2_lipschitz_empirical=float(np.log2(empirical)) if empirical > 0 else -np.inf,
+        log2_lipschitz_required=float(
+            cap.log2_lipschitz_required_fn(eps, lipschitz, d, length, model.width, rows, radius)
+        ),
+    )
