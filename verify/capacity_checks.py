@@ -26,6 +26,7 @@ from reference import Transformer, prompt_forward
 from reference._validation import as_array, open_unit_interval, positive_float, positive_int
 from reference.lipschitz import prompt_lipschitz_bound
 from verify.bounds import capacity as cap
+from verify.properties import Observation
 
 
 # --------------------------------------------------------------------------- packing family
@@ -240,3 +241,27 @@ def memorization_count(
             cap.log2_lipschitz_required_fn(eps, lipschitz, d, length, model.width, rows, radius)
         ),
     )
+
+
+def memorization_observations(count: MemorizationCount) -> list[Observation]:
+    """The checks of "the memorization token count meets the bound" as observations.
+
+    Prompt rows equal the formula (and the declared rows); rows are never below the token lower
+    bound; the significand bits are never below the precision lower bound; the empirical
+    prompt-Lipschitz estimate never exceeds the computed bound.
+    """
+    return [
+        Observation(
+            float(abs(count.prompt_rows - count.prompt_rows_formula))
+            + abs(count.declared_rows - count.prompt_rows_formula),
+            0.0,
+            "rows - formula",
+        ),
+        Observation(count.token_lower_bound, float(count.prompt_rows), "token lower bound / rows"),
+        Observation(count.precision_bits_lower, float(count.precision_bits), "bits lower / used"),
+        Observation(
+            float(2.0 ** (count.log2_lipschitz_empirical - count.log2_lipschitz_bound)),
+            1.0,
+            "empirical / bound prompt-Lipschitz",
+        ),
+    ]
