@@ -127,6 +127,11 @@ def prompt_lipschitz_bound(
             f"input_length: expected at most the positional encoding's {model.max_length} rows, "
             f"got {length}"
         )
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below
+        return _bound(model, radius, length)
+
+
+def _bound(model: Transformer, radius: float, length: int) -> LipschitzBound:
     width = model.width
     attn = model.attn
     w_q, w_k, w_v, w_o = (_as_float(a) for a in (attn.w_q, attn.w_k, attn.w_v, attn.w_o))
