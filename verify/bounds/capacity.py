@@ -15,7 +15,8 @@ Every bound is ONE sympy expression over symbols with assumptions, exposed symbo
 * **Covering.** Prompts in ``[-R_P, R_P]^{Lp×D}`` of a model ``Λ``-Lipschitz in the prompt give at
   most ``(c Λ R_P / eps)^{D Lp}`` functions pairwise more than ``eps`` apart, ``c = 4``:
   :data:`covering_count`.
-* **Token bound.** Hence ``Lp >= M(eps) / (D log2(c Λ R_P / eps))``: :data:`token_lower_bound`.
+* **Token bound.** Hence ``Lp >= M(eps) / (D log2(c Λ R_P / eps))`` if ``2 Λ R_P > eps`` (and no
+  prompt length at all otherwise): :data:`token_lower_bound`.
 
 >>> int(packing_log2_count_fn(0.125, 1.0, 1, 2))
 8
@@ -71,8 +72,11 @@ packing_log2_count = d * L * packing_centres_per_axis ** (d * L)
 covering_count = (COVERING_CONSTANT * Lam * R_P / eps) ** (D * Lp)
 #: ``log2`` of :data:`covering_count`.
 covering_log2_count = D * Lp * sp.log(COVERING_CONSTANT * Lam * R_P / eps, 2)
-#: Token lower bound ``Lp >= M(eps) / (D log2(c Λ R_P / eps))`` (needs ``4 Λ R_P > eps``).
-token_lower_bound = packing_log2_count / (D * sp.log(COVERING_CONSTANT * Lam * R_P / eps, 2))
+#: The token bound's formula ``M(eps) / (D log2(c Λ R_P / eps))`` (the branch ``2 Λ R_P > eps``).
+token_bound_formula = packing_log2_count / (D * sp.log(COVERING_CONSTANT * Lam * R_P / eps, 2))
+#: Token lower bound: ``Lp >= M(eps) / (D log2(c Λ R_P / eps))`` when ``2 Λ R_P > eps``; when
+#: ``2 Λ R_P <= eps`` all prompts fall in one covering cell and no prompt length suffices (``oo``).
+token_lower_bound = sp.Piecewise((token_bound_formula, 2 * Lam * R_P > eps), (sp.oo, True))
 #: The Lipschitz constant a model must have for ``Lp`` prompt rows to meet the token bound.
 lipschitz_required = eps / (COVERING_CONSTANT * R_P) * 2 ** (packing_log2_count / (D * Lp))
 
@@ -105,6 +109,7 @@ __all__ = [
     "precision_bits_lower",
     "precision_bits_lower_fn",
     "table_bits",
+    "token_bound_formula",
     "token_lower_bound",
     "token_lower_bound_fn",
 ]
