@@ -96,6 +96,17 @@ def test_token_bound_is_infinite_for_a_prompt_insensitive_model() -> None:
     )
 
 
+def test_dataset_token_bound_is_the_packing_bound_with_n_points() -> None:
+    # M(eps) is the dataset bound for the N = m^{dL} packing centres
+    at = {cap.eps: sp.Rational(1, 16), cap.C: 1, cap.d: 2, cap.L: 1, cap.D: 3, cap.R_P: 1}
+    at[cap.Lam] = 7
+    n = cap.packing_centres_per_axis.subs(at) ** 2
+    assert cap.dataset_token_lower_bound.subs({**at, cap.N: n}) == cap.token_lower_bound.subs(at)
+    assert cap.dataset_token_lower_bound_fn(8, 0.1, 1, 1, 2, 100.0, 1.0) == pytest.approx(
+        8 / (2 * np.log2(4000.0))
+    )
+
+
 def test_packing_constants() -> None:
     assert cap.packing_separation == 4 * cap.eps
     assert cap.bump_radius == 2 * cap.eps / cap.C

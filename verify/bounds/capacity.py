@@ -15,6 +15,8 @@ Every bound is ONE sympy expression over symbols with assumptions, exposed symbo
 * **Covering.** Prompts in ``[-R_P, R_P]^{Lp×D}`` of a model ``Λ``-Lipschitz in the prompt give at
   most ``(c Λ R_P / eps)^{D Lp}`` functions pairwise more than ``eps`` apart, ``c = 4``:
   :data:`covering_count`.
+* **Dataset token bound.** Memorizing every two-level labeling of ``N`` sequences:
+  ``Lp >= N L d / (D log2(c Λ R_P / eps))``: :data:`dataset_token_lower_bound`.
 * **Token bound.** Hence ``Lp >= M(eps) / (D log2(c Λ R_P / eps))`` if ``2 Λ R_P > eps`` (and no
   prompt length at all otherwise): :data:`token_lower_bound`.
 
@@ -40,6 +42,7 @@ eps = sp.Symbol("epsilon", positive=True)  # accuracy (sup norm)
 C = sp.Symbol("C", positive=True)  # max-norm Lipschitz constant of the targets
 Lam = sp.Symbol("Lambda", positive=True)  # Lipschitz constant of the model in the prompt
 R_P = sp.Symbol("R_P", positive=True)  # prompt entries lie in [-R_P, R_P]
+N = sp.Symbol("N", positive=True, integer=True)  # number of input sequences of a dataset
 
 # ----------------------------------------------------------------------------- constants (ours)
 #: Covering constant ``c``: ``ceil(2 Λ R_P / eps) <= 4 Λ R_P / eps`` once ``2 Λ R_P >= eps / 2``.
@@ -77,6 +80,13 @@ token_bound_formula = packing_log2_count / (D * sp.log(COVERING_CONSTANT * Lam *
 #: Token lower bound: ``Lp >= M(eps) / (D log2(c Λ R_P / eps))`` when ``2 Λ R_P > eps``; when
 #: ``2 Λ R_P <= eps`` all prompts fall in one covering cell and no prompt length suffices (``oo``).
 token_lower_bound = sp.Piecewise((token_bound_formula, 2 * Lam * R_P > eps), (sp.oo, True))
+#: Dataset version: memorizing EVERY labeling of ``N`` fixed distinct sequences with targets in
+#: ``{1/2 ± 2 eps}^{L×d}`` (``2^{N L d}`` datasets, pairwise ``4 eps`` apart) to ``eps`` needs
+#: ``Lp >= N L d / (D log2(c Λ R_P / eps))`` (``oo`` when ``2 Λ R_P <= eps``).
+dataset_token_lower_bound = sp.Piecewise(
+    (N * L * d / (D * sp.log(COVERING_CONSTANT * Lam * R_P / eps, 2)), 2 * Lam * R_P > eps),
+    (sp.oo, True),
+)
 #: The Lipschitz constant a model must have for ``Lp`` prompt rows to meet the token bound.
 lipschitz_required = eps / (COVERING_CONSTANT * R_P) * 2 ** (packing_log2_count / (D * Lp))
 
@@ -86,6 +96,9 @@ packing_log2_count_fn = sp.lambdify((eps, C, d, L), packing_log2_count, "numpy")
 packing_centres_per_axis_fn = sp.lambdify((eps, C), packing_centres_per_axis, "numpy")
 covering_log2_count_fn = sp.lambdify((eps, Lam, R_P, D, Lp), covering_log2_count, "numpy")
 token_lower_bound_fn = sp.lambdify((eps, C, d, L, D, Lam, R_P), token_lower_bound, "numpy")
+dataset_token_lower_bound_fn = sp.lambdify(
+    (N, eps, d, L, D, Lam, R_P), dataset_token_lower_bound, "numpy"
+)
 log2_lipschitz_required_fn = sp.lambdify(
     (eps, C, d, L, D, Lp, R_P), sp.log(lipschitz_required, 2), "numpy"
 )
@@ -98,6 +111,8 @@ __all__ = [
     "covering_count",
     "covering_log2_count",
     "covering_log2_count_fn",
+    "dataset_token_lower_bound",
+    "dataset_token_lower_bound_fn",
     "lipschitz_required",
     "log2_lipschitz_required_fn",
     "packing_centres_per_axis",
