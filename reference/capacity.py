@@ -69,12 +69,13 @@ def random_pairs(
 
 @dataclass(frozen=True)
 class LengthTrial:
-    """All restarts at one prompt length: best MSE, max-norm error and steps of each."""
+    """All restarts at one prompt length: best MSE, max-norm error, steps, ``max |P|`` of each."""
 
     prompt_length: int
     losses: tuple[float, ...]
     max_errors: tuple[float, ...]
     steps: tuple[int, ...]
+    radii: tuple[float, ...]
     memorized: bool
 
 
@@ -138,7 +139,7 @@ def gradient_capacity(
     target = tolerance**2 / ys.size
     trials = []
     for lp in lengths:
-        losses, errors, steps = [], [], []
+        losses, errors, steps, radii = [], [], [], []
         for _ in range(restarts):
             start = init_prompt_normal(model, lp, rng=rng)  # (Lp, D)
             run = train_prompt(
@@ -155,10 +156,13 @@ def gradient_capacity(
             losses.append(run.loss)
             errors.append(error)
             steps.append(run.steps)
+            radii.append(float(np.abs(run.prompt).max()))
             if error <= tolerance:
                 break
         memorized = min(errors) <= tolerance
-        trials.append(LengthTrial(lp, tuple(losses), tuple(errors), tuple(steps), memorized))
+        trials.append(
+            LengthTrial(lp, tuple(losses), tuple(errors), tuple(steps), tuple(radii), memorized)
+        )
         if memorized and stop_at_first:
             break
     return CapacityResult(
@@ -187,18 +191,33 @@ class CapacitySpec:
     seed: int = 0
 
 
-def run_capacity_spec(spec: CapacitySpec) -> CapacityResult:
-    """Build the random frozen model and ``N`` random pairs of ``spec`` and run the scan.
+def build_capacity_problem(
+    spec: CapacitySpec,
+) -> tuple[Transformer, np.ndarray, np.ndarray, np.random.Generator]:
+    """The random frozen model, the ``N`` random pairs and the generator (for the prompts)
+    of ``spec``, all from ``spec.seed``.
 
-    >>> spec = CapacitySpec(n_pairs=1, d=1, input_length=1, width=2, prompt_lengths=(1,))
-    >>> run_capacity_spec(spec).n_pairs
-    1
+    >>> spec = CapacitySpec(n_pairs=3, d=1, input_length=2, width=2, prompt_lengths=(1,))
+    >>> model, xs, ys, rng = build_capacity_problem(spec)
+    >>> model.width, xs.shape
+    (2, (3, 2, 1))
     """
     if not isinstance(spec, CapacitySpec):
         raise TypeError(f"spec: expected a CapacitySpec, got {type(spec).__name__}")
     rng = np.random.default_rng(spec.seed)
     model = Transformer.random(spec.d, rng=rng, width=spec.width)
     xs, ys = random_pairs(spec.n_pairs, d=spec.d, length=spec.input_length, rng=rng)
+    return model, xs, ys, rng
+
+
+def run_capacity_spec(spec: CapacitySpec) -> CapacityResult:
+    """Build the problem of ``spec`` (:func:`build_capacity_problem`) and run the scan.
+
+    >>> spec = CapacitySpec(n_pairs=1, d=1, input_length=1, width=2, prompt_lengths=(1,))
+    >>> run_capacity_spec(spec).n_pairs
+    1
+    """
+    model, xs, ys, rng = build_capacity_problem(spec)
     return gradient_capacity(
         model,
         xs,

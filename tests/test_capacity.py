@@ -12,6 +12,7 @@ import sympy as sp
 from reference import Transformer, prompt_forward
 from reference.capacity import (
     CapacitySpec,
+    build_capacity_problem,
     gradient_capacity,
     permutation_defect,
     random_pairs,
@@ -175,10 +176,11 @@ def test_scan_keeps_raw_losses_and_reports_failure() -> None:
 def test_memorized_means_max_error_within_tolerance() -> None:
     spec = CapacitySpec(n_pairs=2, d=1, input_length=1, width=4, prompt_lengths=(1, 2, 4))
     result = run_capacity_spec(spec)
-    rng = np.random.default_rng(spec.seed)
-    Transformer.random(spec.d, rng=rng, width=spec.width)
+    model, xs, _ys, _ = build_capacity_problem(spec)
+    assert (model.d, model.width, xs.shape) == (1, 4, (2, 1, 1))
     for trial in result.trials:
         assert trial.memorized == (min(trial.max_errors) <= spec.tolerance)
+        assert all(r > 0 for r in trial.radii)
 
 
 def test_capacity_rejects_bad_inputs() -> None:
