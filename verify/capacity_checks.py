@@ -24,9 +24,11 @@ import numpy as np
 
 from reference import Transformer, prompt_forward
 from reference._validation import as_array, open_unit_interval, positive_float, positive_int
+from reference.capacity import permutation_defect
 from reference.lipschitz import prompt_lipschitz_bound
 from verify.bounds import capacity as cap
 from verify.properties import Observation
+from verify.strategies.capacity import PackingCase, PermutationCase, PromptPairCase
 
 
 # --------------------------------------------------------------------------- packing family
@@ -265,3 +267,57 @@ def memorization_observations(count: MemorizationCount) -> list[Observation]:
             "empirical / bound prompt-Lipschitz",
         ),
     ]
+
+
+# --------------------------------------------------------------------------- property checks
+def lipschitz_pair_check(factor: float) -> Callable[[PromptPairCase], Observation]:
+    """Check ``||Δ output|| / ||Δ prompt|| <= factor · Λ`` (``factor < 1``: planted violation)."""
+
+    def check(case: PromptPairCase) -> Observation:
+        bound = prompt_lipschitz_bound(
+            case.model, prompt_radius=case.radius, input_length=case.xs.shape[1]
+        ).total
+        change = np.abs(
+            prompt_forward(case.model, case.prompt, case.xs)
+            - prompt_forward(case.model, case.other, case.xs)
+        ).max()
+        distance = np.abs(case.prompt - case.other).max()
+        return Observation(float(change / distance), factor * bound, "output change / distance")
+
+    return check
+
+
+def packing_check(claimed_factor: float) -> Callable[[PackingCase], list[Observation]]:
+    """Members built with slope ``C``, checked against the claimed constant ``factor · C``."""
+
+    def check(case: PackingCase) -> list[Observation]:
+        slope = case.lipschitz
+        eps = case.eps
+        f = packing_member(np.stack([case.x, case.y]), case.signs, eps=eps, lipschitz=slope)
+        distance = np.abs(case.x - case.y).max()
+        flipped = np.argwhere(case.signs != case.other_signs)[0][: case.d * case.L]
+        m = case.signs.shape[0]
+        centre = ((flipped + 0.5) / m).reshape(case.L, case.d)  # (L, d)
+        at_centre = [
+            packing_member(centre, s, eps=eps, lipschitz=slope)
+            for s in (case.signs, case.other_signs)
+        ]
+        separation = np.abs(at_centre[0] - at_centre[1]).max()
+        return [
+            Observation(
+                float(np.abs(f[0] - f[1]).max()),
+                claimed_factor * slope * distance * (1 + 1e-12) + 1e-15,  # rounding
+                "Lipschitz",
+            ),
+            Observation(float(np.abs(f - 0.5).max()), 0.5, "|f - 1/2|"),
+            Observation(2 * eps, float(separation), "2 eps / separation"),
+        ]
+
+    return check
+
+
+def permutation_check(case: PermutationCase) -> Observation:
+    """``τ([P; Xπ]) = τ([P; X])π`` to rounding (fails for models with positions)."""
+    defect = permutation_defect(case.model, case.prompt, case.x, case.permutation)
+    scale = np.abs(prompt_forward(case.model, case.prompt, case.x)).max()
+    return Observation(defect, 1e-12 * max(1.0, float(scale)), "permutation defect")
