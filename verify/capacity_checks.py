@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
@@ -25,6 +26,7 @@ import numpy as np
 from reference import Transformer, prompt_forward
 from reference._validation import as_array, open_unit_interval, positive_float, positive_int
 from reference.capacity import permutation_defect
+from reference.construction import cell_centers, grid_cells
 from reference.lipschitz import prompt_lipschitz_bound
 from verify.bounds import capacity as cap
 from verify.properties import Observation
@@ -90,9 +92,14 @@ def empirical_prompt_lipschitz(
     rng: np.random.Generator,
     steps: tuple[float, ...] = (1e-6, 1e-3, 1e-1),
     trials: int = 8,
+    unit_roundoff: float = 2.0**-53,
 ) -> float:
     """Largest ``||Δ output||_max / ||Δ prompt||_max`` over random sign perturbations of size
     ``step · max(1, max|prompt|)``: a lower estimate of the prompt Lipschitz constant at ``xs``.
+
+    Output changes are first reduced by a rounding allowance ``64 · unit_roundoff ·
+    max(1, |output|)`` (changes below it count as zero), so tiny steps do not turn rounding
+    noise into slope.
 
     >>> rng = np.random.default_rng(0)
     >>> m = Transformer.random(1, rng=rng, width=2)
@@ -103,6 +110,8 @@ def empirical_prompt_lipschitz(
         raise TypeError(f"rng: expected numpy.random.Generator, got {type(rng).__name__}")
     trials = positive_int("trials", trials)
     base = prompt_forward(model, prompt, xs)  # (B, L, d)
+    base_max = float(np.max(np.abs(np.asarray(base, dtype=np.float64))))
+    noise = 64 * positive_float("unit_roundoff", unit_roundoff) * max(1.0, base_max)
     scale = max(1.0, float(np.max(np.abs(np.asarray(prompt, dtype=np.float64)), initial=0.0)))
     worst = 0.0
     for step in steps:
@@ -111,7 +120,7 @@ def empirical_prompt_lipschitz(
             delta = positive_float("steps", step) * scale
             moved = prompt_forward(model, prompt + delta * direction, xs)  # (B, L, d)
             change = float(np.max(np.abs(np.asarray(moved - base, dtype=np.float64))))
-            worst = max(worst, change / delta)
+            worst = max(worst, max(0.0, change - noise) / delta)
     return worst
 
 
@@ -146,6 +155,7 @@ class MemorizationCount:
     declared_rows: int
     prompt_rows_formula: int
     token_lower_bound: float
+    token_lower_bound_lambda_empirical: float
     bits_per_row: float
     precision_bits: int
     precision_bits_lower: float
@@ -153,6 +163,7 @@ class MemorizationCount:
     log2_lipschitz_bound: float
     log2_lipschitz_empirical: float
     log2_lipschitz_required: float
+    memorization_error: float
 
     @property
     def rows_match_formula(self) -> bool:
@@ -184,6 +195,15 @@ class MemorizationCount:
         return row
 
 
+def grid_centre_sequences(d: int, length: int, k: int) -> np.ndarray:
+    """All ``K^{dL}`` sequences of cell centres ``(c + 1/2)/K``: shape ``(K^{dL}, L, d)``.
+
+    >>> grid_centre_sequences(1, 2, 2)[:, :, 0].tolist()
+    [[0.25, 0.25], [0.25, 0.75], [0.75, 0.25], [0.75, 0.75]]
+    """
+    return cell_centers(grid_cells(d, length, k), d, k)  # (S, L, d)
+
+
 def memorization_count(
     construction: ConstructionLike,
     *,
@@ -191,7 +211,8 @@ def memorization_count(
     eps: float,
     rows_formula: Callable[[int, int, int], int],
     rng: np.random.Generator,
-    probe_inputs: np.ndarray | None = None,
+    dataset: tuple[np.ndarray, np.ndarray] | None = None,
+    max_probes: int = 128,
 ) -> MemorizationCount:
     """Compare a construction with the bounds of theory.md §4.
 
@@ -200,8 +221,9 @@ def memorization_count(
     construction's own width ``D``, prompt radius ``R_P = max |P|`` and the bound ``Λ`` of
     :func:`reference.lipschitz.prompt_lipschitz_bound`; the precision bound uses its value
     width ``d_v`` and is compared with the significand bits the construction computes with
-    (``precision_bits``; 53 for float64). ``probe_inputs`` (default: 4 random sequences)
-    feed the empirical ``Λ``.
+    (``precision_bits``; 53 for float64). The empirical ``Λ`` probes the grid-centre sequences
+    (at most ``max_probes``) with perturbations down to ``2^{-precision_bits}``. With
+    ``dataset = (xs, ys)`` the largest output error on it is recorded (memorized to ``eps``?).
     """
     eps, lipschitz, _ = _packing_parameters(eps, lipschitz)
     model = construction.model
@@ -209,17 +231,32 @@ def memorization_count(
     prompt = np.asarray(construction.prompt)
     radius = float(np.max(np.abs(prompt.astype(np.float64))))
     lam = prompt_lipschitz_bound(model, prompt_radius=max(radius, 1e-300), input_length=length)
-    if probe_inputs is None:
-        probe_inputs = rng.random((4, length, d))  # (B, L, d)
-    empirical = empirical_prompt_lipschitz(model, prompt, probe_inputs, rng=rng)
-    value_width = int(model.attn.w_v.shape[1])
-    token_lb = float(
-        cap.token_lower_bound_fn(eps, lipschitz, d, length, model.width, lam.total, radius)
-    )
     rows = int(np.shape(prompt)[0])
     precision = construction.precision_bits
     if precision is None:  # float64 backend
         precision = int(np.finfo(np.float64).nmant + 1)
+    probes = grid_centre_sequences(d, length, k)  # (S, L, d)
+    if probes.shape[0] > max_probes:
+        probes = probes[rng.choice(probes.shape[0], size=max_probes, replace=False)]
+    steps = tuple(2.0 ** -np.arange(0, precision, 3))
+    working = getattr(construction, "working_precision", contextlib.nullcontext)
+    error = float("nan")
+    with working():
+        empirical = empirical_prompt_lipschitz(
+            model, prompt, probes, rng=rng, steps=steps, trials=3, unit_roundoff=2.0**-precision
+        )
+        if dataset is not None:
+            xs, ys = dataset
+            out = prompt_forward(model, prompt, xs)  # (N, L, d)
+            error = float(np.max(np.abs(np.asarray(out, dtype=np.float64) - ys)))
+    value_width = int(model.attn.w_v.shape[1])
+    with np.errstate(divide="ignore", invalid="ignore"):  # the oo branch of the Piecewise
+        token_lb = float(
+            cap.token_lower_bound_fn(eps, lipschitz, d, length, model.width, lam.total, radius)
+        )
+        token_lb_emp = float(
+            cap.token_lower_bound_fn(eps, lipschitz, d, length, model.width, empirical, radius)
+        )
     return MemorizationCount(
         d=d,
         L=length,
@@ -233,6 +270,7 @@ def memorization_count(
         declared_rows=int(construction.prompt_rows),
         prompt_rows_formula=int(rows_formula(d, length, k)),
         token_lower_bound=token_lb,
+        token_lower_bound_lambda_empirical=token_lb_emp,
         bits_per_row=float(construction.bits_per_row),
         precision_bits=int(precision),
         precision_bits_lower=float(cap.precision_bits_lower_fn(d, k, length, q, value_width)),
@@ -242,6 +280,7 @@ def memorization_count(
         log2_lipschitz_required=float(
             cap.log2_lipschitz_required_fn(eps, lipschitz, d, length, model.width, rows, radius)
         ),
+        memorization_error=error,
     )
 
 
@@ -250,9 +289,10 @@ def memorization_observations(count: MemorizationCount) -> list[Observation]:
 
     Prompt rows equal the formula (and the declared rows); rows are never below the token lower
     bound; the significand bits are never below the precision lower bound; the empirical
-    prompt-Lipschitz estimate never exceeds the computed bound.
+    prompt-Lipschitz estimate never exceeds the computed bound; the dataset (if given) is
+    memorized to ``eps``.
     """
-    return [
+    observations = [
         Observation(
             float(abs(count.prompt_rows - count.prompt_rows_formula))
             + abs(count.declared_rows - count.prompt_rows_formula),
@@ -267,6 +307,9 @@ def memorization_observations(count: MemorizationCount) -> list[Observation]:
             "empirical / bound prompt-Lipschitz",
         ),
     ]
+    if np.isfinite(count.memorization_error):
+        observations.append(Observation(count.memorization_error, count.eps, "memorization error"))
+    return observations
 
 
 # --------------------------------------------------------------------------- property checks
