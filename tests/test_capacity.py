@@ -108,6 +108,23 @@ def test_dataset_token_bound_is_the_packing_bound_with_n_points() -> None:
     )
 
 
+def test_log2_lambda_forms_equal_the_bounds() -> None:
+    ell = cap.log2_Lam
+    for log_form, bound in (
+        (cap.token_lower_bound_log2_lambda, cap.token_lower_bound),
+        (cap.dataset_token_lower_bound_log2_lambda, cap.dataset_token_lower_bound),
+    ):
+        branch = log_form.args[0][0] - bound.args[0][0].subs(cap.Lam, 2**ell)
+        assert sp.simplify(sp.expand_log(branch, force=True)) == 0
+    args = (0.05, 1.0, 2, 1, 6)
+    for lam in (0.2, 1.0, 3e3, 1e12):
+        assert cap.token_lower_bound_log2_lambda_fn(*args, np.log2(lam), 2.0) == pytest.approx(
+            cap.token_lower_bound_fn(*args, lam, 2.0)
+        )
+    assert cap.token_lower_bound_log2_lambda_fn(*args, np.log2(0.01), 2.0) == np.inf
+    assert np.isfinite(cap.token_lower_bound_log2_lambda_fn(*args, 5000.0, 2.0))
+
+
 def test_packing_constants() -> None:
     assert cap.packing_separation == 4 * cap.eps
     assert cap.bump_radius == 2 * cap.eps / cap.C

@@ -38,8 +38,10 @@ def test_bound_holds_against_random_pairs(seed: int) -> None:
 def test_bound_is_the_product_of_its_factors() -> None:
     model = Transformer.random(3, rng=np.random.default_rng(5), width=4)
     b = prompt_lipschitz_bound(model, prompt_radius=1.0, input_length=2)
-    assert b.total == pytest.approx(b.readout * b.ffn_out * b.w_o * b.attention * b.ffn_in)
     assert b.log2 == pytest.approx(np.log2(b.total))
+    assert b.total == pytest.approx(
+        b.readout * b.ffn_out * b.w_o * b.attention * b.ffn_in * (1 + 1e-9)
+    )
 
 
 def _scalar_model(w_q: float, w_v: float, w_o: float) -> Transformer:
@@ -111,6 +113,12 @@ def test_bad_inputs_are_rejected() -> None:
         prompt_lipschitz_bound(model, prompt_radius=1.0, input_length=3)
     with pytest.raises(TypeError, match="input_length"):
         prompt_lipschitz_bound(model, prompt_radius=1.0, input_length=2.0)
+
+
+def test_overflow_switches_to_mpmath() -> None:
+    # w_v = w_o = 1e200: attention factor 1e200 + 1 · 1 · 2e200, times w_o: 3e400 > float64
     huge = _scalar_model(1.0, 1e200, 1e200)
-    with pytest.raises(ValueError, match="overflows"):
-        prompt_lipschitz_bound(huge, prompt_radius=1.0, input_length=1)
+    bound = prompt_lipschitz_bound(huge, prompt_radius=1.0, input_length=1)
+    assert bound.total == np.inf
+    assert bound.log2 == pytest.approx(np.log2(3.0) + 400 * np.log2(10.0), rel=1e-11)
+    assert bound.attention == pytest.approx(3e200)

@@ -254,12 +254,17 @@ def memorization_count(
             out = prompt_forward(model, prompt, xs)  # (N, L, d)
             error = float(np.max(np.abs(np.asarray(out, dtype=np.float64) - ys)))
     value_width = int(model.attn.w_v.shape[1])
+    log2_emp = float(np.log2(empirical)) if empirical > 0 else -np.inf
     with np.errstate(divide="ignore", invalid="ignore"):  # the oo branch of the Piecewise
         token_lb = float(
-            cap.token_lower_bound_fn(eps, lipschitz, d, length, model.width, lam.total, radius)
+            cap.token_lower_bound_log2_lambda_fn(
+                eps, lipschitz, d, length, model.width, lam.log2, radius
+            )
         )
         token_lb_emp = float(
-            cap.token_lower_bound_fn(eps, lipschitz, d, length, model.width, empirical, radius)
+            cap.token_lower_bound_log2_lambda_fn(
+                eps, lipschitz, d, length, model.width, log2_emp, radius
+            )
         )
     return MemorizationCount(
         d=d,
@@ -280,7 +285,7 @@ def memorization_count(
         precision_bits_lower=float(cap.precision_bits_lower_fn(d, k, length, q, value_width)),
         prompt_radius=radius,
         log2_lipschitz_bound=lam.log2,
-        log2_lipschitz_empirical=float(np.log2(empirical)) if empirical > 0 else -np.inf,
+        log2_lipschitz_empirical=log2_emp if not np.isnan(empirical) else float("nan"),
         log2_lipschitz_required=float(
             cap.log2_lipschitz_required_fn(eps, lipschitz, d, length, model.width, rows, radius)
         ),

@@ -43,6 +43,7 @@ C = sp.Symbol("C", positive=True)  # max-norm Lipschitz constant of the targets
 Lam = sp.Symbol("Lambda", positive=True)  # Lipschitz constant of the model in the prompt
 R_P = sp.Symbol("R_P", positive=True)  # prompt entries lie in [-R_P, R_P]
 N = sp.Symbol("N", positive=True, integer=True)  # number of input sequences of a dataset
+log2_Lam = sp.Symbol("log2_Lambda", real=True)  # log2 Λ, for constants beyond float64
 
 # ----------------------------------------------------------------------------- constants (ours)
 #: Covering constant ``c``: ``ceil(2 Λ R_P / eps) <= 4 Λ R_P / eps`` once ``2 Λ R_P >= eps / 2``.
@@ -87,6 +88,26 @@ dataset_token_lower_bound = sp.Piecewise(
     (N * L * d / (D * sp.log(COVERING_CONSTANT * Lam * R_P / eps, 2)), 2 * Lam * R_P > eps),
     (sp.oo, True),
 )
+
+
+def _in_log2_lambda(bound: sp.Piecewise) -> sp.Piecewise:
+    """``bound`` with ``Λ = 2^{log2 Λ}`` substituted and logs expanded (branch condition too)."""
+    (formula, condition), infinite = bound.args[0], bound.args[1]
+    in_log = {Lam: 2**log2_Lam}
+    ratio = (condition.gts / condition.lts).subs(in_log)  # condition: lts < gts
+    return sp.Piecewise(
+        (
+            sp.expand_log(formula.subs(in_log), force=True),
+            sp.expand_log(sp.log(ratio), force=True) > 0,
+        ),
+        infinite,
+    )
+
+
+#: :data:`token_lower_bound` and :data:`dataset_token_lower_bound` written in ``log2 Λ``
+#: (``Λ = 2^{log2 Λ}`` substituted, logs expanded), for models whose ``Λ`` overflows float64.
+token_lower_bound_log2_lambda = _in_log2_lambda(token_lower_bound)
+dataset_token_lower_bound_log2_lambda = _in_log2_lambda(dataset_token_lower_bound)
 #: The Lipschitz constant a model must have for ``Lp`` prompt rows to meet the token bound.
 lipschitz_required = eps / (COVERING_CONSTANT * R_P) * 2 ** (packing_log2_count / (D * Lp))
 
@@ -98,6 +119,12 @@ covering_log2_count_fn = sp.lambdify((eps, Lam, R_P, D, Lp), covering_log2_count
 token_lower_bound_fn = sp.lambdify((eps, C, d, L, D, Lam, R_P), token_lower_bound, "numpy")
 dataset_token_lower_bound_fn = sp.lambdify(
     (N, eps, d, L, D, Lam, R_P), dataset_token_lower_bound, "numpy"
+)
+token_lower_bound_log2_lambda_fn = sp.lambdify(
+    (eps, C, d, L, D, log2_Lam, R_P), token_lower_bound_log2_lambda, "numpy"
+)
+dataset_token_lower_bound_log2_lambda_fn = sp.lambdify(
+    (N, eps, d, L, D, log2_Lam, R_P), dataset_token_lower_bound_log2_lambda, "numpy"
 )
 log2_lipschitz_required_fn = sp.lambdify(
     (eps, C, d, L, D, Lp, R_P), sp.log(lipschitz_required, 2), "numpy"
@@ -113,6 +140,8 @@ __all__ = [
     "covering_log2_count_fn",
     "dataset_token_lower_bound",
     "dataset_token_lower_bound_fn",
+    "dataset_token_lower_bound_log2_lambda",
+    "dataset_token_lower_bound_log2_lambda_fn",
     "lipschitz_required",
     "log2_lipschitz_required_fn",
     "packing_centres_per_axis",
@@ -127,4 +156,6 @@ __all__ = [
     "token_bound_formula",
     "token_lower_bound",
     "token_lower_bound_fn",
+    "token_lower_bound_log2_lambda",
+    "token_lower_bound_log2_lambda_fn",
 ]

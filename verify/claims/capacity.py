@@ -86,8 +86,8 @@ def capacity_worker(spec: CapacitySpec) -> dict[str, Any]:
     row["R_P"] = radius
     row["log2_Lambda_bound"] = lam.log2
     row["dataset_token_lower_bound"] = float(
-        cap.dataset_token_lower_bound_fn(
-            spec.n_pairs, spec.tolerance, spec.d, spec.input_length, spec.width, lam.total, radius
+        cap.dataset_token_lower_bound_log2_lambda_fn(
+            spec.n_pairs, spec.tolerance, spec.d, spec.input_length, spec.width, lam.log2, radius
         )
     )
     return row
