@@ -19,7 +19,8 @@ for every such ``X, P, P'`` (max norm over all entries on both sides). ``Λ`` do
 Here ``N(A) = max_j Σ_i |A_ij|`` is the max-norm operator norm of ``x ↦ x A`` on row vectors.
 Intervals are propagated by interval arithmetic in float64; the result is multiplied by
 ``1 + 1e-9`` to absorb rounding. If anything overflows float64 (the constructions' weights and
-intervals grow like ``2^{bits}`` per layer), the computation is repeated on object arrays of
+intervals grow like ``2^{bits}`` per layer), the computation is repeated in ``numpy.longdouble``
+(x87 extended: exponent up to 16384 where available) and then on object arrays of
 ``mpmath.mpf`` (unbounded exponent); :attr:`LipschitzBound.log2` is then finite while
 :attr:`LipschitzBound.total` may be ``inf``.
 """
@@ -111,6 +112,10 @@ def _to_float64(a: np.ndarray) -> np.ndarray:
     return np.asarray(a, dtype=np.float64)
 
 
+def _to_longdouble(a: np.ndarray) -> np.ndarray:
+    return np.asarray(np.asarray(a, dtype=np.float64), dtype=np.longdouble)
+
+
 def _to_mpf(a: np.ndarray) -> np.ndarray:
     import mpmath
 
@@ -142,12 +147,14 @@ def prompt_lipschitz_bound(
             f"input_length: expected at most the positional encoding's {model.max_length} rows, "
             f"got {length}"
         )
-    with np.errstate(over="ignore", invalid="ignore"):  # overflow switches to mpmath below
-        factors = _factors(model, radius, length, _to_float64)
-        total = float(np.prod(factors)) * ROUNDING_MARGIN
-    if all(np.isfinite(f) for f in factors):
-        if np.isfinite(total) and total > 0:
-            return LipschitzBound(total, float(np.log2(total)), *map(float, factors))
+    for convert in (_to_float64, _to_longdouble):  # overflow moves on to a wider type
+        with np.errstate(over="ignore", invalid="ignore"):
+            factors = _factors(model, radius, length, convert)
+            total = np.prod(np.array(factors, dtype=convert(np.zeros(0)).dtype)) * ROUNDING_MARGIN
+            if np.isfinite(total) and total > 0 and all(np.isfinite(f) for f in factors):
+                return LipschitzBound(
+                    float(total), float(np.log2(total)), *(float(f) for f in factors)
+                )
     import mpmath
 
     with mpmath.workprec(64):

@@ -115,10 +115,20 @@ def test_bad_inputs_are_rejected() -> None:
         prompt_lipschitz_bound(model, prompt_radius=1.0, input_length=2.0)
 
 
-def test_overflow_switches_to_mpmath() -> None:
+def test_overflow_moves_to_a_wider_type() -> None:
     # w_v = w_o = 1e200: attention factor 1e200 + 1 · 1 · 2e200, times w_o: 3e400 > float64
     huge = _scalar_model(1.0, 1e200, 1e200)
     bound = prompt_lipschitz_bound(huge, prompt_radius=1.0, input_length=1)
     assert bound.total == np.inf
     assert bound.log2 == pytest.approx(np.log2(3.0) + 400 * np.log2(10.0), rel=1e-11)
     assert bound.attention == pytest.approx(3e200)
+
+
+def test_beyond_longdouble_the_bound_is_computed_with_mpmath() -> None:
+    # ten FFN_out layers with weights 1e300 (always-on unit): factor 1 + 1e600 each -> 1e6000
+    big = FFNLayer(np.full((1, 1), 1e300), np.ones(1), np.full((1, 1), 1e300), np.zeros(1))
+    one = np.ones((1, 1))
+    model = Transformer(one, one, Attention(0 * one, one, one, one, 1.0), ffn_out=(big,) * 10)
+    bound = prompt_lipschitz_bound(model, prompt_radius=1.0, input_length=1)
+    assert bound.total == np.inf and bound.ffn_out == np.inf
+    assert bound.log2 == pytest.approx(6000 * np.log2(10.0), rel=1e-9)

@@ -255,6 +255,8 @@ def memorization_count(
             error = float(np.max(np.abs(np.asarray(out, dtype=np.float64) - ys)))
     value_width = int(model.attn.w_v.shape[1])
     log2_emp = float(np.log2(empirical)) if empirical > 0 else -np.inf
+    if np.isnan(empirical):
+        log2_emp = float("nan")
     with np.errstate(divide="ignore", invalid="ignore"):  # the oo branch of the Piecewise
         token_lb = float(
             cap.token_lower_bound_log2_lambda_fn(
@@ -285,7 +287,7 @@ def memorization_count(
         precision_bits_lower=float(cap.precision_bits_lower_fn(d, k, length, q, value_width)),
         prompt_radius=radius,
         log2_lipschitz_bound=lam.log2,
-        log2_lipschitz_empirical=log2_emp if not np.isnan(empirical) else float("nan"),
+        log2_lipschitz_empirical=log2_emp,
         log2_lipschitz_required=float(
             cap.log2_lipschitz_required_fn(eps, lipschitz, d, length, model.width, rows, radius)
         ),
