@@ -42,7 +42,7 @@ FLOAT64_BITS = 53
 GUARD_BITS = 6  # the packed table's relative error must stay below 2^-(T log2 Q + 3): 3·2^-p ≤ that
 MAX_PROMPT_ROWS = 1 << 16
 MAX_CONTEXTS = 1 << 12
-MAX_DECODER_WIDTH = 1 << 18
+MAX_DENSE_ENTRIES = 1 << 24
 
 
 # --------------------------------------------------------------------------- sizes and precision
@@ -100,7 +100,7 @@ def precision_needed(d: int, L: int, K: int, Q: int) -> int:
     keeps the attention logits exact integers.
 
     >>> precision_needed(1, 2, 4, 4)
-    13
+    14
     """
     q = Q.bit_length() - 1
     beta_bits = inverse_temperature(d, L, K, Q).bit_length() - 1
@@ -631,8 +631,36 @@ def _model_max_weight(model: Transformer) -> float:
     return max(float(np.max(np.abs(np.asarray(a, dtype=np.float64)))) for a in arrays if a.size)
 
 
+def ffn_widths(d: int, L: int, K: int, Q: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Hidden widths of the ``FFN_in`` and ``FFN_out`` layers, from the sizes alone.
+
+    ``FFN_in``: ramps ``d(K−1)``, clamps ``2d(K−1)``, features ``L K^d − 1 + L``. ``FFN_out``
+    (deep decoder, ``T = K^{d(L−1)}``): ``A_k`` has ``d(Q−1)`` ramps (``k < T``), ``d(Q+1)``
+    commit units (``k >= 1``), ``3d`` select units (``k >= 2``), ``2(L−1)`` context units
+    (``k = 0``) and ``2(T−1)`` snap clamps (``k = 1``); ``B_k`` has ``2d(Q−1)`` clamps plus
+    ``T−1`` snap units for ``k <= 1``; the final layer ``3d``.
+
+    >>> ffn_widths(1, 1, 4, 4)
+    ((3, 6, 4), (3, 6, 5, 3))
+    """
+    T = contexts(d, L, K)
+    widths_in = (d * (K - 1), 2 * d * (K - 1), L * K**d - 1 + L)
+    widths_out: list[int] = []
+    for k in range(T + 1):
+        a = d * ((Q - 1) * (k < T) + (Q + 1) * (k >= 1) + 3 * (k >= 2))
+        a += 2 * (L - 1) * (k == 0) + 2 * (T - 1) * (k == 1)
+        widths_out.append(a)
+        if k < T:
+            widths_out.append(2 * d * (Q - 1) + (T - 1) * (k <= 1))
+    widths_out.append(3 * d)
+    return widths_in, tuple(widths_out)
+
+
 def check_sizes(d: int, L: int, K: int, Q: int) -> None:
-    """Refuse constructions too large to allocate, before allocating anything."""
+    """Refuse constructions too large to allocate, before allocating anything.
+
+    >>> check_sizes(1, 2, 4, 4)
+    """
     rows, T = L * K**d, contexts(d, L, K)
     if rows > MAX_PROMPT_ROWS:
         raise ValueError(
@@ -644,8 +672,13 @@ def check_sizes(d: int, L: int, K: int, Q: int) -> None:
             f"construction too large: K^(d(L-1)) = {T} contexts (decoder depth) exceeds "
             f"{MAX_CONTEXTS} (d={d}, L={L}, K={K})"
         )
-    if d * (2 * Q + 3) > MAX_DECODER_WIDTH:
-        raise ValueError(f"construction too large: decoder width d(2Q+3) with Q={Q} exceeds limit")
+    widths_in, widths_out = ffn_widths(d, L, K, Q)
+    entries = 2 * Layout(d, L, K, Q).width * (sum(widths_in) + sum(widths_out))
+    if entries > MAX_DENSE_ENTRIES:
+        raise ValueError(
+            f"construction too large: {entries} dense FFN weights exceed {MAX_DENSE_ENTRIES} "
+            f"(d={d}, L={L}, K={K}, Q={Q}); use a larger eps"
+        )
 
 
 def resolve_precision(
