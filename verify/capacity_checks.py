@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
@@ -30,17 +31,25 @@ from reference.construction import cell_centers, grid_cells
 from reference.lipschitz import prompt_lipschitz_bound
 from verify.bounds import capacity as cap
 from verify.properties import Observation
-from verify.strategies.capacity import PackingCase, PermutationCase, PromptPairCase
+from verify.strategies.capacity import (
+    ConstructionCase,
+    PackingCase,
+    PermutationCase,
+    PromptPairCase,
+    ShiftTarget,
+)
 
 
 # --------------------------------------------------------------------------- packing family
-def _packing_parameters(eps: float, lipschitz: float) -> tuple[float, float, int]:
+def _packing_parameters(
+    eps: float, lipschitz: float, *, allow_empty: bool = False
+) -> tuple[float, float, int]:
     eps = open_unit_interval("eps", eps)
     lipschitz = positive_float("lipschitz", lipschitz)
     if eps > 0.25:
         raise ValueError(f"eps: expected eps <= 1/4 (values 1/2 ± 2 eps in [0, 1]), got {eps}")
     m = int(cap.packing_centres_per_axis_fn(eps, lipschitz))
-    if m < 1:
+    if m < 1 and not allow_empty:
         raise ValueError(
             f"eps: expected eps <= lipschitz / 4 = {lipschitz / 4} (at least one centre), got {eps}"
         )
@@ -180,8 +189,10 @@ class MemorizationCount:
 
     @property
     def log2_gap_tokens(self) -> float:
-        """``log2(prompt rows / token lower bound)`` (``>= 0`` when consistent)."""
-        return float(np.log2(self.prompt_rows / self.token_lower_bound))
+        """``log2(prompt rows / token lower bound)`` (``>= 0`` when consistent; ``inf`` when the
+        bound is 0, i.e. ``M(eps) = 0``)."""
+        with np.errstate(divide="ignore"):
+            return float(np.log2(self.prompt_rows) - np.log2(self.token_lower_bound))
 
     @property
     def log2_gap_precision(self) -> float:
@@ -228,7 +239,7 @@ def memorization_count(
     ``probe=False`` skips every forward pass (empirical ``Λ`` and error become ``nan``): for
     high-precision constructions whose object-array forward is slow.
     """
-    eps, lipschitz, _ = _packing_parameters(eps, lipschitz)
+    eps, lipschitz, _ = _packing_parameters(eps, lipschitz, allow_empty=True)  # M may be 0
     model = construction.model
     d, length, k, q = construction.d, construction.L, construction.K, construction.Q
     prompt = np.asarray(construction.prompt)
@@ -381,64 +392,57 @@ def permutation_check(case: PermutationCase) -> Observation:
 
 
 # --------------------------------------------------------------------------- construction sweep
-@dataclass(frozen=True)
-class ShiftTarget:
-    """``f(X)_{l,r} = clip(1/2 + w_{l,r} (X_{l+1 mod L, r} − 1/2), 0, 1)`` with ``|w| <= C``:
-    ``C``-Lipschitz in the max norm, and each output token depends on another token (a context).
-
-    >>> f = ShiftTarget(d=1, L=2, lipschitz=1.0, seed=0)
-    >>> f(np.array([[0.5], [0.5]])).tolist()
-    [[0.5], [0.5]]
-    """
-
-    d: int
-    L: int
-    lipschitz: float
-    seed: int = 0
-
-    def weights(self) -> np.ndarray:
-        rng = np.random.default_rng(self.seed)
-        return rng.uniform(-self.lipschitz, self.lipschitz, (self.L, self.d))  # (L, d)
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        shifted = np.roll(np.asarray(x, dtype=np.float64), -1, axis=-2)  # (..., L, d)
-        return np.clip(0.5 + self.weights() * (shifted - 0.5), 0.0, 1.0)
-
-
-@dataclass(frozen=True)
-class ConstructionCase:
-    """One construction to compare with the bounds (built in the worker, from these numbers)."""
-
-    d: int
-    L: int
-    eps: float
-    lipschitz: float
-    seed: int = 0
-    backend: str = "float64"
-    probe: bool = True
-
-
-def construction_worker(case: ConstructionCase) -> dict[str, Any]:
-    """Build ``construct_universal`` for a :class:`ShiftTarget`, memorize its grid-centre dataset,
-    and return :func:`memorization_count` as a row with the observations' verdicts
-    (top-level and picklable for ``ctx.map``)."""
+def build_construction(case: ConstructionCase, *, drop_rows: int = 0) -> tuple[Any, ShiftTarget]:
+    """``construct_universal`` for the :class:`ShiftTarget` of ``case`` (``drop_rows > 0``
+    removes prompt rows but keeps the declared count: the planted violation)."""
     from reference.universality import construct_universal
-    from verify.bounds.universality import prompt_rows_fn
 
     f = ShiftTarget(case.d, case.L, case.lipschitz, case.seed)
     built = construct_universal(
         f, d=case.d, L=case.L, lipschitz=case.lipschitz, eps=case.eps, backend=case.backend
     )
+    if drop_rows:
+        built = dataclasses.replace(built, prompt=built.prompt[:-drop_rows])
+    return built, f
+
+
+def rows_formula(d: int, length: int, k: int) -> int:
+    """The construction's prompt rows ``L K^d`` from :mod:`verify.bounds.universality`."""
+    from verify.bounds.universality import prompt_rows_fn
+
+    return int(prompt_rows_fn(d, length, k))
+
+
+def construction_count(case: ConstructionCase, *, drop_rows: int = 0) -> MemorizationCount:
+    """:func:`memorization_count` of the construction of ``case`` on its grid-centre dataset."""
+    built, f = build_construction(case, drop_rows=drop_rows)
     xs = grid_centre_sequences(case.d, case.L, built.K)  # (S, L, d)
-    count = memorization_count(
+    return memorization_count(
         built,
         lipschitz=case.lipschitz,
         eps=case.eps,
-        rows_formula=lambda d, length, k: int(prompt_rows_fn(d, length, k)),
+        rows_formula=rows_formula,
         rng=np.random.default_rng(case.seed),
         dataset=(xs, f(xs)),
         probe=case.probe,
     )
+
+
+def construction_observations(
+    drop_rows: int = 0,
+) -> Callable[[ConstructionCase], list[Observation]]:
+    """Property check: the construction of a drawn case meets the memorization count."""
+
+    def check(case: ConstructionCase) -> list[Observation]:
+        return memorization_observations(construction_count(case, drop_rows=drop_rows))
+
+    return check
+
+
+def construction_worker(case: ConstructionCase) -> dict[str, Any]:
+    """:func:`construction_count` as a JSON-ready row with the observations' verdicts
+    (top-level and picklable for ``ctx.map``)."""
+    count = construction_count(case)
     observations = memorization_observations(count)
     row = count.to_row()
     row["backend"] = case.backend

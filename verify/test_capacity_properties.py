@@ -12,9 +12,20 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from verify.capacity_checks import lipschitz_pair_check, packing_check, permutation_check
+from verify.capacity_checks import (
+    construction_observations,
+    lipschitz_pair_check,
+    packing_check,
+    permutation_check,
+)
 from verify.properties import Observation, run_property
-from verify.strategies.capacity import packing_cases, permutation_cases, prompt_pair_cases
+from verify.strategies.capacity import (
+    ConstructionCase,
+    construction_cases,
+    packing_cases,
+    permutation_cases,
+    prompt_pair_cases,
+)
 
 EXAMPLES = 30
 
@@ -79,3 +90,21 @@ def test_strategies_draw_valid_cases() -> None:
         max_examples=10,
     )
     assert out.passed, out.counterexample
+
+
+# --------------------------------------------------------------------------- memorization count
+def test_constructions_meet_the_memorization_count() -> None:
+    out = run_property(
+        "memorization count", construction_cases(), construction_observations(), max_examples=6
+    )
+    assert out.passed, out.counterexample
+    assert out.cases >= 1
+
+
+def test_planted_construction_missing_a_row_is_caught() -> None:
+    cheap = st.sampled_from([ConstructionCase(1, 2, 0.25, 1.0), ConstructionCase(2, 1, 0.25, 1.0)])
+    out = run_property(
+        "planted memorization count", cheap, construction_observations(drop_rows=1), max_examples=3
+    )
+    assert not out.passed
+    assert "rows - formula" in out.counterexample

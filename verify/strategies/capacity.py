@@ -139,3 +139,60 @@ def permutation_cases(draw: st.DrawFn, *, positional: bool = False) -> Permutati
     if np.array_equal(perm, np.arange(length)):
         perm = np.roll(perm, 1)  # never the identity
     return PermutationCase(model, prompt, x, perm, seed)
+
+
+@dataclass(frozen=True)
+class ShiftTarget:
+    """``f(X)_{l,r} = clip(1/2 + w_{l,r} (X_{l+1 mod L, r} − 1/2), 0, 1)`` with ``|w| <= C``:
+    ``C``-Lipschitz in the max norm, and each output token depends on another token (a context).
+
+    >>> f = ShiftTarget(d=1, L=2, lipschitz=1.0, seed=0)
+    >>> f(np.array([[0.5], [0.5]])).tolist()
+    [[0.5], [0.5]]
+    """
+
+    d: int
+    L: int
+    lipschitz: float
+    seed: int = 0
+
+    def weights(self) -> np.ndarray:
+        rng = np.random.default_rng(self.seed)
+        return rng.uniform(-self.lipschitz, self.lipschitz, (self.L, self.d))  # (L, d)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        shifted = np.roll(np.asarray(x, dtype=np.float64), -1, axis=-2)  # (..., L, d)
+        return np.clip(0.5 + self.weights() * (shifted - 0.5), 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class ConstructionCase:
+    """One construction to compare with the bounds (built in the worker, from these numbers)."""
+
+    d: int
+    L: int
+    eps: float
+    lipschitz: float
+    seed: int = 0
+    backend: str = "float64"
+    probe: bool = True
+
+
+@st.composite
+def construction_cases(draw: st.DrawFn) -> ConstructionCase:
+    """Small float64 universality constructions (``d L <= 2``, ``eps`` in ``{1/4, 1/8}``) whose
+    needed precision fits float64 and whose prompt has at most 64 rows (fast)."""
+    from reference.construction import precision_needed
+    from reference.universality import grid_sizes
+
+    d, length = draw(st.sampled_from([(1, 1), (1, 2), (2, 1)]))
+    eps = draw(st.sampled_from([0.25, 0.125]))
+    lipschitz = draw(
+        st.sampled_from([0.5, 1.0, 2.0]).filter(
+            lambda c: (
+                precision_needed(d, length, *grid_sizes(eps, c)) <= 53
+                and length * grid_sizes(eps, c)[0] ** d <= 64
+            )
+        )
+    )
+    return ConstructionCase(d, length, eps, lipschitz, seed=draw(st.integers(0, 2**16)))
