@@ -23,11 +23,13 @@ from reference.capacity import (
 )
 from verify.bounds import capacity as cap
 from verify.capacity_checks import (
+    construction_count,
     memorization_count,
     memorization_observations,
     packing_centres,
     packing_member,
 )
+from verify.strategies.capacity import ConstructionCase
 
 
 # --------------------------------------------------------------------------- sympy bounds
@@ -362,3 +364,46 @@ def test_planted_precision_too_low_is_reported() -> None:
         rng=np.random.default_rng(0),
     )
     assert not count.above_precision_bound
+
+
+def test_probe_false_skips_forward_passes() -> None:
+    count = memorization_count(
+        _fake(8),
+        lipschitz=1.0,
+        eps=0.125,
+        rows_formula=_rows,
+        rng=np.random.default_rng(0),
+        dataset=(np.zeros((1, 2, 1)), np.zeros((1, 2, 1))),
+        probe=False,
+    )
+    assert np.isnan(count.log2_lipschitz_empirical) and np.isnan(count.memorization_error)
+    labels = [o.label for o in memorization_observations(count)]
+    assert labels == ["rows - formula", "token lower bound / rows", "bits lower / used"]
+
+
+def test_real_construction_meets_the_count_and_a_corrupted_one_does_not() -> None:
+    case = ConstructionCase(1, 2, 0.25, 1.0)
+    count = construction_count(case)
+    assert count.rows_match_formula and count.prompt_rows == 8
+    assert all(o.holds for o in memorization_observations(count))
+    assert count.memorization_error <= 0.25
+    assert count.log2_lipschitz_empirical <= count.log2_lipschitz_bound
+    broken = memorization_observations(construction_count(case, drop_rows=1))
+    assert {o.label for o in broken if not o.holds} == {"rows - formula", "memorization error"}
+
+
+def test_claim_runs_in_smoke_mode(tmp_path) -> None:
+    from verify.claims import load_all
+    from verify.claims.base import ClaimContext
+
+    claim = load_all()["capacity"]
+    assert claim.order == 40
+    result = claim.run(ClaimContext(figure_dir=tmp_path, mode="smoke"))
+    assert result.passed, [c.counterexample for c in result.checks if not c.passed]
+    assert {f.filename for f in result.figures} == {
+        "capacity_counts_vs_bounds.png",
+        "capacity_gradient_curve.png",
+    }
+    assert all((tmp_path / f.filename).stat().st_size > 0 for f in result.figures)
+    assert {"construction_vs_bounds", "capacity_curve", "wang_floor"} <= set(result.tables)
+    assert result.tables["capacity_curve"][0]["smallest_Lp"] == 1

@@ -10,7 +10,6 @@ smallest memorizing prompt length of gradient prompt tuning over a grid of ``N``
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -233,18 +232,32 @@ def _plot_capacity(rows: list[dict[str, Any]], wang: list[dict[str, Any]], path:
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     groups = sorted({(r["d"], r["L"]) for r in rows})
     top = max(t["Lp"] for r in rows for t in r["trials"])
-    for d, length in groups:
-        pts = sorted((r["N"], r["smallest_Lp"]) for r in rows if (r["d"], r["L"]) == (d, length))
-        ok = [(n, lp) for n, lp in pts if lp is not None]
-        miss = [n for n, lp in pts if lp is None]
-        color = None
+    for index, (d, length) in enumerate(groups):
+        mine = sorted((r for r in rows if (r["d"], r["L"]) == (d, length)), key=lambda r: r["N"])
+        shift = 1.0 + 0.06 * (index - (len(groups) - 1) / 2)  # keep markers apart
+        ok = [(r["N"] * shift, r["smallest_Lp"]) for r in mine if r["smallest_Lp"] is not None]
+        miss = [r["N"] * shift for r in mine if r["smallest_Lp"] is None]
+        color = f"C{index}"
         if ok:
             ns, lps = zip(*ok, strict=True)
-            color = left.plot(ns, lps, "o-", label=f"d={d}, L={length}")[0].get_color()
+            left.plot(ns, lps, "o-", color=color, label=f"d={d}, L={length}")
         if miss:
-            left.plot(miss, [2 * top] * len(miss), "x", color=color, ms=9)
+            left.plot(miss, [2 * top] * len(miss), "x", color=color, ms=9, mew=2)
+        left.plot(
+            [r["N"] * shift for r in mine],
+            [r["dataset_token_lower_bound"] for r in mine],
+            "v:",
+            color=color,
+            ms=4,
+        )
     left.axhline(2 * top, color="grey", lw=0.5, ls=":")
-    left.text(1, 2 * top * 1.1, f"× = not memorized up to Lp={top}", fontsize=8)
+    left.text(1, 2 * top * 1.15, f"× = not memorized up to Lp={top}", fontsize=8)
+    left.text(
+        1,
+        1.5 * min(r["dataset_token_lower_bound"] for r in rows),
+        "▽ covering bound for all labelings of N points (computed Λ)",
+        fontsize=7,
+    )
     left.set(
         xscale="log",
         yscale="log",
@@ -252,7 +265,10 @@ def _plot_capacity(rows: list[dict[str, Any]], wang: list[dict[str, Any]], path:
         ylabel="smallest memorizing Lp",
         title=f"gradient-based capacity (tolerance {rows[0]['tolerance']:.2g})",
     )
-    left.legend(fontsize=8)
+    counts = sorted({r["N"] for r in rows})
+    left.set_xticks(counts, [str(n) for n in counts])
+    left.minorticks_off()
+    left.legend(fontsize=8, loc="center right")
     for row in wang:
         line = right.plot(row["Lp"], row["losses"], "o-", label=f"seed {row['seed']}")[0]
         right.axhline(row["floor"], color=line.get_color(), ls="--", lw=1)
@@ -276,20 +292,20 @@ def _plot_counts(rows: list[dict[str, Any]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    labels = [f"d={r['d']} L={r['L']}\neps={r['eps']:.3g}" for r in rows]
+    labels = [f"d={r['d']} L={r['L']}\nε={r['eps']:.3g} C={r['lipschitz']:g}" for r in rows]
     x = np.arange(len(rows))
-    left.plot(x, [math.log2(r["prompt_rows"]) for r in rows], "o-", label="construction L K^d")
+
+    def log2(key: str) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            return np.log2(np.array([r[key] for r in rows], dtype=np.float64))
+
+    left.plot(x, log2("prompt_rows"), "o-", label="construction L K^d")
+    left.plot(x, log2("token_lower_bound"), "s-", label="token lower bound (construction's Λ)")
     left.plot(
         x,
-        [math.log2(r["token_lower_bound"]) for r in rows],
-        "s-",
-        label="token lower bound (construction's Λ)",
-    )
-    left.plot(
-        x,
-        [math.log2(r["token_lower_bound_lambda_empirical"]) for r in rows],
+        log2("token_lower_bound_lambda_empirical"),
         "^:",
-        label="token lower bound (empirical Λ)",
+        label="same with the empirical Λ (not a valid bound: Λ_emp <= Λ)",
     )
     left.set(xticks=x, ylabel="log2 prompt rows", title="memorization counts vs lower bounds")
     left.set_xticklabels(labels, fontsize=7)
@@ -301,7 +317,7 @@ def _plot_counts(rows: list[dict[str, Any]], path: Path) -> None:
     )
     right.plot(x, [r["log2_lipschitz_bound"] for r in rows], "v:", label="log2 Λ (bound)")
     right.plot(x, [r["log2_lipschitz_empirical"] for r in rows], "^:", label="log2 Λ (empirical)")
-    right.set(xticks=x, ylabel="bits", title="precision: construction vs bound", yscale="symlog")
+    right.set(xticks=x, ylabel="bits", title="precision: construction vs bound", yscale="log")
     right.set_xticklabels(labels, fontsize=7)
     right.legend(fontsize=7)
     fig.tight_layout()
