@@ -25,11 +25,12 @@ from verify.bounds import capacity as cap
 from verify.capacity_checks import (
     construction_count,
     memorization_count,
+    memorizer_count,
     memorization_observations,
     packing_centres,
     packing_member,
 )
-from verify.strategies.capacity import ConstructionCase
+from verify.strategies.capacity import ConstructionCase, MemorizerCase
 
 
 # --------------------------------------------------------------------------- sympy bounds
@@ -407,3 +408,21 @@ def test_claim_runs_in_smoke_mode(tmp_path) -> None:
     assert all((tmp_path / f.filename).stat().st_size > 0 for f in result.figures)
     assert {"construction_vs_bounds", "capacity_curve", "wang_floor"} <= set(result.tables)
     assert result.tables["capacity_curve"][0]["smallest_Lp"] == 1
+
+
+def test_memorizer_meets_the_dataset_bound_and_a_corrupted_one_does_not() -> None:
+    case = MemorizerCase(8, 2, 1, 0.125, 0.25)
+    xs, ys = case.dataset()
+    assert len({tuple(x.ravel()) for x in xs}) == 8  # distinct sequences
+    count = memorizer_count(case)
+    assert count.n_sequences == 8 and count.rows_match_formula
+    assert count.token_lower_bound == pytest.approx(
+        cap.dataset_token_lower_bound_log2_lambda_fn(
+            8, 0.125, 2, 1, count.width, count.log2_lipschitz_bound, count.prompt_radius
+        )
+    )
+    assert all(o.holds for o in memorization_observations(count))
+    broken = memorization_observations(memorizer_count(case, drop_rows=1))
+    assert "rows - formula" in {o.label for o in broken if not o.holds}
+    with pytest.raises(ValueError, match="n_sequences"):
+        MemorizerCase(99, 1, 1, 0.25, 0.25).dataset()

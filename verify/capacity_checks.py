@@ -33,6 +33,7 @@ from verify.bounds import capacity as cap
 from verify.properties import Observation
 from verify.strategies.capacity import (
     ConstructionCase,
+    MemorizerCase,
     PackingCase,
     PermutationCase,
     PromptPairCase,
@@ -157,7 +158,7 @@ class MemorizationCount:
     K: int
     Q: int
     eps: float
-    lipschitz: float
+    lipschitz: float | None
     width: int
     value_width: int
     prompt_rows: int
@@ -173,6 +174,7 @@ class MemorizationCount:
     log2_lipschitz_empirical: float
     log2_lipschitz_required: float
     memorization_error: float
+    n_sequences: int | None = None
 
     @property
     def rows_match_formula(self) -> bool:
@@ -218,13 +220,14 @@ def grid_centre_sequences(d: int, length: int, k: int) -> np.ndarray:
 def memorization_count(
     construction: ConstructionLike,
     *,
-    lipschitz: float,
+    lipschitz: float | None,
     eps: float,
     rows_formula: Callable[[int, int, int], int],
     rng: np.random.Generator,
     dataset: tuple[np.ndarray, np.ndarray] | None = None,
     max_probes: int = 128,
     probe: bool = True,
+    n_sequences: int | None = None,
 ) -> MemorizationCount:
     """Compare a construction with the bounds of theory.md §4.
 
@@ -237,9 +240,16 @@ def memorization_count(
     (at most ``max_probes``) with perturbations down to ``2^{-precision_bits}``. With
     ``dataset = (xs, ys)`` the largest output error on it is recorded (memorized to ``eps``?).
     ``probe=False`` skips every forward pass (empirical ``Λ`` and error become ``nan``): for
-    high-precision constructions whose object-array forward is slow.
+    high-precision constructions whose object-array forward is slow. With ``n_sequences = N``
+    (a memorizer of ``N`` sequences; ``lipschitz`` may be ``None``) the token lower bound is the
+    dataset bound ``N L d / (D log2(4 Λ R_P / eps))`` instead of the packing bound.
     """
-    eps, lipschitz, _ = _packing_parameters(eps, lipschitz, allow_empty=True)  # M may be 0
+    if n_sequences is None:
+        eps, lipschitz, _ = _packing_parameters(eps, lipschitz, allow_empty=True)  # M may be 0
+    else:
+        n_sequences = positive_int("n_sequences", n_sequences)
+        eps, _, _ = _packing_parameters(eps, 1.0, allow_empty=True)
+        lipschitz = float("nan") if lipschitz is None else positive_float("lipschitz", lipschitz)
     model = construction.model
     d, length, k, q = construction.d, construction.L, construction.K, construction.Q
     prompt = np.asarray(construction.prompt)
@@ -268,16 +278,30 @@ def memorization_count(
     log2_emp = float(np.log2(empirical)) if empirical > 0 else -np.inf
     if np.isnan(empirical):
         log2_emp = float("nan")
-    with np.errstate(divide="ignore", invalid="ignore"):  # the oo branch of the Piecewise
-        token_lb = float(
-            cap.token_lower_bound_log2_lambda_fn(
-                eps, lipschitz, d, length, model.width, lam.log2, radius
+    width = model.width
+
+    def token_bound(log2_lam: float) -> float:
+        with np.errstate(divide="ignore", invalid="ignore"):  # the oo branch of the Piecewise
+            if n_sequences is None:
+                return float(
+                    cap.token_lower_bound_log2_lambda_fn(
+                        eps, lipschitz, d, length, width, log2_lam, radius
+                    )
+                )
+            return float(
+                cap.dataset_token_lower_bound_log2_lambda_fn(
+                    n_sequences, eps, d, length, width, log2_lam, radius
+                )
             )
+
+    token_lb, token_lb_emp = token_bound(lam.log2), token_bound(log2_emp)
+    if n_sequences is None:
+        log2_required = cap.log2_lipschitz_required_fn(
+            eps, lipschitz, d, length, width, rows, radius
         )
-        token_lb_emp = float(
-            cap.token_lower_bound_log2_lambda_fn(
-                eps, lipschitz, d, length, model.width, log2_emp, radius
-            )
+    else:
+        log2_required = cap.log2_dataset_lipschitz_required_fn(
+            n_sequences, eps, d, length, width, rows, radius
         )
     return MemorizationCount(
         d=d,
@@ -299,10 +323,9 @@ def memorization_count(
         prompt_radius=radius,
         log2_lipschitz_bound=lam.log2,
         log2_lipschitz_empirical=log2_emp,
-        log2_lipschitz_required=float(
-            cap.log2_lipschitz_required_fn(eps, lipschitz, d, length, model.width, rows, radius)
-        ),
+        log2_lipschitz_required=float(log2_required),
         memorization_error=error,
+        n_sequences=n_sequences,
     )
 
 
@@ -446,6 +469,40 @@ def construction_worker(case: ConstructionCase) -> dict[str, Any]:
     observations = memorization_observations(count)
     row = count.to_row()
     row["backend"] = case.backend
+    row["construction"] = "universal"
+    row["checks"] = {o.label: bool(o.holds) for o in observations}
+    row["worst_ratio"] = max(o.ratio for o in observations if o.bound > 0)
+    row["passed"] = all(o.holds for o in observations)
+    return row
+
+
+def memorizer_count(case: MemorizerCase, *, drop_rows: int = 0) -> MemorizationCount:
+    """:func:`memorization_count` of ``construct_memorizer`` on the dataset of ``case``, against
+    the dataset token bound with ``N`` sequences."""
+    from reference.memorization import construct_memorizer
+
+    xs, ys = case.dataset()
+    built = construct_memorizer(xs, ys, eps=case.eps, separation=case.separation)
+    if drop_rows:
+        built = dataclasses.replace(built, prompt=built.prompt[:-drop_rows])
+    return memorization_count(
+        built,
+        lipschitz=case.lipschitz,
+        eps=case.eps,
+        rows_formula=rows_formula,
+        rng=np.random.default_rng(case.seed),
+        dataset=(xs, ys),
+        n_sequences=case.n_sequences,
+    )
+
+
+def memorizer_worker(case: MemorizerCase) -> dict[str, Any]:
+    """:func:`memorizer_count` as a JSON-ready row (top-level and picklable for ``ctx.map``)."""
+    count = memorizer_count(case)
+    observations = memorization_observations(count)
+    row = count.to_row()
+    row["backend"] = "float64"
+    row["construction"] = "memorizer"
     row["checks"] = {o.label: bool(o.holds) for o in observations}
     row["worst_ratio"] = max(o.ratio for o in observations if o.bound > 0)
     row["passed"] = all(o.holds for o in observations)

@@ -110,6 +110,8 @@ token_lower_bound_log2_lambda = _in_log2_lambda(token_lower_bound)
 dataset_token_lower_bound_log2_lambda = _in_log2_lambda(dataset_token_lower_bound)
 #: The Lipschitz constant a model must have for ``Lp`` prompt rows to meet the token bound.
 lipschitz_required = eps / (COVERING_CONSTANT * R_P) * 2 ** (packing_log2_count / (D * Lp))
+#: The same for the dataset token bound with ``N`` sequences.
+dataset_lipschitz_required = eps / (COVERING_CONSTANT * R_P) * 2 ** (N * L * d / (D * Lp))
 
 # ----------------------------------------------------------------------------- lambdified
 precision_bits_lower_fn = sp.lambdify((d, K, L, Q, d_v), precision_bits_lower, "numpy")
@@ -127,7 +129,12 @@ dataset_token_lower_bound_log2_lambda_fn = sp.lambdify(
     (N, eps, d, L, D, log2_Lam, R_P), dataset_token_lower_bound_log2_lambda, "numpy"
 )
 log2_lipschitz_required_fn = sp.lambdify(
-    (eps, C, d, L, D, Lp, R_P), sp.log(lipschitz_required, 2), "numpy"
+    (eps, C, d, L, D, Lp, R_P), sp.expand_log(sp.log(lipschitz_required, 2), force=True), "numpy"
+)
+log2_dataset_lipschitz_required_fn = sp.lambdify(
+    (N, eps, d, L, D, Lp, R_P),
+    sp.expand_log(sp.log(dataset_lipschitz_required, 2), force=True),
+    "numpy",
 )
 
 __all__ = [
@@ -138,11 +145,13 @@ __all__ = [
     "covering_count",
     "covering_log2_count",
     "covering_log2_count_fn",
+    "dataset_lipschitz_required",
     "dataset_token_lower_bound",
     "dataset_token_lower_bound_fn",
     "dataset_token_lower_bound_log2_lambda",
     "dataset_token_lower_bound_log2_lambda_fn",
     "lipschitz_required",
+    "log2_dataset_lipschitz_required_fn",
     "log2_lipschitz_required_fn",
     "packing_centres_per_axis",
     "packing_centres_per_axis_fn",

@@ -26,15 +26,21 @@ from reference.capacity import (
 from reference.lipschitz import prompt_lipschitz_bound
 from verify.bounds import capacity as cap
 from verify.capacity_checks import (
-    ConstructionCase,
     construction_worker,
     lipschitz_pair_check,
+    memorizer_worker,
     packing_check,
     permutation_check,
 )
 from verify.claims.base import CheckResult, ClaimContext, ClaimResult, FigureResult, register
 from verify.properties import PropertyOutcome, run_property
-from verify.strategies.capacity import packing_cases, permutation_cases, prompt_pair_cases
+from verify.strategies.capacity import (
+    ConstructionCase,
+    MemorizerCase,
+    packing_cases,
+    permutation_cases,
+    prompt_pair_cases,
+)
 
 STATEMENT = (
     "Prompt tuning a one-layer single-head transformer needs (precision) "
@@ -186,13 +192,36 @@ def _construction_cases(ctx: ClaimContext) -> list[ConstructionCase]:
     return [ConstructionCase(**{**c.__dict__, "seed": ctx.seed + i}) for i, c in enumerate(cases)]
 
 
+def _memorizer_cases(ctx: ClaimContext) -> list[MemorizerCase]:
+    cases = ctx.pick(
+        [MemorizerCase(4, 1, 2, 0.25, 0.25)],
+        [
+            MemorizerCase(4, 1, 2, 0.25, 0.25),
+            MemorizerCase(16, 1, 2, 0.125, 0.25),
+            MemorizerCase(8, 2, 1, 0.125, 0.25),
+            MemorizerCase(16, 2, 2, 0.25, 0.5),
+        ],
+        [
+            MemorizerCase(4, 1, 2, 0.25, 0.25),
+            MemorizerCase(16, 1, 2, 0.125, 0.25),
+            MemorizerCase(8, 2, 1, 0.125, 0.25),
+            MemorizerCase(16, 2, 2, 0.25, 0.5),
+            MemorizerCase(64, 2, 1, 0.0625, 0.125),
+            MemorizerCase(64, 1, 3, 0.25, 0.25),
+        ],
+    )
+    return [MemorizerCase(**{**c.__dict__, "seed": ctx.seed + i}) for i, c in enumerate(cases)]
+
+
 def _construction_check(rows: list[dict[str, Any]]) -> CheckResult:
     failing = [row for row in rows if not row["passed"]]
     return CheckResult(
         name="memorization count meets the bounds",
-        statement="the construction's prompt rows equal L K^d, are never below the token lower "
-        "bound (its own D, R_P, Λ), its significand bits never below the precision lower bound, "
-        "its empirical Λ never above the computed Λ, and it memorizes its dataset to eps",
+        statement="the constructions' prompt rows (universal, and memorizers of N sequences) "
+        "equal L K^d, are never below the token lower bound (packing bound, or the N-sequence "
+        "dataset bound; their own D, R_P, Λ), their significand bits never below the precision "
+        "lower bound, their empirical Λ never above the computed Λ, and they memorize their "
+        "datasets to eps",
         bound_latex=r"\frac{M(\varepsilon)}{D\log_2(4\Lambda R_P/\varepsilon)} \le L_p = L K^d,"
         r"\quad \frac{d K^{d(L-1)}\log_2 Q}{d_v+1} \le b",
         cases=len(rows),
@@ -292,7 +321,11 @@ def _plot_counts(rows: list[dict[str, Any]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    labels = [f"d={r['d']} L={r['L']}\nε={r['eps']:.3g} C={r['lipschitz']:g}" for r in rows]
+    labels = [
+        (f"mem N={r['n_sequences']}\n" if r["n_sequences"] else f"C={r['lipschitz']:g}\n")
+        + f"d={r['d']} L={r['L']} ε={r['eps']:.3g}"
+        for r in rows
+    ]
     x = np.arange(len(rows))
 
     def log2(key: str) -> np.ndarray:
@@ -300,7 +333,12 @@ def _plot_counts(rows: list[dict[str, Any]], path: Path) -> None:
             return np.log2(np.array([r[key] for r in rows], dtype=np.float64))
 
     left.plot(x, log2("prompt_rows"), "o-", label="construction L K^d")
-    left.plot(x, log2("token_lower_bound"), "s-", label="token lower bound (construction's Λ)")
+    left.plot(
+        x,
+        log2("token_lower_bound"),
+        "s-",
+        label="token lower bound (construction's Λ; packing M(ε), or N L d for memorizers)",
+    )
     left.plot(
         x,
         log2("token_lower_bound_lambda_empirical"),
@@ -356,6 +394,7 @@ def run(ctx: ClaimContext) -> ClaimResult:
 
     ctx.progress("capacity: constructions vs lower bounds")
     counts = ctx.map(construction_worker, _construction_cases(ctx))
+    counts += ctx.map(memorizer_worker, _memorizer_cases(ctx))
     result.checks.append(_construction_check(counts))
     result.tables["construction_vs_bounds"] = counts
 

@@ -178,6 +178,35 @@ class ConstructionCase:
     probe: bool = True
 
 
+@dataclass(frozen=True)
+class MemorizerCase:
+    """``N`` distinct sequences of grid-cell centres (spacing ``separation``) with targets from a
+    :class:`ShiftTarget`: a token-separated dataset from a ``C``-Lipschitz map."""
+
+    n_sequences: int
+    d: int
+    L: int
+    eps: float
+    separation: float
+    lipschitz: float = 1.0
+    seed: int = 0
+
+    def dataset(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(xs, ys)`` of shape ``(N, L, d)``, built from ``seed``."""
+        cells = round(1 / self.separation)
+        rng = np.random.default_rng(self.seed)
+        total = cells ** (self.d * self.L)
+        if self.n_sequences > total:
+            raise ValueError(
+                f"n_sequences: expected at most {total} distinct grid sequences, "
+                f"got {self.n_sequences}"
+            )
+        picks = rng.choice(total, size=self.n_sequences, replace=False)  # (N,)
+        digits = (picks[:, None] // cells ** np.arange(self.d * self.L)) % cells  # (N, L d)
+        xs = ((digits + 0.5) / cells).reshape(self.n_sequences, self.L, self.d)  # (N, L, d)
+        return xs, ShiftTarget(self.d, self.L, self.lipschitz, self.seed)(xs)
+
+
 @st.composite
 def construction_cases(draw: st.DrawFn) -> ConstructionCase:
     """Small float64 universality constructions (``d L <= 2``, ``eps`` in ``{1/4, 1/8}``) whose
