@@ -25,8 +25,8 @@ from verify.bounds import capacity as cap
 from verify.capacity_checks import (
     construction_count,
     memorization_count,
-    memorizer_count,
     memorization_observations,
+    memorizer_count,
     packing_centres,
     packing_member,
 )
@@ -413,6 +413,7 @@ def test_claim_runs_in_smoke_mode(tmp_path) -> None:
 def test_memorizer_meets_the_dataset_bound_and_a_corrupted_one_does_not() -> None:
     case = MemorizerCase(8, 2, 1, 0.125, 0.25)
     xs, ys = case.dataset()
+    assert xs.shape == ys.shape == (8, 1, 2)
     assert len({tuple(x.ravel()) for x in xs}) == 8  # distinct sequences
     count = memorizer_count(case)
     assert count.n_sequences == 8 and count.rows_match_formula
