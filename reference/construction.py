@@ -226,6 +226,8 @@ def _ffn_in_spec(lay: Layout, eta: Fraction) -> list[list[_Unit]]:
             w_in = {lay.at("x", r): s, **flag}
             ramps.append(_Unit(w_in, Fraction(1, 2) - s * Fraction(j, K), {lay.at("qg", i): _ONE}))
             clamps += _clamp_units(lay.at("qg", i), lay.at("qs", i))
+    for unit in clamps:
+        unit.w_in.update(flag)
     # u = Σ_r K^r Σ_j qs_{r,j} + Σ_p p K^d pos_p, linear in the residual: read it directly.
     u_in: dict[int, Fraction] = dict(flag)
     for r in range(d):
