@@ -27,9 +27,8 @@ from verify.capacity_checks import (
     memorization_count,
     memorization_observations,
     memorizer_count,
-    packing_centres,
-    packing_member,
 )
+from verify.packing import packing_centres, packing_member
 from verify.strategies.capacity import ConstructionCase, MemorizerCase
 
 

@@ -1,17 +1,20 @@
-"""Checks of theory.md §4: the packing behind ``M(eps)``, and constructions versus the bounds.
+"""Checks of theory.md §4: constructions versus the capacity bounds, and the property checks.
 
-* :func:`packing_centres`, :func:`packing_member`: the explicit family of ``2^{M(eps)}``
-  ``C``-Lipschitz maps ``[0,1]^{L×d} -> [0,1]^{L×d}`` pairwise ``4 eps`` apart (docs/capacity.md).
 * :func:`memorization_count`: for a built construction (``.model``, ``.prompt``, ``.K``, ``.Q``,
   ``.d``, ``.L``, ``.prompt_rows``, ``.bits_per_row``), its prompt rows against the upper-bound
   formula and against both lower bounds, with the gaps as ``log2`` ratios, and its prompt
   Lipschitz constant (bound, empirical) against the one the token bound requires.
+* :func:`construction_count`, :func:`memorizer_count`: the same for ``construct_universal`` on a
+  grid-centre dataset and for ``construct_memorizer`` on ``N`` sequences; ``*_worker``: as
+  JSON-ready rows for ``ctx.map``.
 * :func:`empirical_prompt_lipschitz`: the largest finite-difference ratio seen over random
   prompt perturbations — a lower estimate of the true constant, to set against the bound.
+* :func:`lipschitz_pair_check`, :func:`packing_check`, :func:`permutation_check`,
+  :func:`construction_observations`: the property checks shared by the tests and the report.
 
->>> centres = packing_centres(eps=0.125, lipschitz=1.0)
->>> centres.tolist()
-[0.25, 0.75]
+>>> count = construction_count(ConstructionCase(1, 1, 0.25, 1.0))
+>>> count.rows_match_formula, count.above_token_bound, count.above_precision_bound
+(True, True, True)
 """
 
 from __future__ import annotations
@@ -25,11 +28,12 @@ from typing import Any, Protocol
 import numpy as np
 
 from reference import Transformer, prompt_forward
-from reference._validation import as_array, open_unit_interval, positive_float, positive_int
+from reference._validation import positive_float, positive_int
 from reference.capacity import permutation_defect
 from reference.construction import cell_centers, grid_cells
 from reference.lipschitz import prompt_lipschitz_bound
 from verify.bounds import capacity as cap
+from verify.packing import packing_member, packing_parameters
 from verify.properties import Observation
 from verify.strategies.capacity import (
     ConstructionCase,
@@ -39,58 +43,6 @@ from verify.strategies.capacity import (
     PromptPairCase,
     ShiftTarget,
 )
-
-
-# --------------------------------------------------------------------------- packing family
-def _packing_parameters(
-    eps: float, lipschitz: float, *, allow_empty: bool = False
-) -> tuple[float, float, int]:
-    eps = open_unit_interval("eps", eps)
-    lipschitz = positive_float("lipschitz", lipschitz)
-    if eps > 0.25:
-        raise ValueError(f"eps: expected eps <= 1/4 (values 1/2 ± 2 eps in [0, 1]), got {eps}")
-    m = int(cap.packing_centres_per_axis_fn(eps, lipschitz))
-    if m < 1 and not allow_empty:
-        raise ValueError(
-            f"eps: expected eps <= lipschitz / 4 = {lipschitz / 4} (at least one centre), got {eps}"
-        )
-    return eps, lipschitz, m
-
-
-def packing_centres(*, eps: float, lipschitz: float) -> np.ndarray:
-    """The ``m = floor(C / (4 eps))`` centre coordinates ``(k + 1/2) / m`` of one axis.
-
-    >>> packing_centres(eps=0.05, lipschitz=1.0).size
-    5
-    """
-    _, _, m = _packing_parameters(eps, lipschitz)
-    return (np.arange(m) + 0.5) / m  # (m,)
-
-
-def packing_member(x: np.ndarray, signs: np.ndarray, *, eps: float, lipschitz: float) -> np.ndarray:
-    """``f_σ(x) = 1/2 + σ_{j(x)} · max(0, 2 eps - C ||x - c_{j(x)}||_max)``, shape of ``x``.
-
-    ``x`` is ``(L, d)`` or ``(batch, L, d)``; ``signs`` has shape ``(m,) * (L d) + (L, d)`` with
-    entries ±1: one sign per (centre, output coordinate); ``c_{j(x)}`` is the centre nearest to
-    ``x`` (the only one whose bump can be non-zero there, since bumps have disjoint supports).
-
-    >>> s = np.ones((2, 1, 1))
-    >>> packing_member(np.array([[0.25]]), s, eps=0.125, lipschitz=1.0).tolist()
-    [[0.75]]
-    """
-    eps, lipschitz, m = _packing_parameters(eps, lipschitz)
-    x = as_array("x", x, ndim=(2, 3))
-    length, d = x.shape[-2:]
-    signs = np.asarray(signs)
-    expected = (m,) * (length * d) + (length, d)
-    if signs.shape != expected or not np.all(np.abs(signs) == 1):
-        raise ValueError(f"signs: expected ±1 entries of shape {expected}, got shape {signs.shape}")
-    batch = x.reshape(-1, length * d)  # (B, L d)
-    index = np.clip(np.floor(batch * m), 0, m - 1).astype(int)  # (B, L d) nearest centre
-    centre = (index + 0.5) / m  # (B, L d)
-    bump = np.maximum(0.0, 2 * eps - lipschitz * np.abs(batch - centre).max(axis=1))  # (B,)
-    sign = signs[tuple(index.T)]  # (B, L, d)
-    return (0.5 + sign * bump[:, None, None]).reshape(x.shape)
 
 
 # --------------------------------------------------------------------------- prompt Lipschitz
@@ -245,10 +197,10 @@ def memorization_count(
     dataset bound ``N L d / (D log2(4 Λ R_P / eps))`` instead of the packing bound.
     """
     if n_sequences is None:
-        eps, lipschitz, _ = _packing_parameters(eps, lipschitz, allow_empty=True)  # M may be 0
+        eps, lipschitz, _ = packing_parameters(eps, lipschitz, allow_empty=True)  # M may be 0
     else:
         n_sequences = positive_int("n_sequences", n_sequences)
-        eps, _, _ = _packing_parameters(eps, 1.0, allow_empty=True)
+        eps, _, _ = packing_parameters(eps, 1.0, allow_empty=True)
         lipschitz = float("nan") if lipschitz is None else positive_float("lipschitz", lipschitz)
     model = construction.model
     d, length, k, q = construction.d, construction.L, construction.K, construction.Q
@@ -437,7 +389,11 @@ def rows_formula(d: int, length: int, k: int) -> int:
 
 
 def construction_count(case: ConstructionCase, *, drop_rows: int = 0) -> MemorizationCount:
-    """:func:`memorization_count` of the construction of ``case`` on its grid-centre dataset."""
+    """:func:`memorization_count` of the construction of ``case`` on its grid-centre dataset.
+
+    >>> construction_count(ConstructionCase(1, 2, 0.25, 1.0)).prompt_rows
+    8
+    """
     built, f = build_construction(case, drop_rows=drop_rows)
     xs = grid_centre_sequences(case.d, case.L, built.K)  # (S, L, d)
     return memorization_count(
@@ -464,7 +420,11 @@ def construction_observations(
 
 def construction_worker(case: ConstructionCase) -> dict[str, Any]:
     """:func:`construction_count` as a JSON-ready row with the observations' verdicts
-    (top-level and picklable for ``ctx.map``)."""
+    (top-level and picklable for ``ctx.map``).
+
+    >>> construction_worker(ConstructionCase(1, 1, 0.25, 1.0))["passed"]
+    True
+    """
     count = construction_count(case)
     observations = memorization_observations(count)
     row = count.to_row()
@@ -478,7 +438,11 @@ def construction_worker(case: ConstructionCase) -> dict[str, Any]:
 
 def memorizer_count(case: MemorizerCase, *, drop_rows: int = 0) -> MemorizationCount:
     """:func:`memorization_count` of ``construct_memorizer`` on the dataset of ``case``, against
-    the dataset token bound with ``N`` sequences."""
+    the dataset token bound with ``N`` sequences.
+
+    >>> memorizer_count(MemorizerCase(4, 1, 2, 0.25, 0.25)).token_lower_bound < 1
+    True
+    """
     from reference.memorization import construct_memorizer
 
     xs, ys = case.dataset()
@@ -497,7 +461,11 @@ def memorizer_count(case: MemorizerCase, *, drop_rows: int = 0) -> MemorizationC
 
 
 def memorizer_worker(case: MemorizerCase) -> dict[str, Any]:
-    """:func:`memorizer_count` as a JSON-ready row (top-level and picklable for ``ctx.map``)."""
+    """:func:`memorizer_count` as a JSON-ready row (top-level and picklable for ``ctx.map``).
+
+    >>> memorizer_worker(MemorizerCase(4, 1, 2, 0.25, 0.25))["construction"]
+    'memorizer'
+    """
     count = memorizer_count(case)
     observations = memorization_observations(count)
     row = count.to_row()
