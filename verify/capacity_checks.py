@@ -233,6 +233,8 @@ def memorization_count(
     width = model.width
 
     def token_bound(log2_lam: float) -> float:
+        if np.isnan(log2_lam):  # no empirical estimate (probe=False)
+            return float("nan")
         with np.errstate(divide="ignore", invalid="ignore"):  # the oo branch of the Piecewise
             if n_sequences is None:
                 return float(
