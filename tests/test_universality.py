@@ -233,3 +233,17 @@ def test_too_large_constructions_are_refused_before_any_allocation():
             f, d=1, L=2, lipschitz=4 * 2.0**-10, eps=2.0**-10, check_precision=False
         )
     assert f.calls == 0
+
+
+def test_prompt_rows_pass_ffn_in_unchanged_and_inputs_get_integer_ids():
+    c = construct_universal(_target(2, 2, 0.5), d=2, L=2, lipschitz=0.5, eps=0.25)
+    h = c.prompt  # (Lp, D)
+    for layer in c.model.ffn_in:
+        h = layer(h)
+    assert np.array_equal(h, c.prompt)
+    x = np.array([[0.1, 0.9], [0.6, 0.3]])  # cells (0, 1) -> 2, (1, 0) -> 1 with K = 2
+    z = c.model.embed_inputs(x)  # (L, D)
+    for layer in c.model.ffn_in:
+        z = layer(z)
+    ids = z @ c.model.attn.w_q  # (L, 3): (u, u², 1)
+    assert ids.tolist() == [[2.0, 4.0, 1.0], [5.0, 25.0, 1.0]]

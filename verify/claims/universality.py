@@ -325,7 +325,7 @@ def run(ctx: ClaimContext) -> ClaimResult:
             (4, 1, 4, 16, "float64", None),
             (1, 5, 2, 16, "mpmath", 8),
             (2, 3, 2, 16, "mpmath", 8),
-            (2, 3, 2, 256, "mpmath", 2),
+            (1, 6, 2, 4, "mpmath", 2),
         ],
     )
     rows = ctx.map(largest_case_job, largest)
