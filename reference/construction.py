@@ -43,6 +43,7 @@ GUARD_BITS = 6  # the packed table's relative error must stay below 2^-(T log2 Q
 MAX_PROMPT_ROWS = 1 << 16
 MAX_CONTEXTS = 1 << 12
 MAX_DENSE_ENTRIES = 1 << 24
+MAX_GRID_SEQUENCES = 1 << 20  # target evaluations K^{dL} of construct_universal
 
 
 # --------------------------------------------------------------------------- sizes and precision
@@ -368,7 +369,12 @@ def _ffn_out_spec(lay: Layout) -> list[list[_Unit]]:
 
 
 def lookup_spec(d: int, L: int, K: int, Q: int, eta: Fraction, beta: int) -> _Spec:
-    """The exact rational spec of the lookup model (no allocation of dense arrays)."""
+    """The exact rational spec of the lookup model (no allocation of dense arrays).
+
+    >>> spec = lookup_spec(1, 1, 2, 2, Fraction(1, 8), 4)
+    >>> spec.width, [len(layer) for layer in spec.ffn_in]
+    (21, [1, 2, 2])
+    """
     lay = Layout(d, L, K, Q)
     spec = _Spec(lay.width, d, L)
     spec.ffn_in = _ffn_in_spec(lay, eta)
@@ -445,7 +451,12 @@ class _Materialiser:
 
 
 def materialise(spec: _Spec, backend: str, precision_bits: int) -> Transformer:
-    """Dense :class:`Transformer` of the spec on ``backend``."""
+    """Dense :class:`Transformer` of the spec on ``backend``.
+
+    >>> model = materialise(lookup_spec(1, 1, 2, 2, Fraction(1, 8), 4), "float64", 53)
+    >>> model.width, model.attn.scale
+    (21, 1.0)
+    """
     mat = _Materialiser(backend, precision_bits)
     D, d, L = spec.width, spec.d, spec.L
     embed = mat.dense((d, D), {(r, r): Fraction(1) for r in range(d)})
@@ -511,7 +522,11 @@ def pack_tables(digits: np.ndarray, Q: int) -> list[list[Fraction]]:
 def build_prompt(
     packed: list[list[Fraction]], d: int, L: int, K: int, Q: int, backend: str, precision_bits: int
 ) -> np.ndarray:
-    """The prompt ``(L K^d, D)``: flag, key features ``m, m²`` and the packed tables."""
+    """The prompt ``(L K^d, D)``: flag, key features ``m, m²`` and the packed tables.
+
+    >>> build_prompt([[Fraction(1, 4)], [Fraction(3, 4)]], 1, 1, 2, 2, "float64", 53).shape
+    (2, 21)
+    """
     lay = Layout(d, L, K, Q)
     mat = _Materialiser(backend, precision_bits)
     rows = L * K**d
@@ -673,6 +688,11 @@ def check_sizes(d: int, L: int, K: int, Q: int) -> None:
         raise ValueError(
             f"construction too large: K^(d(L-1)) = {T} contexts (decoder depth) exceeds "
             f"{MAX_CONTEXTS} (d={d}, L={L}, K={K})"
+        )
+    if K**d * T > MAX_GRID_SEQUENCES:
+        raise ValueError(
+            f"construction too large: K^(dL) = {K**d * T} grid sequences exceeds "
+            f"{MAX_GRID_SEQUENCES} (d={d}, L={L}, K={K})"
         )
     widths_in, widths_out = ffn_widths(d, L, K, Q)
     entries = 2 * Layout(d, L, K, Q).width * (sum(widths_in) + sum(widths_out))

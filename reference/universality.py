@@ -74,7 +74,11 @@ def _evaluate_target(f: Callable, x: np.ndarray, L: int, d: int) -> np.ndarray:
 
 
 def target_table(f: Callable, *, d: int, L: int, K: int, Q: int) -> np.ndarray:
-    """Digit table ``(L K^d, T, d)`` of ``f`` quantized at every grid sequence's cell centers."""
+    """Digit table ``(L K^d, T, d)`` of ``f`` quantized at every grid sequence's cell centers.
+
+    >>> target_table(lambda x: x, d=1, L=1, K=2, Q=4).ravel().tolist()
+    [1, 3]
+    """
     cells = grid_cells(d, L, K)  # (S, L)
     centers = cell_centers(cells, d, K)  # (S, L, d)
     values = np.empty_like(centers)  # (S, L, d)

@@ -293,7 +293,7 @@ def run(ctx: ClaimContext) -> ClaimResult:
             r"|\hat s + 1| \le 0.25",
             len(fits),
             slope_ok and under,
-            None,
+            max(abs(f.slope + 1) for f in fits) / SLOPE_TOLERANCE,
             None if slope_ok and under else f"slopes {[f.slope for f in fits]}",
             {"slopes": {lab: round(f.slope, 4) for lab, f in zip(labels, fits, strict=True)}},
         )
