@@ -542,7 +542,7 @@ def build_prompt(
 
 
 # ------------------------------------------------------------------------------- the result type
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Construction:
     """A constructed frozen model, its prompt and its resources (see docs/universality.md).
 
