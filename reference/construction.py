@@ -38,11 +38,13 @@ from reference.model import Attention, FFNLayer, Transformer
 from reference.prompt_tuning import prompt_forward
 
 BACKENDS = ("float64", "mpmath")
+DECODERS = ("deep", "wide")
 FLOAT64_BITS = 53
 GUARD_BITS = 6  # the packed table's relative error must stay below 2^-(T log2 Q + 3): 3·2^-p ≤ that
 MAX_PROMPT_ROWS = 1 << 16
 MAX_CONTEXTS = 1 << 12
 MAX_DENSE_ENTRIES = 1 << 24
+MAX_GRID_SEQUENCES = 1 << 20  # target evaluations K^{dL} of construct_universal
 
 
 # --------------------------------------------------------------------------- sizes and precision
@@ -108,6 +110,19 @@ def precision_needed(d: int, L: int, K: int, Q: int) -> int:
     return max(contexts(d, L, K) * q + GUARD_BITS, beta_bits + 2 * n_bits + 2)
 
 
+def decoder_ramps(d: int, L: int, K: int, Q: int, decoder: str = "deep") -> int:
+    """Ramp units (= step coordinates) of the decoder: ``d(Q−1)`` for the deep decoder (reused
+    per digit), ``d Σ_{t<T} (Q^{t+1} − 1) = d(Q(Q^T − 1)/(Q − 1) − T)`` for the wide one.
+
+    >>> decoder_ramps(1, 2, 2, 4), decoder_ramps(1, 2, 2, 4, "wide")
+    (3, 18)
+    """
+    if decoder == "deep":
+        return d * (Q - 1)
+    T = contexts(d, L, K)
+    return d * (Q * (Q**T - 1) // (Q - 1) - T)
+
+
 # --------------------------------------------------------------------------------- the layout
 @dataclass(frozen=True)
 class Layout:
@@ -117,11 +132,13 @@ class Layout:
     L: int
     K: int
     Q: int
+    decoder: str = "deep"
 
     def blocks(self) -> dict[str, tuple[int, int]]:
         """``name -> (start, size)`` for every block of coordinates, in order."""
         d, L, K, Q = self.d, self.L, self.K, self.Q
         T = contexts(d, L, K)
+        ramps = decoder_ramps(d, L, K, Q, self.decoder)
         sizes = [
             ("x", d),  # input token
             ("one", 1),  # 1 on input rows (positional encoding)
@@ -142,8 +159,8 @@ class Layout:
             ("cg", T - 1),  # ramps of the context snap
             ("cs", T - 1),  # exact steps of the context snap
             ("cnt", 1),  # exact context index
-            ("dg", d * (Q - 1)),  # decoder ramps
-            ("ds", d * (Q - 1)),  # decoder exact steps
+            ("dg", ramps),  # decoder ramps
+            ("ds", ramps),  # decoder exact steps
             ("dig", d),  # last extracted digit
             ("acc", d),  # selected digit (the output level)
         ]
@@ -367,12 +384,77 @@ def _ffn_out_spec(lay: Layout) -> list[list[_Unit]]:
     return layers
 
 
-def lookup_spec(d: int, L: int, K: int, Q: int, eta: Fraction, beta: int) -> _Spec:
-    """The exact rational spec of the lookup model (no allocation of dense arrays)."""
-    lay = Layout(d, L, K, Q)
+def _wide_ramp_index(lay: Layout, r: int, t: int, j: int) -> int:
+    """Index in ``dg``/``ds`` of channel ``r``, digit ``t``, threshold ``j`` (wide decoder)."""
+    Q, T = lay.Q, contexts(lay.d, lay.L, lay.K)
+    per_channel = Q * (Q**T - 1) // (Q - 1) - T
+    before = Q * (Q**t - 1) // (Q - 1) - t  # Σ_{t' < t} (Q^{t'+1} − 1)
+    return r * per_channel + before + j - 1
+
+
+def _ffn_out_wide_spec(lay: Layout) -> list[list[_Unit]]:
+    """Four layers: ramps of ``⌊Q^{t+1} rem_0⌋`` for every ``t`` at once, exact clamps (and the
+    context snap), the snap's sum, then selection of ``a_t = ⌊Q^{t+1}rem⌋ − Q⌊Q^t rem⌋`` at
+    ``t = cnt``. Width ``d Σ_t (Q^{t+1} − 1)``: exponential in ``T``, depth independent of it.
+
+    The ramp of threshold ``j`` of digit ``t`` is ``ReLU(2Q^T rem − 2jQ^{T−t−1} + 1/2)``, i.e.
+    ``(Q^{t+1} rem − j)/μ_t + 1/2`` with the same margin ``μ_t = Q^{−(T−t−1)}/2`` as the deep
+    decoder's digit ``t``.
+    """
+    d, Q = lay.d, lay.Q
+    T = contexts(d, lay.L, lay.K)
+    ramps: list[_Unit] = list(_context_units(lay))
+    clamps: list[_Unit] = []
+    scale = 2 * Fraction(Q) ** T
+    for r in range(d):
+        rem = lay.at("rem0", r)
+        for t in range(T):
+            for j in range(1, Q ** (t + 1)):
+                i = _wide_ramp_index(lay, r, t, j)
+                bias = Fraction(1, 2) - 2 * j * Fraction(Q) ** (T - t - 1)
+                ramps.append(_Unit({rem: scale}, bias, {lay.at("dg", i): _ONE}))
+                clamps += _clamp_units(lay.at("dg", i), lay.at("ds", i))
+    for j in range(1, T):  # context snap: ramps, clamps, sum
+        out = {lay.at("cg", j - 1): _ONE}
+        clamps.append(_Unit({lay["cntraw"]: Fraction(2)}, Fraction(3, 2) - 2 * j, out))
+    snap = [u for j in range(1, T) for u in _clamp_units(lay.at("cg", j - 1), lay.at("cs", j - 1))]
+    cnt = {lay.at("cs", j - 1): _ONE for j in range(1, T)}
+    select: list[_Unit] = []
+    for r in range(d):
+        for t in range(T):
+            dig: dict[int, Fraction] = {}
+            for j in range(1, Q ** (t + 1)):
+                dig[lay.at("ds", _wide_ramp_index(lay, r, t, j))] = _ONE
+            for j in range(1, Q**t):
+                dig[lay.at("ds", _wide_ramp_index(lay, r, t - 1, j))] = Fraction(-Q)
+            minus_cnt = {c: Fraction(-Q) * w for c, w in cnt.items()}
+            b = Fraction(Q * t)
+            acc = lay.at("acc", r)
+            select += [
+                _Unit({**dig, **minus_cnt}, b, {acc: _ONE}),
+                _Unit(dict(minus_cnt), b, {acc: Fraction(-2)}),
+                _Unit({**{c: -w for c, w in dig.items()}, **minus_cnt}, b, {acc: _ONE}),
+            ]
+    layers = [ramps, clamps]
+    if snap:
+        layers.append(snap)
+    layers.append(select)
+    return layers
+
+
+def lookup_spec(
+    d: int, L: int, K: int, Q: int, eta: Fraction, beta: int, decoder: str = "deep"
+) -> _Spec:
+    """The exact rational spec of the lookup model (no allocation of dense arrays).
+
+    >>> spec = lookup_spec(1, 1, 2, 2, Fraction(1, 8), 4)
+    >>> spec.width, [len(layer) for layer in spec.ffn_in]
+    (21, [1, 2, 2])
+    """
+    lay = Layout(d, L, K, Q, decoder)
     spec = _Spec(lay.width, d, L)
     spec.ffn_in = _ffn_in_spec(lay, eta)
-    spec.ffn_out = _ffn_out_spec(lay)
+    spec.ffn_out = _ffn_out_spec(lay) if decoder == "deep" else _ffn_out_wide_spec(lay)
     spec.w_q = {(lay["u"], 0): _ONE, (lay["u2"], 1): _ONE, (lay["one"], 2): _ONE}
     spec.w_k = {
         (lay["pk1"], 0): Fraction(2 * beta),
@@ -445,7 +527,12 @@ class _Materialiser:
 
 
 def materialise(spec: _Spec, backend: str, precision_bits: int) -> Transformer:
-    """Dense :class:`Transformer` of the spec on ``backend``."""
+    """Dense :class:`Transformer` of the spec on ``backend``.
+
+    >>> model = materialise(lookup_spec(1, 1, 2, 2, Fraction(1, 8), 4), "float64", 53)
+    >>> model.width, model.attn.scale
+    (21, 1.0)
+    """
     mat = _Materialiser(backend, precision_bits)
     D, d, L = spec.width, spec.d, spec.L
     embed = mat.dense((d, D), {(r, r): Fraction(1) for r in range(d)})
@@ -509,10 +596,21 @@ def pack_tables(digits: np.ndarray, Q: int) -> list[list[Fraction]]:
 
 
 def build_prompt(
-    packed: list[list[Fraction]], d: int, L: int, K: int, Q: int, backend: str, precision_bits: int
+    packed: list[list[Fraction]],
+    d: int,
+    L: int,
+    K: int,
+    Q: int,
+    backend: str,
+    precision_bits: int,
+    decoder: str = "deep",
 ) -> np.ndarray:
-    """The prompt ``(L K^d, D)``: flag, key features ``m, m²`` and the packed tables."""
-    lay = Layout(d, L, K, Q)
+    """The prompt ``(L K^d, D)``: flag, key features ``m, m²`` and the packed tables.
+
+    >>> build_prompt([[Fraction(1, 4)], [Fraction(3, 4)]], 1, 1, 2, 2, "float64", 53).shape
+    (2, 21)
+    """
+    lay = Layout(d, L, K, Q, decoder)
     mat = _Materialiser(backend, precision_bits)
     rows = L * K**d
     prompt = mat.zeros((rows, lay.width))  # (Lp, D)
@@ -527,7 +625,7 @@ def build_prompt(
 
 
 # ------------------------------------------------------------------------------- the result type
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Construction:
     """A constructed frozen model, its prompt and its resources (see docs/universality.md).
 
@@ -633,20 +731,29 @@ def _model_max_weight(model: Transformer) -> float:
     return max(float(np.max(np.abs(np.asarray(a, dtype=np.float64)))) for a in arrays if a.size)
 
 
-def ffn_widths(d: int, L: int, K: int, Q: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def ffn_widths(
+    d: int, L: int, K: int, Q: int, decoder: str = "deep"
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Hidden widths of the ``FFN_in`` and ``FFN_out`` layers, from the sizes alone.
 
     ``FFN_in``: ramps ``d(K−1)``, clamps ``2d(K−1)``, features ``L K^d − 1 + L``. ``FFN_out``
     (deep decoder, ``T = K^{d(L−1)}``): ``A_k`` has ``d(Q−1)`` ramps (``k < T``), ``d(Q+1)``
     commit units (``k >= 1``), ``3d`` select units (``k >= 2``), ``2(L−1)`` context units
     (``k = 0``) and ``2(T−1)`` snap clamps (``k = 1``); ``B_k`` has ``2d(Q−1)`` clamps plus
-    ``T−1`` snap units for ``k <= 1``; the final layer ``3d``.
+    ``T−1`` snap units for ``k <= 1``; the final layer ``3d``. Wide decoder (``G`` ramps, see
+    :func:`decoder_ramps`): ``G + 2(L−1)``, ``2G + T − 1``, ``2(T−1)`` (if ``T > 1``), ``3dT``.
 
     >>> ffn_widths(1, 1, 4, 4)
     ((3, 6, 4), (3, 6, 5, 3))
+    >>> ffn_widths(1, 2, 2, 4, "wide")[1]
+    (20, 37, 2, 6)
     """
     T = contexts(d, L, K)
     widths_in = (d * (K - 1), 2 * d * (K - 1), L * K**d - 1 + L)
+    if decoder == "wide":
+        g = decoder_ramps(d, L, K, Q, "wide")
+        wide = (g + 2 * (L - 1), 2 * g + T - 1, *((2 * (T - 1),) if T > 1 else ()), 3 * d * T)
+        return widths_in, wide
     widths_out: list[int] = []
     for k in range(T + 1):
         a = d * ((Q - 1) * (k < T) + (Q + 1) * (k >= 1) + 3 * (k >= 2))
@@ -658,7 +765,7 @@ def ffn_widths(d: int, L: int, K: int, Q: int) -> tuple[tuple[int, ...], tuple[i
     return widths_in, tuple(widths_out)
 
 
-def check_sizes(d: int, L: int, K: int, Q: int) -> None:
+def check_sizes(d: int, L: int, K: int, Q: int, decoder: str = "deep") -> None:
     """Refuse constructions too large to allocate, before allocating anything.
 
     >>> check_sizes(1, 2, 4, 4)
@@ -674,8 +781,18 @@ def check_sizes(d: int, L: int, K: int, Q: int) -> None:
             f"construction too large: K^(d(L-1)) = {T} contexts (decoder depth) exceeds "
             f"{MAX_CONTEXTS} (d={d}, L={L}, K={K})"
         )
-    widths_in, widths_out = ffn_widths(d, L, K, Q)
-    entries = 2 * Layout(d, L, K, Q).width * (sum(widths_in) + sum(widths_out))
+    if K**d * T > MAX_GRID_SEQUENCES:
+        raise ValueError(
+            f"construction too large: K^(dL) = {K**d * T} grid sequences exceeds "
+            f"{MAX_GRID_SEQUENCES} (d={d}, L={L}, K={K})"
+        )
+    if decoder == "wide" and d * Q ** (T + 1) > MAX_DENSE_ENTRIES:
+        raise ValueError(
+            f"construction too large: the wide decoder needs about d·Q^(T+1) = "
+            f"{d * Q ** (T + 1)} ramps (d={d}, Q={Q}, T={T}); use decoder='deep'"
+        )
+    widths_in, widths_out = ffn_widths(d, L, K, Q, decoder)
+    entries = 2 * Layout(d, L, K, Q, decoder).width * (sum(widths_in) + sum(widths_out))
     if entries > MAX_DENSE_ENTRIES:
         raise ValueError(
             f"construction too large: {entries} dense FFN weights exceed {MAX_DENSE_ENTRIES} "
@@ -723,6 +840,7 @@ def construct_lookup(
     error_bound: float = 0.0,
     lipschitz: float | None = None,
     eps: float | None = None,
+    decoder: str = "deep",
 ) -> Construction:
     """Build the lookup model and the prompt for a digit table ``digits (L K^d, T, d)``.
 
@@ -735,16 +853,18 @@ def construct_lookup(
     ([[0.25]], [[0.75]])
     """
     T = contexts(d, L, K)
-    check_sizes(d, L, K, Q)
+    if decoder not in DECODERS:
+        raise ValueError(f"decoder: expected one of {DECODERS}, got {decoder!r}")
+    check_sizes(d, L, K, Q, decoder)
     needed = precision_needed(d, L, K, Q)
     bits = resolve_precision(backend, precision_bits, needed, check_precision=check_precision)
     digits = np.asarray(digits)
     if digits.shape != (L * K**d, T, d):
         raise ValueError(f"digits: expected shape {(L * K**d, T, d)}, got {digits.shape}")
     beta = inverse_temperature(d, L, K, Q)
-    spec = lookup_spec(d, L, K, Q, eta, beta)
+    spec = lookup_spec(d, L, K, Q, eta, beta, decoder)
     model = materialise(spec, backend, bits)
-    prompt = build_prompt(pack_tables(digits, Q), d, L, K, Q, backend, bits)
+    prompt = build_prompt(pack_tables(digits, Q), d, L, K, Q, backend, bits, decoder)
     q = Q.bit_length() - 1
     return Construction(
         model=model,
@@ -769,6 +889,7 @@ def construct_lookup(
         precision_needed=needed,
         lipschitz=lipschitz,
         eps=eps,
+        decoder=decoder,
     )
 
 

@@ -23,6 +23,7 @@ import numpy as np
 from reference._validation import as_array, open_unit_interval, positive_float
 from reference.construction import (
     BACKENDS,
+    DECODERS,
     Construction,
     check_sizes,
     construct_lookup,
@@ -103,6 +104,7 @@ def construct_memorizer(
     precision_bits: int | None = None,
     check_precision: bool = True,
     band: float | None = None,
+    decoder: str = "deep",
 ) -> Construction:
     """A prompt for the lookup transformer that reproduces every output token within ``eps``.
 
@@ -114,6 +116,7 @@ def construct_memorizer(
             distance between distinct tokens (then the model depends on the data through ``K``).
         backend, precision_bits, check_precision: as in :func:`reference.construct_universal`.
         band: the band half-width ``η`` (default ``2^{-30}``); tokens must lie off it.
+        decoder: ``"deep"`` or ``"wide"``, as in :func:`reference.construct_universal`.
 
     The frozen model depends on ``(d, L, δ, ε, backend, band)`` only; the data enter the prompt.
 
@@ -128,6 +131,8 @@ def construct_memorizer(
     eps = open_unit_interval("eps", eps)
     if backend not in BACKENDS:
         raise ValueError(f"backend: expected one of {BACKENDS}, got {backend!r}")
+    if decoder not in DECODERS:
+        raise ValueError(f"decoder: expected one of {DECODERS}, got {decoder!r}")
     if separation is not None:
         separation = positive_float("separation", separation)
     _check_dataset(xs, ys, 0.0 if separation is None else separation)
@@ -136,7 +141,7 @@ def construct_memorizer(
     _, L, d = xs.shape
     K = power_of_two_at_least(1 / separation)
     Q = power_of_two_at_least(1 / eps)
-    check_sizes(d, L, K, Q)
+    check_sizes(d, L, K, Q, decoder)
     resolve_precision(
         backend, precision_bits, precision_needed(d, L, K, Q), check_precision=check_precision
     )
@@ -163,4 +168,5 @@ def construct_memorizer(
         check_precision=check_precision,
         error_bound=1 / (2 * Q),
         eps=eps,
+        decoder=decoder,
     )

@@ -16,6 +16,7 @@ import numpy as np
 from reference._validation import open_unit_interval, positive_float, positive_int
 from reference.construction import (
     BACKENDS,
+    DECODERS,
     Construction,
     band_width,
     cell_centers,
@@ -28,8 +29,6 @@ from reference.construction import (
     precision_needed,
     resolve_precision,
 )
-
-DECODERS = ("deep",)
 
 
 def grid_sizes(eps: float, lipschitz: float) -> tuple[int, int]:
@@ -74,7 +73,11 @@ def _evaluate_target(f: Callable, x: np.ndarray, L: int, d: int) -> np.ndarray:
 
 
 def target_table(f: Callable, *, d: int, L: int, K: int, Q: int) -> np.ndarray:
-    """Digit table ``(L K^d, T, d)`` of ``f`` quantized at every grid sequence's cell centers."""
+    """Digit table ``(L K^d, T, d)`` of ``f`` quantized at every grid sequence's cell centers.
+
+    >>> target_table(lambda x: x, d=1, L=1, K=2, Q=4).ravel().tolist()
+    [1, 3]
+    """
     cells = grid_cells(d, L, K)  # (S, L)
     centers = cell_centers(cells, d, K)  # (S, L, d)
     values = np.empty_like(centers)  # (S, L, d)
@@ -111,7 +114,9 @@ def construct_universal(
         lipschitz: the constant ``C > 0``; ``eps``: the accuracy, in ``(0, 1)``.
         backend: ``"float64"`` or ``"mpmath"`` (object arrays of ``mpmath.mpf`` at
             ``precision_bits``, default: the needed bits + 8).
-        decoder: ``"deep"`` (one digit per ``FFN_out`` layer, width ``O(Q)``; the only one built).
+        decoder: ``"deep"`` (two ``FFN_out`` layers per digit, width ``O(dQ)``, depth
+            ``2T + 2``) or ``"wide"`` (four layers, width ``d Σ_t (Q^{t+1} − 1)``, exponential
+            in ``T = K^{d(L−1)}``; refused when too large).
         check_precision: refuse (before any allocation) a backend with fewer bits than needed;
             ``False`` builds it anyway, to exhibit the precision phase transition.
         band: half-width ``η`` of the boundary band (default ``2^⌊log2(ε/(2dLK))⌋``, so the band
@@ -132,7 +137,7 @@ def construct_universal(
         raise ValueError(f"decoder: expected one of {DECODERS}, got {decoder!r}")
     if backend not in BACKENDS:
         raise ValueError(f"backend: expected one of {BACKENDS}, got {backend!r}")
-    check_sizes(d, L, K, Q)
+    check_sizes(d, L, K, Q, decoder)
     resolve_precision(
         backend, precision_bits, precision_needed(d, L, K, Q), check_precision=check_precision
     )
@@ -156,4 +161,5 @@ def construct_universal(
         error_bound=bound,
         lipschitz=float(lipschitz),
         eps=float(eps),
+        decoder=decoder,
     )

@@ -30,6 +30,13 @@ def test_memorizes_small_datasets(n, L, d, K, eps):
     assert c.K == ub.memorizer_cells_per_axis_fn(1 / K)
 
 
+def test_wide_decoder_memorizes_too():
+    xs, ys = grid_dataset(np.random.default_rng(7), 12, 2, 1, 4)
+    c = construct_memorizer(xs, ys, eps=0.25, separation=0.25, decoder="wide")
+    assert c.depth_out == 4
+    assert np.abs(c.forward(xs) - ys).max() <= 1 / (2 * c.Q)
+
+
 def test_mpmath_memorizes_beyond_float64():
     # d = 1, L = 2, K = 16, Q = 16: 64 + 6 bits; 256 sequences; check a sample of them.
     xs, ys = grid_dataset(np.random.default_rng(1), 256, 2, 1, 16)
@@ -79,6 +86,7 @@ def _forbid_allocation(monkeypatch):
         ([[[0.1]], [[0.5]]], [[[0.2]], [[0.3]]], {"separation": 0.25}, "within the band"),
         ([[[0.1]], [[0.7]]], [[[0.2]], [[0.3]]], {"eps": 1.0}, "eps"),
         ([[[0.1]], [[0.7]]], [[[0.2]], [[0.3]]], {"backend": "x"}, "backend"),
+        ([[[0.1]], [[0.7]]], [[[0.2]], [[0.3]]], {"decoder": "x"}, "decoder"),
         ([[[0.1]], [[0.7]]], [[[0.2]], [[0.3]]], {"separation": -1.0}, "separation"),
         ([[[0.1]], [[0.7]]], [[[0.2]], [[0.3]]], {"band": 0.4}, "band"),
         ([0.1, 0.7], [0.2, 0.3], {}, "xs: expected an array of rank 3"),

@@ -191,7 +191,7 @@ def test_target_that_goes_out_of_range_later_is_rejected():
         ({"d": 0}, ValueError, "d: expected an integer >= 1"),
         ({"L": 1.5}, TypeError, "L: expected an integer"),
         ({"backend": "float32"}, ValueError, "backend: expected one of"),
-        ({"decoder": "wide"}, ValueError, "decoder: expected one of"),
+        ({"decoder": "shallow"}, ValueError, "decoder: expected one of"),
         ({"band": 0.3}, ValueError, "band: expected a power of two"),
         ({"precision_bits": 80}, ValueError, "precision_bits: the float64 backend"),
     ],
@@ -232,4 +232,49 @@ def test_too_large_constructions_are_refused_before_any_allocation():
         construct_universal(
             f, d=1, L=2, lipschitz=4 * 2.0**-10, eps=2.0**-10, check_precision=False
         )
+    assert f.calls == 0
+
+
+def test_prompt_rows_pass_ffn_in_unchanged_and_inputs_get_integer_ids():
+    c = construct_universal(_target(2, 2, 0.5), d=2, L=2, lipschitz=0.5, eps=0.25)
+    h = c.prompt  # (Lp, D)
+    for layer in c.model.ffn_in:
+        h = layer(h)
+    assert np.array_equal(h, c.prompt)
+    x = np.array([[0.1, 0.9], [0.6, 0.3]])  # cells (0, 1) -> 2, (1, 0) -> 1 with K = 2
+    z = c.model.embed_inputs(x)  # (L, D)
+    for layer in c.model.ffn_in:
+        z = layer(z)
+    ids = z @ c.model.attn.w_q  # (L, 3): (u, u², 1)
+    assert ids.tolist() == [[2.0, 4.0, 1.0], [5.0, 25.0, 1.0]]
+
+
+@pytest.mark.parametrize(
+    ("d", "L", "lipschitz", "eps"),
+    [(1, 1, 1.0, 0.25), (1, 2, 1.0, 0.25), (2, 1, 1.0, 0.25), (1, 3, 0.5, 0.5), (2, 2, 0.5, 0.5)],
+)
+def test_wide_decoder_is_exact_and_matches_its_formulas(d, L, lipschitz, eps):
+    f = _target(d, L, lipschitz, seed=5)
+    c = construct_universal(f, d=d, L=L, lipschitz=lipschitz, eps=eps, decoder="wide")
+    deep = construct_universal(f, d=d, L=L, lipschitz=lipschitz, eps=eps)
+    assert grid_deviation(c, f).max() == 0.0
+    xs = np.random.default_rng(6).random((32, L, d))
+    xs = xs[deep.off_band(xs)]
+    assert np.array_equal(c.forward(xs), deep.forward(xs))
+    K, Q = c.K, c.Q
+    pv_wide = np.flatnonzero(np.abs(c.model.attn.w_v[:, :d]).sum(axis=1))  # (d,)
+    pv_deep = np.flatnonzero(np.abs(deep.model.attn.w_v[:, :d]).sum(axis=1))  # (d,)
+    assert c.decoder == "wide"
+    assert np.array_equal(c.prompt[:, pv_wide], deep.prompt[:, pv_deep])  # same packed tables
+    assert c.depth_out == ub.wide_depth_out_fn(d, L, K)
+    assert sum(c.ffn_out_widths) == ub.wide_ffn_out_units_fn(d, L, K, Q)
+    assert c.ffn_out_widths[0] >= ub.wide_decoder_ramps_fn(d, L, K, Q)
+    assert c.model.width == ub.wide_model_width_fn(d, L, K, Q)
+    assert c.precision_needed == deep.precision_needed
+
+
+def test_wide_decoder_refuses_exponential_sizes_before_allocation():
+    f = _Recorder(_ok)
+    with pytest.raises(ValueError, match="wide decoder needs about"):
+        construct_universal(f, d=1, L=2, lipschitz=1.0, eps=2.0**-4, decoder="wide")
     assert f.calls == 0

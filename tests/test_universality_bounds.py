@@ -107,3 +107,14 @@ def test_asymptotics_by_sympy_limits():
 def test_symbols_carry_assumptions():
     assert ub.d.is_integer and ub.d.is_positive and ub.K.is_integer and ub.eps.is_positive
     assert ub.error_bound.free_symbols == {ub.C, ub.K, ub.Q}
+
+
+@pytest.mark.parametrize(
+    ("d", "L", "K", "Q"), [g for g in GRID if g[3] ** g[2] ** (g[0] * (g[1] - 1)) <= 2**12]
+)
+def test_wide_decoder_formulas_equal_the_reference(d, L, K, Q):
+    assert ub.wide_decoder_ramps_fn(d, L, K, Q) == rc.decoder_ramps(d, L, K, Q, "wide")
+    assert ub.wide_model_width_fn(d, L, K, Q) == rc.Layout(d, L, K, Q, "wide").width
+    _, widths_out = rc.ffn_widths(d, L, K, Q, "wide")
+    assert ub.wide_ffn_out_units_fn(d, L, K, Q) == sum(widths_out)
+    assert ub.wide_depth_out_fn(d, L, K) == len(widths_out)

@@ -103,6 +103,16 @@ decoder_clamp_layer_width = 2 * d * (Q - 1)
 ffn_in_units = ffn_in_ramp_width + ffn_in_clamp_width + ffn_in_feature_width
 ffn_out_units = d * contexts * (4 * Q + 1) + 2 * (L - 1) + 4 * (contexts - 1)
 
+# ----------------------------------------------------------------------------- wide decoder
+#: Ramps (= step coordinates) of the wide decoder: ``G = d Σ_{t<T} (Q^{t+1} − 1)``.
+wide_decoder_ramps = d * (Q * (Q**contexts - 1) / (Q - 1) - contexts)
+#: Its ``FFN_out`` depth (ramps, clamps, context snap, selection): 4 (3 when ``T = 1``).
+wide_depth_out = 3 + sp.Min(1, contexts - 1)
+#: Its ``FFN_out`` hidden units: ``G + 2(L−1) + 2G + T − 1 + 2(T − 1) + 3dT``.
+wide_ffn_out_units = 3 * wide_decoder_ramps + 2 * (L - 1) + 3 * (contexts - 1) + 3 * d * contexts
+#: Its model width ``D = 2dK + 2G + 4d + 3L + 2T + 6`` (the deep layout with ``G`` steps).
+wide_model_width = 2 * d * K + 2 * wide_decoder_ramps + 4 * d + 3 * L + 2 * contexts + 6
+
 # ----------------------------------------------------------------------------- lambdified
 cells_per_axis_fn = sp.lambdify((eps, C), cells_per_axis, "numpy")
 cells_per_axis_unrounded_fn = sp.lambdify((eps, C), cells_per_axis_unrounded, "numpy")
@@ -129,3 +139,7 @@ decoder_ramp_layer_width_fn = sp.lambdify((d, Q), decoder_ramp_layer_width, "num
 decoder_clamp_layer_width_fn = sp.lambdify((d, Q), decoder_clamp_layer_width, "numpy")
 ffn_in_units_fn = sp.lambdify((d, L, K), ffn_in_units, "numpy")
 ffn_out_units_fn = sp.lambdify((d, L, K, Q), ffn_out_units, "numpy")
+wide_decoder_ramps_fn = sp.lambdify((d, L, K, Q), wide_decoder_ramps, "numpy")
+wide_depth_out_fn = sp.lambdify((d, L, K), wide_depth_out, "numpy")
+wide_ffn_out_units_fn = sp.lambdify((d, L, K, Q), wide_ffn_out_units, "numpy")
+wide_model_width_fn = sp.lambdify((d, L, K, Q), wide_model_width, "numpy")

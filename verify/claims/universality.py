@@ -96,12 +96,15 @@ def precision_job(item: tuple[int, int, int, int, str, int | None, int | None]) 
     return row
 
 
-def largest_case_job(item: tuple[int, int, int, int, str, int | None]) -> dict:
-    """Build the universality construction for ``(d, L, K, Q)`` and check it on the grid."""
-    d, L, K, Q, backend, limit = item
+def largest_case_job(item: tuple) -> dict:
+    """Build the construction for ``(d, L, K, Q, backend, limit[, decoder])``; check the grid."""
+    d, L, K, Q, backend, limit, *rest = item
+    decoder = rest[0] if rest else "deep"
     f = make_sawtooth(d, L, np.random.default_rng(d * 10 + L), K / Q)
     start = time.perf_counter()
-    c = construct_universal(f, d=d, L=L, lipschitz=K / Q, eps=1 / Q, backend=backend)
+    c = construct_universal(
+        f, d=d, L=L, lipschitz=K / Q, eps=1 / Q, backend=backend, decoder=decoder
+    )
     built = time.perf_counter() - start
     start = time.perf_counter()
     dev = grid_deviation(c, f, limit)
@@ -113,12 +116,14 @@ def largest_case_job(item: tuple[int, int, int, int, str, int | None]) -> dict:
         "K": K,
         "Q": Q,
         "backend": backend,
+        "decoder": decoder,
         "precision_bits": c.precision_bits,
         "precision_needed": c.precision_needed,
         "prompt_rows": c.prompt_rows,
         "bits_per_row": c.bits_per_row,
         "model_width": c.model.width,
         "depth_out": c.depth_out,
+        "max_ffn_out_width": max(c.ffn_out_widths),
         "log2_max_weight": round(math.log2(c.max_weight), 2),
         "grid_sequences_checked": int(dev.size),
         "wrong": int((dev > 0).sum()),
@@ -293,7 +298,7 @@ def run(ctx: ClaimContext) -> ClaimResult:
             r"|\hat s + 1| \le 0.25",
             len(fits),
             slope_ok and under,
-            None,
+            max(abs(f.slope + 1) for f in fits) / SLOPE_TOLERANCE,
             None if slope_ok and under else f"slopes {[f.slope for f in fits]}",
             {"slopes": {lab: round(f.slope, 4) for lab, f in zip(labels, fits, strict=True)}},
         )
@@ -317,6 +322,8 @@ def run(ctx: ClaimContext) -> ClaimResult:
             (4, 1, 4, 16, "float64", None),
             (1, 5, 2, 16, "mpmath", 2),
             (2, 3, 2, 16, "mpmath", 1),
+            (1, 2, 4, 4, "float64", None, "wide"),
+            (2, 2, 2, 2, "float64", None, "wide"),
         ],
         [
             (1, 2, 8, 8, "float64", None),
@@ -325,7 +332,10 @@ def run(ctx: ClaimContext) -> ClaimResult:
             (4, 1, 4, 16, "float64", None),
             (1, 5, 2, 16, "mpmath", 8),
             (2, 3, 2, 16, "mpmath", 8),
-            (2, 3, 2, 256, "mpmath", 2),
+            (1, 6, 2, 4, "mpmath", 2),
+            (1, 2, 4, 4, "float64", None, "wide"),
+            (2, 2, 2, 2, "float64", None, "wide"),
+            (1, 2, 8, 2, "float64", None, "wide"),
         ],
     )
     rows = ctx.map(largest_case_job, largest)
