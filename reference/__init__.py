@@ -6,9 +6,13 @@ Public API:
 * :class:`Transformer`, :class:`Attention`, :class:`FFNLayer` — the frozen model.
 * :func:`prompt_forward`, :func:`prompt_loss_and_grad` — prompt tuning forward and exact gradient.
 * :func:`train_prompt`, :func:`init_prompt_normal`, :func:`init_prompt_from_inputs` — training.
+* :func:`construct_universal`, :func:`construct_memorizer` — the constructive witnesses of
+  theory.md §3 (a frozen model and a prompt), returning a :class:`Construction`.
 """
 
 from reference.attention import attention, softmax_rows
+from reference.construction import Construction
+from reference.memorization import construct_memorizer
 from reference.model import Attention, FFNLayer, Transformer
 from reference.prompt_tuning import prompt_forward, prompt_loss_and_grad
 from reference.training import (
@@ -17,13 +21,17 @@ from reference.training import (
     init_prompt_normal,
     train_prompt,
 )
+from reference.universality import construct_universal
 
 __all__ = [
     "Attention",
+    "Construction",
     "FFNLayer",
     "TrainingResult",
     "Transformer",
     "attention",
+    "construct_memorizer",
+    "construct_universal",
     "init_prompt_from_inputs",
     "init_prompt_normal",
     "prompt_forward",

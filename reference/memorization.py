@@ -1,0 +1,172 @@
+"""Memorization witness: a prompt for the lookup transformer that reproduces a finite dataset.
+
+A dataset ``xs (N, L, d)``, ``ys (N, L, d)`` (values in ``[0, 1]``) is **δ-token-separated** when
+
+1. its ``N`` input sequences are pairwise distinct, and
+2. any two tokens of it (any sequences, any positions) are equal or differ by ``>= δ`` in the
+   max norm.
+
+With ``K = 2^⌈log2(1/δ)⌉`` cells per coordinate (so ``1/K <= δ``) distinct tokens fall in distinct
+grid cells, hence distinct sequences in distinct cell sequences. The construction also needs
+every token coordinate at distance ``>= η`` (the band) from the interior cell boundaries ``j/K``,
+where its quantizer is exact; datasets violating any of this are rejected before anything is
+allocated. The prompt then stores ``min(⌊Q y⌋, Q − 1)`` for every token of every sequence
+(other grid contexts hold level 0), so every output token is within ``1/(2Q) < ε`` of its target.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+from reference._validation import as_array, open_unit_interval, positive_float
+from reference.construction import (
+    BACKENDS,
+    DECODERS,
+    Construction,
+    check_sizes,
+    construct_lookup,
+    context_index,
+    contexts,
+    flatten_cells,
+    power_of_two_at_least,
+    precision_needed,
+    resolve_precision,
+)
+from reference.universality import quantize_levels
+
+DEFAULT_MEMORIZER_BAND = Fraction(1, 1 << 30)
+
+
+def min_token_separation(xs: np.ndarray) -> float:
+    """Smallest max-norm distance between two distinct tokens of ``xs (N, L, d)`` (inf if none).
+
+    >>> min_token_separation(np.array([[[0.1], [0.4]], [[0.1], [0.2]]]))
+    0.1
+    """
+    tokens = np.unique(xs.reshape(-1, xs.shape[-1]), axis=0)  # (n, d)
+    if tokens.shape[0] < 2:
+        return float("inf")
+    best = np.inf
+    for i in range(tokens.shape[0] - 1):
+        gaps = np.abs(tokens[i + 1 :] - tokens[i]).max(axis=1)  # (n - i - 1,)
+        best = min(best, float(gaps.min()))
+    return best
+
+
+def _check_dataset(xs: np.ndarray, ys: np.ndarray, separation: float) -> None:
+    if xs.shape != ys.shape:
+        raise ValueError(f"ys: expected the shape of xs {xs.shape}, got {ys.shape}")
+    if xs.shape[0] == 0 or xs.shape[1] == 0 or xs.shape[2] == 0:
+        raise ValueError(f"xs: expected a non-empty dataset (N, L, d), got shape {xs.shape}")
+    for name, arr in (("xs", xs), ("ys", ys)):
+        if arr.min() < 0 or arr.max() > 1:
+            raise ValueError(
+                f"{name}: expected values in [0, 1], got range [{arr.min()}, {arr.max()}]"
+            )
+    flat = xs.reshape(xs.shape[0], -1)  # (N, L·d)
+    uniq, counts = np.unique(flat, axis=0, return_counts=True)
+    if uniq.shape[0] < flat.shape[0]:
+        dup = int(np.argmax(counts > 1))
+        twins = np.flatnonzero((flat == uniq[dup]).all(axis=1)).tolist()
+        raise ValueError(
+            f"xs: expected distinct input sequences, got duplicates at indices {twins}"
+        )
+    gap = min_token_separation(xs)
+    if gap < separation:
+        raise ValueError(
+            f"xs: expected a token-separated dataset (distinct tokens at max-norm distance "
+            f">= separation = {separation}), got two tokens at distance {gap}"
+        )
+
+
+def _check_band(xs: np.ndarray, K: int, eta: Fraction) -> None:
+    scaled = xs * K  # (N, L, d)
+    nearest = np.clip(np.rint(scaled), 1, K - 1)
+    inside = np.abs(scaled - nearest) < float(eta) * K
+    if K > 1 and inside.any():
+        n, pos, r = (int(i) for i in np.argwhere(inside)[0])
+        raise ValueError(
+            f"xs: token {pos} of sequence {n} has coordinate {r} = {xs[n, pos, r]} within the "
+            f"band η = {float(eta)} of a cell boundary j/{K}; the quantizer is exact only "
+            f"off the band (shift the data or pass a smaller band)"
+        )
+
+
+def construct_memorizer(
+    xs: np.ndarray,
+    ys: np.ndarray,
+    *,
+    eps: float,
+    separation: float | None = None,
+    backend: str = "float64",
+    precision_bits: int | None = None,
+    check_precision: bool = True,
+    band: float | None = None,
+    decoder: str = "deep",
+) -> Construction:
+    """A prompt for the lookup transformer that reproduces every output token within ``eps``.
+
+    Args:
+        xs, ys: ``(N, L, d)`` inputs and targets, values in ``[0, 1]``.
+        eps: accuracy in ``(0, 1)``; ``Q = 2^⌈log2(1/ε)⌉`` output levels, error ``<= 1/(2Q)``.
+        separation: ``δ`` of the token-separation assumption (module docstring); the model
+            depends on it through ``K = 2^⌈log2(1/δ)⌉``. ``None``: the dataset's own minimum
+            distance between distinct tokens (then the model depends on the data through ``K``).
+        backend, precision_bits, check_precision: as in :func:`reference.construct_universal`.
+        band: the band half-width ``η`` (default ``2^{-30}``); tokens must lie off it.
+        decoder: ``"deep"`` or ``"wide"``, as in :func:`reference.construct_universal`.
+
+    The frozen model depends on ``(d, L, δ, ε, backend, band)`` only; the data enter the prompt.
+
+    >>> xs = np.array([[[0.1], [0.6]], [[0.6], [0.1]]])
+    >>> ys = np.array([[[0.9], [0.2]], [[0.3], [0.4]]])
+    >>> c = construct_memorizer(xs, ys, eps=0.1, separation=0.5)
+    >>> bool(np.abs(c.forward(xs) - ys).max() <= c.error_bound)
+    True
+    """
+    xs = as_array("xs", xs, ndim=3)
+    ys = as_array("ys", ys, ndim=3)
+    eps = open_unit_interval("eps", eps)
+    if backend not in BACKENDS:
+        raise ValueError(f"backend: expected one of {BACKENDS}, got {backend!r}")
+    if decoder not in DECODERS:
+        raise ValueError(f"decoder: expected one of {DECODERS}, got {decoder!r}")
+    if separation is not None:
+        separation = positive_float("separation", separation)
+    _check_dataset(xs, ys, 0.0 if separation is None else separation)
+    if separation is None:
+        separation = min(1.0, min_token_separation(xs))
+    _, L, d = xs.shape
+    K = power_of_two_at_least(1 / separation)
+    Q = power_of_two_at_least(1 / eps)
+    check_sizes(d, L, K, Q, decoder)
+    resolve_precision(
+        backend, precision_bits, precision_needed(d, L, K, Q), check_precision=check_precision
+    )
+    eta = DEFAULT_MEMORIZER_BAND if band is None else Fraction(positive_float("band", band))
+    if eta >= Fraction(1, 2 * K):
+        raise ValueError(f"band: expected a number below 1/(2K) = {1 / (2 * K)}, got {band}")
+    _check_band(xs, K, eta)
+    coords = np.clip(np.floor(xs * K), 0, K - 1).astype(np.int64)  # (N, L, d)
+    cells = flatten_cells(coords, K)  # (N, L)
+    kd, T = K**d, contexts(d, L, K)
+    digits = np.zeros((L * kd, T, d), dtype=np.int64)  # (Lp, T, d)
+    levels = quantize_levels(ys, Q)  # (N, L, d)
+    for pos in range(L):
+        digits[pos * kd + cells[:, pos], context_index(cells, pos, K, d)] = levels[:, pos]
+    return construct_lookup(
+        digits,
+        d=d,
+        L=L,
+        K=K,
+        Q=Q,
+        eta=eta,
+        backend=backend,
+        precision_bits=precision_bits,
+        check_precision=check_precision,
+        error_bound=1 / (2 * Q),
+        eps=eps,
+        decoder=decoder,
+    )

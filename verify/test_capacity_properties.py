@@ -1,0 +1,110 @@
+"""Hypothesis properties of theory.md §4, each with a planted violation it must catch.
+
+* the prompt-Lipschitz bound ``Λ`` holds for pairs of prompts in the box;
+* the packing family behind ``M(eps)`` is ``C``-Lipschitz, ``[0,1]``-valued, ``4 eps``-separated;
+* without positional encoding, outputs are permutation-equivariant for every prompt (the
+  reason the Wang-style dataset has a loss floor at every prompt length);
+* constructions meet the memorization count (rows = formula, never below the lower bounds).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+
+from verify.capacity_checks import (
+    construction_observations,
+    lipschitz_pair_check,
+    packing_check,
+    permutation_check,
+)
+from verify.properties import Observation, run_property
+from verify.strategies.capacity import (
+    ConstructionCase,
+    construction_cases,
+    packing_cases,
+    permutation_cases,
+    prompt_pair_cases,
+)
+
+EXAMPLES = 30
+
+
+# --------------------------------------------------------------------------- prompt Lipschitz
+def test_prompt_lipschitz_bound_holds() -> None:
+    out = run_property(
+        "prompt Lipschitz", prompt_pair_cases(), lipschitz_pair_check(1.0), max_examples=EXAMPLES
+    )
+    assert out.passed, out.counterexample
+    assert 0 < out.worst_ratio <= 1
+
+
+def test_planted_prompt_lipschitz_bound_too_small_is_caught() -> None:
+    out = run_property(
+        "planted prompt Lipschitz",
+        prompt_pair_cases(),
+        lipschitz_pair_check(1e-6),
+        max_examples=EXAMPLES,
+    )
+    assert not out.passed
+    assert "exceeds bound" in out.counterexample
+
+
+# --------------------------------------------------------------------------- packing family
+def test_packing_family_is_lipschitz_bounded_and_separated() -> None:
+    out = run_property("packing", packing_cases(), packing_check(1.0), max_examples=EXAMPLES)
+    assert out.passed, out.counterexample
+
+
+def test_planted_packing_constant_too_small_is_caught() -> None:
+    out = run_property(
+        "planted packing", packing_cases(), packing_check(0.5), max_examples=EXAMPLES
+    )
+    assert not out.passed
+    assert "Lipschitz" in out.counterexample
+
+
+# --------------------------------------------------------------------------- permutation symmetry
+def test_outputs_are_permutation_equivariant_for_every_prompt() -> None:
+    out = run_property("permutation", permutation_cases(), permutation_check, max_examples=EXAMPLES)
+    assert out.passed, out.counterexample
+
+
+def test_planted_positional_encoding_breaks_equivariance() -> None:
+    out = run_property(
+        "planted permutation",
+        permutation_cases(positional=True),
+        permutation_check,
+        max_examples=EXAMPLES,
+    )
+    assert not out.passed
+
+
+def test_strategies_draw_valid_cases() -> None:
+    out = run_property(
+        "strategy sanity",
+        st.tuples(prompt_pair_cases(), packing_cases()),
+        lambda pair: Observation(
+            float(np.abs(pair[0].other).max()), pair[0].radius, "prompt inside the box"
+        ),
+        max_examples=10,
+    )
+    assert out.passed, out.counterexample
+
+
+# --------------------------------------------------------------------------- memorization count
+def test_constructions_meet_the_memorization_count() -> None:
+    out = run_property(
+        "memorization count", construction_cases(), construction_observations(), max_examples=6
+    )
+    assert out.passed, out.counterexample
+    assert out.cases >= 1
+
+
+def test_planted_construction_missing_a_row_is_caught() -> None:
+    cheap = st.sampled_from([ConstructionCase(1, 2, 0.25, 1.0), ConstructionCase(2, 1, 0.25, 1.0)])
+    out = run_property(
+        "planted memorization count", cheap, construction_observations(drop_rows=1), max_examples=3
+    )
+    assert not out.passed
+    assert "rows - formula" in out.counterexample
