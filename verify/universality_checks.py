@@ -138,7 +138,7 @@ def error_vs_K(
     *,
     seed: int,
     samples: int = 128,
-    targets: int = 4,
+    targets: int = 8,
     slope: float = 1.0,
 ) -> SlopeFit:
     """Sup error at ``ε = C/K`` (so ``Q = K/C``) of ``targets`` random sawtooths of slope

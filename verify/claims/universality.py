@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -248,9 +249,7 @@ def run(ctx: ClaimContext) -> ClaimResult:
             "understated constant caught",
             "a sawtooth claiming C/16 breaks the bound",
             universal_cases(kinds=("sawtooth",)).map(
-                lambda c: c.__class__(
-                    with_constant(c.target, c.target.lipschitz / 16), c.d, c.L, c.eps, c.xs, c.seed
-                )
+                lambda c: replace(c, target=with_constant(c.target, c.target.lipschitz / 16))
             ),
             check_error_tracks_bound,
         ),
@@ -266,7 +265,8 @@ def run(ctx: ClaimContext) -> ClaimResult:
             _planted(
                 name,
                 statement,
-                run_property(name, strategy, check, max_examples=n_examples, rng_seed=ctx.seed),
+                # stops at the first caught case; 40 examples catch it at every seed 0..29 tried
+                run_property(name, strategy, check, max_examples=40, rng_seed=ctx.seed),
             )
         )
 
