@@ -19,7 +19,7 @@ from reference import Transformer
 from reference.capacity import (
     CapacitySpec,
     build_capacity_problem,
-    gradient_capacity,
+    run_capacity_spec,
     trained_losses,
     wang_dataset,
 )
@@ -62,18 +62,8 @@ def capacity_worker(spec: CapacitySpec) -> dict[str, Any]:
     >>> row["smallest_Lp"], row["dataset_token_lower_bound"] < 1
     (1, True)
     """
-    model, xs, ys, rng = build_capacity_problem(spec)
-    result = gradient_capacity(
-        model,
-        xs,
-        ys,
-        tolerance=spec.tolerance,
-        prompt_lengths=spec.prompt_lengths,
-        rng=rng,
-        restarts=spec.restarts,
-        max_steps=spec.max_steps,
-        lr=spec.lr,
-    )
+    result = run_capacity_spec(spec)
+    model = build_capacity_problem(spec)[0]  # the same seeded model the run trained against
     row: dict[str, Any] = {
         "N": spec.n_pairs,
         "d": spec.d,
