@@ -130,7 +130,7 @@ def key_summary(features: FeatureMap, k: np.ndarray, v: np.ndarray) -> np.ndarra
     summary = np.zeros((features.rank, dv + 1))  # (r, dv+1)
     v1 = np.empty((min(m, block_rows(features.rank)), dv + 1))  # (b, dv+1) = [V_b, 1]
     v1[:, dv] = 1.0
-    step = v1.shape[0]
+    step = max(1, v1.shape[0])
     for start in range(0, m, step):
         stop = min(m, start + step)
         v1[: stop - start, :dv] = v[start:stop]
