@@ -15,8 +15,11 @@ uniform grid ``t_0 < … < t_N`` with spacing ``h``, the error ``e(t) = p(t) e^{
 ``e'(t) = (p'(t) − p(t)) e^{-t}``, where the polynomial ``s = p' − p`` is bounded on the cell by
 its finite Taylor expansion at the left end, ``|s(t_i + τ)| <= Σ_k |s^{(k)}(t_i)| h^k / k!``
 (exact for a polynomial), and ``e^{-t} <= e^{-t_i}``. A rounding allowance
-``64 · 2^{-53} · (g + 1) · Σ_j |c_j| R^j · e^R`` (float64 evaluation of ``p``) is added on top.
-The grid has 4096 cells, refined once to 65536 cells when the first certificate exceeds ``eps``.
+``γ_{2g+2} · Σ_j |c_j| R^j · e^R`` with ``γ_k = k u / (1 − k u)``, ``u = 2^{-53}`` (Higham's
+bound for Horner's rule in float64, one extra step of slack) is added on top; when this rounding
+term alone exceeds ``eps`` no float64 evaluation can be certified and :func:`fit_exp` says so.
+The grid has 4096 cells, refined once to 65536 cells when the first certificate lies in
+``(eps, 2 eps)`` (skipping a refinement can only raise the chosen degree, never certify less).
 Fits never extrapolate: callers must only evaluate ``p`` on ``[-R, R]`` (odd-degree fits turn
 negative just beyond ``-R``); a relative error below 1 makes ``p`` positive on the interval.
 """
@@ -36,7 +39,7 @@ from reference._validation import open_unit_interval, positive_float, positive_i
 METHODS = ("minimax", "chebyshev", "taylor")
 CERTIFICATE_CELLS = 4096  # uniform cells of the certificate grid (first pass)
 REFINED_CELLS = 65536  # second pass when the first certificate is inconclusive
-ROUNDING_ULPS = 64.0  # rounding allowance in units of 2^-53 per term
+UNIT_ROUNDOFF = 2.0**-53
 MAX_DEGREE = 80
 
 
@@ -99,15 +102,16 @@ def minimax_coefficients(radius: float, degree: int, *, iterations: int = 400) -
     t = radius * u  # (M,)
     design = cheb.chebvander(u, degree) * np.exp(-t)[:, None]  # (M, g+1): T_j(u) e^{-t}
     weights = np.full(u.shape, 1.0 / u.size)  # (M,)
-    best, best_err = None, np.inf
+    best, best_err, stalled = None, np.inf, 0
     for _ in range(iterations):
         root_w = np.sqrt(weights)  # (M,)
         a, *_ = np.linalg.lstsq(design * root_w[:, None], root_w, rcond=None)  # (g+1,)
         err = np.abs(design @ a - 1.0)  # (M,)
         worst = float(err.max())
+        stalled = stalled + 1 if worst > best_err * (1 - 1e-4) else 0
         if worst < best_err:
             best, best_err = a, worst
-        if worst == 0.0:
+        if worst == 0.0 or stalled >= 20:  # converged: no progress for 20 iterations
             break
         weights = weights * err
         weights /= weights.sum()
@@ -168,17 +172,33 @@ def certify_relative_error(
         slope += np.abs(poly.polyval(t[:-1], deriv)) * h**k / math.factorial(k)
         deriv = poly.polyder(deriv) if len(deriv) > 1 else np.zeros(1)
     per_cell = np.maximum(at_nodes[:-1], at_nodes[1:]) + h * slope * decay  # (N,)
+    return float(per_cell.max()) + rounding_allowance(c, radius)
+
+
+def rounding_allowance(coeffs: np.ndarray, radius: float) -> float:
+    """``γ_{2g+2} · Σ_j |c_j| R^j · e^R``: float64 rounding of ``p(t)`` relative to ``e^t``.
+
+    >>> rounding_allowance(np.array([1.0]), 1.0) < 1e-15
+    True
+    """
+    c = np.asarray(coeffs, dtype=np.float64)
+    k = 2 * len(c)
+    gamma = k * UNIT_ROUNDOFF / (1 - k * UNIT_ROUNDOFF)
     magnitude = float(np.sum(np.abs(c) * radius ** np.arange(len(c))))
-    rounding = ROUNDING_ULPS * 2.0**-53 * len(c) * magnitude * math.exp(radius)
-    return float(per_cell.max()) + rounding
+    return gamma * magnitude * math.exp(radius)
 
 
 @functools.lru_cache(maxsize=256)
 def _fit_exp_cached(radius: float, eps: float, method: str, max_degree: int) -> ExpFit:
     for degree in range(max_degree + 1):
         c = coefficients(method, radius, degree)
+        if rounding_allowance(c, radius) > eps:
+            raise ValueError(
+                f"eps: float64 rounding alone (about u·e^(2R)) exceeds eps = {eps} on "
+                f"[-{radius}, {radius}]; a certified fit needs a larger eps or a smaller R"
+            )
         certified = certify_relative_error(c, radius)
-        if certified > eps:  # the cell term may be loose: refine the grid once
+        if eps < certified < 2 * eps:  # borderline: the cell term may be loose, refine once
             certified = certify_relative_error(c, radius, cells=REFINED_CELLS)
         if certified <= eps:
             return ExpFit(degree, tuple(float(x) for x in c), certified, radius, eps, method)

@@ -20,8 +20,10 @@ from reference.fast_attention import resolve_scale
 from reference.prompt_cache import input_projections, max_row_norm
 from verify.strategies import seeds
 
-RADII = st.sampled_from([0.05, 0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0])
-EPSILONS = st.sampled_from([1e-2, 1e-3, 1e-4, 1e-6])
+RADIUS_GRID = (0.05, 0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0)
+EPSILON_GRID = (1e-2, 1e-3, 1e-4, 1e-6)
+RADII = st.sampled_from(RADIUS_GRID)
+EPSILONS = st.sampled_from(EPSILON_GRID)
 SCALES = st.sampled_from(["paper", "alman-song", "practice", 0.3, 2.0])
 FIT_METHODS = st.sampled_from(["minimax", "chebyshev", "taylor"])
 
@@ -112,9 +114,17 @@ class FitPair:
 
 @st.composite
 def fit_pairs(draw: st.DrawFn) -> FitPair:
-    """Ordered pairs of ``(R, eps)`` for the degree-monotonicity property."""
-    r1, r2 = sorted((draw(RADII), draw(RADII)))
-    e1, e2 = sorted((draw(EPSILONS), draw(EPSILONS)), reverse=True)
+    """Ordered pairs of ``(R, eps)`` for the degree-monotonicity property: neighbours on the
+    grids (the sharpest test; monotonicity on neighbours implies it everywhere) or any two."""
+    if draw(st.booleans()):
+        i = draw(st.integers(0, len(RADIUS_GRID) - 1))
+        j = draw(st.integers(0, len(EPSILON_GRID) - 1))
+        i2 = min(i + draw(st.integers(0, 1)), len(RADIUS_GRID) - 1)
+        j2 = min(j + draw(st.integers(0, 1)), len(EPSILON_GRID) - 1)
+        r1, r2, e1, e2 = RADIUS_GRID[i], RADIUS_GRID[i2], EPSILON_GRID[j], EPSILON_GRID[j2]
+    else:
+        r1, r2 = sorted((draw(RADII), draw(RADII)))
+        e1, e2 = sorted((draw(EPSILONS), draw(EPSILONS)), reverse=True)
     return FitPair(r1, e1, r2, e2, draw(FIT_METHODS))
 
 
