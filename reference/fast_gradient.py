@@ -58,6 +58,8 @@ class KeyValueGrad:
     bound_v: float = 0.0
     degree: int = -1
     rank: int = 0
+    certified_relative_error: float = 0.0
+    column_sum_max: float = 0.0  # max_j c̃_j = max_j Σ_i S̃_ij
 
 
 def _check_qkvg(
@@ -186,7 +188,7 @@ def low_rank_key_value_grad(
     v_max = float(np.abs(v).max()) if v.size else 0.0
     bound_v = eta * kappa * g_max * c_max
     bound_k = eta * (2 * kappa + 1) * scale * q_max * v_max * g_row1 * c_max
-    return KeyValueGrad(grad_k, grad_v, out, bound_k, bound_v, fit.degree, r)
+    return KeyValueGrad(grad_k, grad_v, out, bound_k, bound_v, fit.degree, r, e, c_max)
 
 
 def fast_prompt_loss_and_grad(

@@ -178,6 +178,16 @@ def check_low_rank_grad(
         case.q, case.k, case.v, case.grad_out, scale=case.scale, eps=case.eps, R=case.radius
     )
     exact = exact_key_value_grad(case.q, case.k, case.v, case.grad_out, scale=case.scale)
+    g, s = case.grad_out, resolve_scale(case.scale, case.q.shape[1])
+    e, c_max = fast.certified_relative_error, fast.column_sum_max
+    bound_v = float(bounds.grad_v_error(e, np.abs(g).max(), c_max))
+    bound_k = float(
+        bounds.grad_k_error(
+            e, s, np.abs(case.q).max(), np.abs(case.v).max(), np.abs(g).sum(axis=1).max(), c_max
+        )
+    )
+    if not np.allclose([bound_k, bound_v], [fast.bound_k, fast.bound_v], rtol=1e-12, atol=0):
+        raise AssertionError("reported gradient bounds differ from the sympy expressions")
     return [
         Observation(float(np.abs(fast.grad_k - exact.grad_k).max()), fast.bound_k, "dK"),
         Observation(float(np.abs(fast.grad_v - exact.grad_v).max()), fast.bound_v, "dV"),
