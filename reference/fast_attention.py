@@ -44,7 +44,8 @@ SCALE_CONVENTIONS = {
 }
 FALLBACKS = ("refuse", "auto")
 DEFAULT_MAX_RANK = 1 << 17
-FEATURE_BLOCK_ELEMENTS = 1 << 20  # features held at once per block: r * rows <= this
+FEATURE_BLOCK_ELEMENTS = 1 << 20  # features held at once per block: r * rows <= this ...
+MIN_BLOCK_ROWS = 32  # ... unless the rank is so large that fewer rows would fit
 
 # Cost model in abstract operation counts (mirrored symbolically in verify.bounds.efficiency).
 EXP_COST = 20.0  # one exp and the softmax bookkeeping per logit, in multiply-add units
@@ -114,8 +115,8 @@ def round_up_radius(radius: float, digits: int = 3) -> float:
 
 
 def block_rows(r: int) -> int:
-    """Rows per block so that a block of features holds ``<= FEATURE_BLOCK_ELEMENTS`` numbers."""
-    return max(1, FEATURE_BLOCK_ELEMENTS // r)
+    """Rows per block: ``FEATURE_BLOCK_ELEMENTS // r``, at least ``MIN_BLOCK_ROWS``."""
+    return max(MIN_BLOCK_ROWS, FEATURE_BLOCK_ELEMENTS // r)
 
 
 def key_summary(features: FeatureMap, k: np.ndarray, v: np.ndarray) -> np.ndarray:
