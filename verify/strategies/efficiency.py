@@ -9,7 +9,7 @@ reach ``±R`` — the ends of the interval where fits are worst.
 
 from __future__ import annotations
 
-import math
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -164,8 +164,8 @@ def needed_radius(model: Transformer, prompt: np.ndarray, xs: np.ndarray) -> flo
 def prompt_cache_cases(
     draw: st.DrawFn, *, max_prompt: int = 64, epsilons: st.SearchStrategy[float] = EPSILONS
 ) -> PromptCacheCase:
-    """A random model and prompt; the declared radius is the needed one times ``1 + slack``,
-    rounded up to a power of ``√2``."""
+    """A random model and prompt in a drawn norm regime: the query weights are rescaled so the
+    needed radius is ``target``; the declared radius is ``target · (1 + slack)``."""
     d = draw(st.integers(1, 3))
     width = d + draw(st.integers(0, 2))
     length = draw(st.integers(1, 5))
@@ -189,6 +189,12 @@ def prompt_cache_cases(
     prompt = rng.standard_normal((lp, width)) * prompt_scale  # (Lp, D)
     xs = rng.random((batch, length, d))  # (B, L, d)
     ys = rng.random((batch, length, d))  # (B, L, d)
-    needed = max(needed_radius(model, prompt, xs), 1e-3) * (1.0 + slack)
-    radius = 2.0 ** (math.ceil(2 * math.log2(needed)) / 2)  # on a √2 grid: fits are reused
+    # rescale the query weights so the logits fill [-target, target]: an explicit norm regime
+    target = draw(st.sampled_from([0.1, 0.5, 1.0, 2.0, 4.0, 6.0]))
+    needed = needed_radius(model, prompt, xs)
+    if needed > 0:
+        shrink = target * (1 - 1e-9) / needed  # just inside the target despite rounding
+        attn = dataclasses.replace(model.attn, w_q=model.attn.w_q * shrink)
+        model = dataclasses.replace(model, attn=attn)
+    radius = target * (1.0 + slack)
     return PromptCacheCase(model, prompt, xs, ys, radius, eps, seed)
