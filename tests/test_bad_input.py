@@ -1,0 +1,151 @@
+"""Every kind of bad input raises ValueError/TypeError naming the argument and what was expected."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from reference import (
+    Attention,
+    FFNLayer,
+    Transformer,
+    attention,
+    init_prompt_normal,
+    prompt_forward,
+    prompt_loss_and_grad,
+    train_prompt,
+)
+
+RNG = np.random.default_rng(0)
+MODEL = Transformer.random(2, rng=np.random.default_rng(1), width=3, max_length=4)
+P = RNG.standard_normal((2, 3))
+X = RNG.random((4, 2))
+Q, K, V = RNG.standard_normal((3, 2)), RNG.standard_normal((5, 2)), RNG.standard_normal((5, 1))
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda: attention(Q, K, V, scale=0.0), ValueError, r"scale: expected a finite number > 0"),
+        (lambda: attention(Q, K, V, scale=np.inf), ValueError, r"scale"),
+        (lambda: attention(Q, K, V, scale="1/d"), TypeError, r"scale: expected a real number"),
+        (lambda: attention(Q[0], K, V, scale=1.0), ValueError, r"q: expected an array of rank 2"),
+        (lambda: attention(Q, K[:, :1], V, scale=1.0), ValueError, r"k: expected key width"),
+        (
+            lambda: attention(Q, K, V[:4], scale=1.0),
+            ValueError,
+            r"v: expected number of value rows",
+        ),
+        (lambda: attention(Q, K[:0], V[:0], scale=1.0), ValueError, r"k: expected at least one"),
+        (lambda: attention(Q.astype(int), K, V, scale=1.0), TypeError, r"q: expected dtype float"),
+        (lambda: attention(Q * np.nan, K, V, scale=1.0), ValueError, r"q: expected finite values"),
+        (lambda: attention(Q, K * np.inf, V, scale=1.0), ValueError, r"k: expected finite values"),
+        (lambda: attention("q", K, V, scale=1.0), TypeError, r"q: expected a numpy array, got str"),
+        (lambda: attention(Q, K, V, scale=1.0, chunk_elements=0), ValueError, r"chunk_elements"),
+        (
+            lambda: prompt_forward("model", P, X),
+            TypeError,
+            r"model: expected a reference.Transformer",
+        ),
+        (lambda: prompt_forward(MODEL, P[:, :2], X), ValueError, r"prompt: expected model width D"),
+        (
+            lambda: prompt_forward(MODEL, P[0], X),
+            ValueError,
+            r"prompt: expected an array of rank 2",
+        ),
+        (lambda: prompt_forward(MODEL, P, X[:, :1]), ValueError, r"x: expected token width d"),
+        (
+            lambda: prompt_forward(MODEL, P, X[None, None]),
+            ValueError,
+            r"x: expected an array of rank",
+        ),
+        (
+            lambda: prompt_forward(MODEL, P, RNG.random((5, 2))),
+            ValueError,
+            r"x: sequence length L = 5",
+        ),
+        (lambda: prompt_forward(MODEL, P, X[:0]), ValueError, r"x: expected at least one token"),
+        (lambda: prompt_forward(MODEL, P * np.nan, X), ValueError, r"prompt: expected finite"),
+        (
+            lambda: prompt_forward(MODEL, P, X.astype(np.complex128)),
+            TypeError,
+            r"x: expected dtype",
+        ),
+        (
+            lambda: prompt_loss_and_grad(MODEL, P, X, X[:3]),
+            ValueError,
+            r"ys: expected the shape of xs",
+        ),
+        (lambda: prompt_loss_and_grad(MODEL, P, X, X * np.inf), ValueError, r"ys: expected finite"),
+        (
+            lambda: train_prompt(MODEL, P, X, X, lr=-1.0),
+            ValueError,
+            r"lr: expected a finite number > 0",
+        ),
+        (lambda: train_prompt(MODEL, P, X, X, max_steps=0), ValueError, r"max_steps: expected an"),
+        (lambda: train_prompt(MODEL, P, X, X, betas=(1.0, 0.9)), ValueError, r"betas"),
+        (
+            lambda: init_prompt_normal(MODEL, -1, rng=RNG),
+            ValueError,
+            r"length: expected an integer",
+        ),
+        (lambda: init_prompt_normal(MODEL, 2, rng=0), TypeError, r"rng: expected numpy.random"),
+        (lambda: Transformer.random(0, rng=RNG), ValueError, r"d: expected an integer >= 1"),
+        (
+            lambda: Transformer.random(3, rng=RNG, width=2),
+            ValueError,
+            r"width: expected an integer >= d",
+        ),
+        (lambda: Transformer.random(2, rng=RNG, scale=-1.0), ValueError, r"scale: expected"),
+        (lambda: Transformer.random(2.5, rng=RNG), TypeError, r"d: expected an integer"),
+        (
+            lambda: FFNLayer(np.zeros((3, 2)), np.zeros(3), np.zeros((2, 3)), np.zeros(3)),
+            ValueError,
+            r"b1: expected hidden width",
+        ),
+        (
+            lambda: Attention(np.eye(3), np.eye(3)[:2], np.eye(3), np.eye(3)),
+            ValueError,
+            r"w_k: expected model width",
+        ),
+        (
+            lambda: Attention(np.eye(3), np.eye(3), np.eye(3), np.eye(3), scale=0),
+            ValueError,
+            r"scale: expected a finite number > 0",
+        ),
+        (
+            lambda: Transformer(np.eye(2, 3), np.eye(3, 2), Attention(*[np.eye(4)] * 4)),
+            ValueError,
+            r"attn: expected model width 3",
+        ),
+        (
+            lambda: Transformer(np.eye(2, 3), np.eye(2, 2), MODEL.attn),
+            ValueError,
+            r"readout: expected model width",
+        ),
+        (
+            lambda: Transformer(
+                np.eye(2, 3), np.eye(3, 2), MODEL.attn, ffn_in=(FFNLayer.zeros(4, 2),)
+            ),
+            ValueError,
+            r"ffn_in\[0\]: expected model width 3",
+        ),
+        (
+            lambda: Transformer(
+                np.eye(2, 3), np.eye(3, 2), MODEL.attn, positional=np.zeros((4, 2))
+            ),
+            ValueError,
+            r"positional: expected model width",
+        ),
+    ],
+)
+def test_bad_input_raises_a_clear_error(call, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_error_messages_name_the_received_value() -> None:
+    with pytest.raises(ValueError, match=r"got shape \(4, 1\)"):
+        prompt_forward(MODEL, P, X[:, :1])
+    with pytest.raises(ValueError, match=r"got 0"):
+        attention(Q, K, V, scale=0)

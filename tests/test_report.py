@@ -1,0 +1,242 @@
+"""The report runner: exit codes, results.json schema, atomic publication, bad output folders.
+
+Tiny fake claims are registered for the duration of a test (and removed afterwards); one of
+them is deliberately FALSIFIED, the planted violation for the report itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import strategies as st
+
+import verify.__main__
+import verify.report
+from verify.claims import load_all
+from verify.claims.base import (
+    REGISTRY,
+    CheckResult,
+    ClaimContext,
+    ClaimResult,
+    FigureResult,
+    register,
+)
+from verify.properties import Observation, run_property
+from verify.report import (
+    EXIT_CLAIM_ERROR,
+    EXIT_FALSIFIED,
+    EXIT_OK,
+    ReportError,
+    generate_report,
+)
+
+TOP_KEYS = {
+    "schema_version", "tool", "started_at", "wall_seconds", "git_commit", "git_dirty", "seed",
+    "mode", "executor", "workers", "python", "platform", "status", "exit_code", "claims",
+}  # fmt: skip
+CLAIM_KEYS = {
+    "name", "title", "order", "status", "seconds", "statement", "cases", "worst_ratio", "checks",
+    "figures", "tables", "notes", "error",
+}  # fmt: skip
+CHECK_KEYS = {
+    "name", "statement", "bound_latex", "cases", "passed", "worst_ratio", "counterexample",
+    "details",
+}  # fmt: skip
+
+
+def _square(x: float) -> float:
+    return x * x
+
+
+def _property_claim(name: str, bound: float) -> ClaimResult:
+    outcome = run_property(
+        name, st.floats(0.0, 2.0), lambda x: Observation(x, bound, "x"), max_examples=30
+    )
+    check = CheckResult(
+        name="x stays below the bound",
+        statement=f"x <= {bound}",
+        bound_latex=rf"x \le {bound}",
+        cases=outcome.cases,
+        passed=outcome.passed,
+        worst_ratio=outcome.worst_ratio,
+        counterexample=outcome.counterexample,
+    )
+    return ClaimResult(name, f"fake {name}", f"statement of {name}", checks=[check])
+
+
+def fake_pass(ctx: ClaimContext) -> ClaimResult:
+    result = _property_claim("fake-pass", bound=2.0)
+    squares = ctx.map(_square, [1.0, 2.0, 3.0])
+    result.tables["squares"] = [{"x": x, "x^2": y} for x, y in zip([1, 2, 3], squares, strict=True)]
+    (ctx.figure_dir / "fake.png").write_bytes(b"not really a png")
+    result.figures.append(FigureResult("fake.png", "a fake figure"))
+    return result
+
+
+def fake_falsified(ctx: ClaimContext) -> ClaimResult:
+    return _property_claim("fake-falsified", bound=1.0)  # x in [0, 2] breaks x <= 1
+
+
+def fake_error(ctx: ClaimContext) -> ClaimResult:
+    raise RuntimeError("boom from a fake claim")
+
+
+FAKES = {"fake-pass": fake_pass, "fake-falsified": fake_falsified, "fake-error": fake_error}
+
+
+@pytest.fixture
+def fake_claims() -> Iterator[dict]:
+    load_all()
+    for order, (name, run) in enumerate(FAKES.items()):
+        register(name, f"fake claim {name}", order=1000 + order)(run)
+    try:
+        yield {name: REGISTRY[name] for name in FAKES}
+    finally:
+        for name in FAKES:
+            REGISTRY.pop(name, None)
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if ".partial-" in p.name or ".old-" in p.name)
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_passing_claim_exits_0_and_writes_the_documented_schema(fake_claims, tmp_path, capsys):
+    out = tmp_path / "report"
+    code = verify.__main__.main(["--only", "fake-pass", "--out", str(out), "--executor", "serial"])
+    assert code == EXIT_OK
+    results = json.loads((out / "results.json").read_text())
+    assert set(results) == TOP_KEYS
+    assert results["schema_version"] == 1 and results["status"] == "passed"
+    entry = results["claims"]["fake-pass"]
+    assert set(entry) == CLAIM_KEYS and entry["status"] == "passed" and entry["error"] is None
+    assert set(entry["checks"][0]) == CHECK_KEYS and entry["cases"] == 30
+    assert entry["tables"]["squares"][2] == {"x": 3, "x^2": 9.0}
+    assert (out / entry["figures"][0]["path"]).is_file()
+    index = (out / "index.md").read_text()
+    assert "statement of fake-pass" in index and r"x \le 2.0" in index
+    assert "](figures/fake.png)" in index and "verified" in index
+    assert "fake-pass" in capsys.readouterr().out
+    assert _leftovers(tmp_path) == []
+
+
+def test_planted_falsified_claim_exits_1_with_its_counterexample(fake_claims, tmp_path, capsys):
+    out = tmp_path / "report"
+    code = verify.__main__.main(
+        ["--only", "fake-falsified", "--only", "fake-pass", "--out", str(out), "--seed", "5",
+         "--executor", "serial"]
+    )  # fmt: skip
+    assert code == EXIT_FALSIFIED
+    results = json.loads((out / "results.json").read_text())
+    assert results["status"] == "falsified" and results["exit_code"] == EXIT_FALSIFIED
+    check = results["claims"]["fake-falsified"]["checks"][0]
+    assert not check["passed"] and check["worst_ratio"] > 1
+    assert "Falsifying example" in check["counterexample"]
+    assert results["claims"]["fake-pass"]["status"] == "passed"
+    printed = capsys.readouterr().out
+    assert "FALSIFIED" in printed and "Falsifying example" in printed
+    assert "python -m verify --only fake-falsified --seed 5" in printed
+    assert "**FALSIFIED**" in (out / "index.md").read_text()
+
+
+def test_a_raising_claim_is_an_error_and_the_others_still_run(fake_claims, tmp_path, capsys):
+    out = tmp_path / "report"
+    code = verify.__main__.main(
+        ["--only", "fake-error", "--only", "fake-pass", "--out", str(out), "--executor", "serial"]
+    )
+    assert code == EXIT_CLAIM_ERROR
+    results = json.loads((out / "results.json").read_text())
+    error = results["claims"]["fake-error"]["error"]
+    assert results["claims"]["fake-error"]["status"] == "error"
+    assert error["type"] == "RuntimeError" and "boom from a fake claim" in error["traceback"]
+    assert results["claims"]["fake-pass"]["status"] == "passed"
+    assert "ERROR" in capsys.readouterr().out
+
+
+def test_falsified_wins_over_error_in_the_exit_code(fake_claims, tmp_path):
+    outcome = generate_report(
+        list(fake_claims.values()), out=tmp_path / "r", mode="smoke", executor_spec="serial"
+    )
+    assert outcome.exit_code == EXIT_FALSIFIED
+    assert [e["status"] for e in outcome.results["claims"].values()] == [
+        "passed", "falsified", "error",
+    ]  # fmt: skip
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root ignores permissions")
+def test_read_only_parent_exit_2_nothing_left(fake_claims, tmp_path, capsys):
+    parent = tmp_path / "ro"
+    parent.mkdir()
+    parent.chmod(0o500)
+    try:
+        code = verify.__main__.main(["--only", "fake-pass", "--out", str(parent / "report")])
+    finally:
+        parent.chmod(0o700)
+    assert code == 2 and list(parent.iterdir()) == []
+    assert "cannot write the report" in capsys.readouterr().err
+
+
+def test_an_existing_folder_that_is_not_a_report_is_never_replaced(fake_claims, tmp_path, capsys):
+    out = tmp_path / "precious"
+    out.mkdir()
+    (out / "thesis.tex").write_text("years of work")
+    assert verify.__main__.main(["--only", "fake-pass", "--out", str(out)]) == 2
+    assert (out / "thesis.tex").read_text() == "years of work"
+    assert "refusing to replace" in capsys.readouterr().err
+    assert _leftovers(tmp_path) == []
+
+
+def test_failure_mid_write_keeps_the_old_report_and_leaves_no_temp_dir(
+    fake_claims, tmp_path, monkeypatch
+):
+    out = tmp_path / "report"
+    claims = [fake_claims["fake-pass"]]
+    generate_report(claims, out=out, mode="smoke", executor_spec="serial")
+    before = _snapshot(out)
+
+    def broken_render(results: dict) -> str:  # results.json is already written at this point
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(verify.report, "render_index", broken_render)
+    with pytest.raises(OSError, match="No space left"):
+        generate_report(claims, out=out, mode="smoke", seed=1, executor_spec="serial")
+    assert _snapshot(out) == before
+    assert _leftovers(tmp_path) == []
+
+
+def test_failed_swap_restores_the_old_report(fake_claims, tmp_path, monkeypatch):
+    out = tmp_path / "report"
+    claims = [fake_claims["fake-pass"]]
+    generate_report(claims, out=out, mode="smoke", executor_spec="serial")
+    before = _snapshot(out)
+    real_rename = os.rename
+    calls = []
+
+    def rename_failing_on_swap(src, dst):
+        calls.append((Path(src).name, Path(dst).name))
+        if ".partial-" in Path(src).name:
+            raise OSError(5, "Input/output error")
+        real_rename(src, dst)
+
+    monkeypatch.setattr(verify.report.os, "rename", rename_failing_on_swap)
+    with pytest.raises(ReportError, match="Input/output error"):
+        generate_report(claims, out=out, mode="smoke", seed=2, executor_spec="serial")
+    assert len(calls) == 3  # aside, failed swap, restore
+    assert _snapshot(out) == before
+    assert _leftovers(tmp_path) == []
+
+
+def test_a_second_run_replaces_the_previous_report(fake_claims, tmp_path):
+    out = tmp_path / "report"
+    claims = [fake_claims["fake-pass"]]
+    generate_report(claims, out=out, mode="smoke", seed=1, executor_spec="serial")
+    generate_report(claims, out=out, mode="smoke", seed=2, executor_spec="serial")
+    assert json.loads((out / "results.json").read_text())["seed"] == 2
+    assert _leftovers(tmp_path) == []

@@ -1,0 +1,140 @@
+"""Command line of the main job: ``python -m verify`` / ``prompt-tuning-verify``.
+
+>>> args = build_parser().parse_args(["--smoke", "--only", "foundation", "--seed", "3"])
+>>> (mode_of(args), args.only, args.seed)
+('smoke', ['foundation'], 3)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+
+from verify.executors import ExecutorError, parse_executor_spec
+from verify.report import EXIT_OK, EXIT_USAGE, ReportError, generate_report, print_summary
+
+
+def _executor_spec(value: str) -> str:
+    try:
+        parse_executor_spec(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("executor: ")) from exc
+    return value
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value!r}") from exc
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value!r}")
+    return number
+
+
+def _seed(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value!r}") from exc
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value!r}")
+    return number
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exit code 2 on bad options, as argparse does)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m verify",
+        description=(
+            "Run every claim of the prompt-tuning limits suite (Hypothesis properties and the "
+            "sweeps behind the figures) and write a report folder: index.md, results.json, "
+            "figures/*.png. Exit status: 0 all verified, 1 a claim falsified, 2 usage or "
+            "environment error, 3 a claim raised an error."
+        ),
+    )
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument(
+        "--smoke", action="store_true", help="tiny sizes for CI: the whole run in seconds"
+    )
+    size.add_argument(
+        "--thorough", action="store_true", help="thousands of examples per property, big sweeps"
+    )
+    parser.add_argument(
+        "--only", action="append", metavar="CLAIM", help="run only this claim (repeatable)"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("report"),
+        metavar="DIR",
+        help="report folder, replaced atomically (default: report)",
+    )
+    parser.add_argument(
+        "--seed", type=_seed, default=0, help="seed of every property and sweep (default 0)"
+    )
+    parser.add_argument(
+        "--executor",
+        type=_executor_spec,
+        default="local",
+        metavar="local|serial|dask://HOST:PORT",
+        help="where sweeps run: local process pool (default), in-process, or a Dask scheduler",
+    )
+    parser.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="processes of the local pool (default: number of CPUs)",
+    )
+    parser.add_argument("--list", action="store_true", help="list the claims and exit")
+    return parser
+
+
+def mode_of(args: argparse.Namespace) -> str:
+    """``smoke``, ``thorough`` or ``default`` from the parsed flags."""
+    return "smoke" if args.smoke else "thorough" if args.thorough else "default"
+
+
+def run_cli(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv``, run the selected claims, print the summary; return the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed its one-line error / the help
+        return int(exc.code or 0)
+    from verify.claims import load_all
+
+    registry = load_all()
+    if args.list:
+        for claim in registry.values():
+            print(f"{claim.name}: {claim.title}")
+        return EXIT_OK
+    unknown = [name for name in args.only or [] if name not in registry]
+    if unknown:
+        print(
+            f"error: unknown claim {', '.join(map(repr, unknown))}; known claims: "
+            f"{', '.join(registry)}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    selected = [c for c in registry.values() if not args.only or c.name in args.only]
+    try:
+        outcome = generate_report(
+            selected,
+            out=args.out,
+            mode=mode_of(args),
+            seed=args.seed,
+            executor_spec=args.executor,
+            workers=args.workers,
+            console=Console(stderr=True, highlight=False),
+        )
+    except (ReportError, ExecutorError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print_summary(outcome.results, outcome.out, Console(highlight=False))
+    return outcome.exit_code

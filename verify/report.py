@@ -1,0 +1,436 @@
+"""Run the registered claims and write the report folder atomically.
+
+:func:`generate_report` is the whole main job without the command line: it stages a new report
+folder next to the target, runs every selected claim with a :class:`ClaimContext` (figures go
+into the staging folder), writes ``results.json`` and ``index.md``, and only then swaps the
+staging folder in place of the target. A failure at any point removes the staging folder and
+leaves the previous report untouched; an existing folder that is not a report is never replaced.
+
+Exit codes: :data:`EXIT_OK` (every claim verified), :data:`EXIT_FALSIFIED` (some check broke its
+bound), :data:`EXIT_USAGE` (bad options, unwritable output, unreachable executor),
+:data:`EXIT_CLAIM_ERROR` (some claim raised; nothing falsified).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import time
+import traceback
+import uuid
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Executor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from verify.claims.base import Claim, ClaimContext, ClaimResult
+from verify.executors import open_executor
+from verify.markdown import render_index
+
+SCHEMA_VERSION = 1
+TOOL = "prompt-tuning-limits verify"
+FIGURE_DIR = "figures"
+EXIT_OK, EXIT_FALSIFIED, EXIT_USAGE, EXIT_CLAIM_ERROR = 0, 1, 2, 3
+MODES = ("smoke", "default", "thorough")
+
+
+class ReportError(RuntimeError):
+    """The report cannot be written where asked (one-line message, exit code 2)."""
+
+
+@dataclass
+class ReportOutcome:
+    """What :func:`generate_report` produced: the results (as written) and the exit code."""
+
+    results: dict[str, Any]
+    exit_code: int
+    out: Path
+
+
+# ----------------------------------------------------------------------------- output folder
+def _is_replaceable(out: Path) -> bool:
+    """An existing ``out`` may be replaced only if it is empty or a previous report."""
+    if not any(out.iterdir()):
+        return True
+    try:
+        previous = json.loads((out / "results.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(previous, dict) and previous.get("tool") == TOOL
+
+
+def prepare_staging(out: Path) -> tuple[Path, list[Path]]:
+    """Create the staging folder next to ``out``; return it and the parents created for it.
+
+    Raises :class:`ReportError` if ``out`` is a file, a non-report folder, or not writable.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ReportError(f"cannot write the report to {out}: it exists and is not a folder")
+    if out.is_dir() and not _is_replaceable(out):
+        raise ReportError(
+            f"refusing to replace {out}: it exists and is not a report folder "
+            "(no results.json written by this tool); choose another --out"
+        )
+    created: list[Path] = []
+    try:
+        missing = [p for p in [out.parent, *out.parent.parents] if not p.exists()]
+        for parent in reversed(missing):
+            parent.mkdir()
+            created.append(parent)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+        staging.chmod(0o777 & ~_current_umask())  # mkdtemp makes it private (0700)
+        (staging / FIGURE_DIR).mkdir()
+    except OSError as exc:
+        _remove_created(created)
+        raise ReportError(
+            f"cannot write the report to {out}: {exc.strerror or exc} ({exc.filename or out})"
+        ) from exc
+    return staging, created
+
+
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _remove_created(created: list[Path]) -> None:
+    for parent in reversed(created):
+        try:
+            parent.rmdir()
+        except OSError:
+            break
+
+
+def publish(staging: Path, out: Path) -> None:
+    """Swap the finished ``staging`` folder in as ``out`` (renames on one file system).
+
+    The previous report is renamed aside first and restored if the second rename fails, so
+    ``out`` is always either the complete old or the complete new report.
+    """
+    if not out.exists():
+        os.rename(staging, out)
+        return
+    backup = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+    os.rename(out, backup)
+    try:
+        os.rename(staging, out)
+    except OSError:
+        os.rename(backup, out)
+        raise
+    shutil.rmtree(backup, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------- JSON
+def to_json_value(value: Any) -> Any:
+    """``value`` with numpy types, tuples, paths and non-finite floats made JSON-safe.
+
+    >>> to_json_value({"a": np.float64(1.5), "b": (1, float("inf")), "c": np.arange(2)})
+    {'a': 1.5, 'b': [1, 'inf'], 'c': [0, 1]}
+    """
+    if isinstance(value, dict):
+        return {str(k): to_json_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_json_value(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return to_json_value(value.tolist())
+    if isinstance(value, np.generic):
+        return to_json_value(value.item())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    return str(value)
+
+
+def git_commit() -> tuple[str | None, bool | None]:
+    """``(commit hash, has uncommitted changes)`` of the project checkout, or ``(None, None)``."""
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "pyproject.toml").exists():
+        return None, None
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+    return head or None, bool(status.strip())
+
+
+# ----------------------------------------------------------------------------- running
+def _claim_entry(
+    claim: Claim, result: ClaimResult | None, seconds: float, error: dict[str, str] | None
+) -> dict[str, Any]:
+    if error is not None or result is None:
+        status = "error"
+    else:
+        status = "passed" if result.passed else "falsified"
+    entry: dict[str, Any] = {
+        "name": claim.name,
+        "title": claim.title,
+        "order": claim.order,
+        "status": status,
+        "seconds": round(seconds, 3),
+        "statement": result.statement if result else "",
+        "cases": result.cases if result else 0,
+        "worst_ratio": result.worst_ratio if result else None,
+        "checks": [c.to_json() for c in result.checks] if result else [],
+        "figures": [
+            {"path": f"{FIGURE_DIR}/{f.filename}", "caption": f.caption}
+            for f in (result.figures if result else [])
+        ],
+        "tables": result.tables if result else {},
+        "notes": result.notes if result else [],
+        "error": error,
+    }
+    return to_json_value(entry)
+
+
+def _run_one(claim: Claim, ctx: ClaimContext) -> tuple[ClaimResult | None, dict | None]:
+    try:
+        result = claim.run(ctx)
+        if not isinstance(result, ClaimResult):
+            raise TypeError(f"run() returned {type(result).__name__}, expected a ClaimResult")
+        figure_dir = ctx.figure_dir
+        missing = [f.filename for f in result.figures if not (figure_dir / f.filename).is_file()]
+        if missing:
+            raise FileNotFoundError(f"figures listed but not written: {', '.join(missing)}")
+        if not result.checks:
+            raise ValueError("the claim ran no checks")
+    except Exception as exc:
+        return None, {
+            "type": type(exc).__name__,
+            "message": str(exc),
+            "traceback": traceback.format_exc(),
+        }
+    return result, None
+
+
+def run_claims(
+    claims: Sequence[Claim],
+    *,
+    figure_dir: Path,
+    mode: str,
+    seed: int,
+    executor: Executor | None,
+    console: Console,
+) -> dict[str, dict[str, Any]]:
+    """Run ``claims`` in order with a rich progress display; one JSON-ready entry per claim."""
+    entries: dict[str, dict[str, Any]] = {}
+    columns = (
+        SpinnerColumn(),
+        TextColumn("[bold]{task.fields[claim]}[/bold] {task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} claims"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("", total=len(claims), claim="")
+        for claim in claims:
+            progress.update(task, claim=claim.name, description="starting")
+
+            def report_progress(message: str, _task: Any = task) -> None:
+                progress.update(_task, description=message)
+
+            ctx = ClaimContext(
+                figure_dir=figure_dir,
+                seed=seed,
+                mode=mode,
+                executor=executor,
+                progress=report_progress,
+            )
+            start = time.perf_counter()
+            result, error = _run_one(claim, ctx)
+            entries[claim.name] = _claim_entry(claim, result, time.perf_counter() - start, error)
+            progress.update(task, advance=1, description=entries[claim.name]["status"])
+    return entries
+
+
+def exit_code_for(claims: dict[str, dict[str, Any]]) -> int:
+    """:data:`EXIT_FALSIFIED` if any claim is falsified, else :data:`EXIT_CLAIM_ERROR` if any
+    raised, else :data:`EXIT_OK`.
+
+    >>> exit_code_for({"a": {"status": "passed"}, "b": {"status": "error"}})
+    3
+    """
+    statuses = {entry["status"] for entry in claims.values()}
+    if "falsified" in statuses:
+        return EXIT_FALSIFIED
+    if "error" in statuses:
+        return EXIT_CLAIM_ERROR
+    return EXIT_OK
+
+
+@contextmanager
+def _staged(out: Path) -> Iterator[Path]:
+    staging, created = prepare_staging(out)
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        _remove_created(created)
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # already renamed away on success
+
+
+def write_report(staging: Path, results: dict[str, Any]) -> None:
+    """Write ``results.json`` and ``index.md`` into the staging folder."""
+    (staging / "results.json").write_text(
+        json.dumps(results, indent=2, allow_nan=False) + "\n", encoding="utf-8"
+    )
+    (staging / "index.md").write_text(render_index(results), encoding="utf-8")
+
+
+def generate_report(
+    claims: Sequence[Claim],
+    *,
+    out: Path,
+    mode: str = "default",
+    seed: int = 0,
+    executor_spec: str = "local",
+    workers: int | None = None,
+    console: Console | None = None,
+) -> ReportOutcome:
+    """Run ``claims`` on the executor ``executor_spec`` and publish the report at ``out``.
+
+    Raises :class:`ReportError` (unwritable output) or
+    :class:`verify.executors.ExecutorError` (unreachable executor); in both cases nothing is
+    left behind and an existing report at ``out`` is untouched.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode: expected one of {', '.join(MODES)}, got {mode!r}")
+    console = console or Console(stderr=True)
+    out = Path(out)
+    started = datetime.now(timezone.utc)
+    wall_start = time.perf_counter()
+    with _staged(out) as staging:
+        with open_executor(executor_spec, workers=workers) as executor:
+            entries = run_claims(
+                claims,
+                figure_dir=staging / FIGURE_DIR,
+                mode=mode,
+                seed=seed,
+                executor=executor,
+                console=console,
+            )
+        commit, dirty = git_commit()
+        exit_code = exit_code_for(entries)
+        results = to_json_value(
+            {
+                "schema_version": SCHEMA_VERSION,
+                "tool": TOOL,
+                "started_at": started.isoformat(timespec="seconds"),
+                "wall_seconds": round(time.perf_counter() - wall_start, 3),
+                "git_commit": commit,
+                "git_dirty": dirty,
+                "seed": seed,
+                "mode": mode,
+                "executor": executor_spec,
+                "workers": workers,
+                "python": platform.python_version(),
+                "platform": platform.platform(),
+                "status": {EXIT_OK: "passed", EXIT_FALSIFIED: "falsified"}.get(exit_code, "error"),
+                "exit_code": exit_code,
+                "claims": entries,
+            }
+        )
+        write_report(staging, results)
+        try:
+            publish(staging, out)
+        except OSError as exc:
+            raise ReportError(f"cannot write the report to {out}: {exc.strerror or exc}") from exc
+    return ReportOutcome(results, exit_code, out)
+
+
+# ----------------------------------------------------------------------------- terminal summary
+def _ratio_text(ratio: Any) -> str:
+    if ratio is None:
+        return "exact"
+    if isinstance(ratio, str):
+        return ratio
+    return f"{ratio:.3g}"
+
+
+VERDICTS = {
+    "passed": "[green]verified[/green]",
+    "falsified": "[bold red]FALSIFIED[/bold red]",
+    "error": "[bold yellow]ERROR[/bold yellow]",
+}
+
+
+def summary_table(results: dict[str, Any]) -> Table:
+    """The rich table printed at the end: claim, cases, worst ratio, verdict, seconds."""
+    table = Table(
+        title=f"prompt-tuning limits: {results['mode']} run, seed {results['seed']}, "
+        f"{results['wall_seconds']:.1f} s"
+    )
+    table.add_column("claim")
+    table.add_column("cases", justify="right")
+    table.add_column("worst ratio", justify="right")
+    table.add_column("verdict")
+    table.add_column("seconds", justify="right")
+    for entry in results["claims"].values():
+        table.add_row(
+            entry["name"],
+            str(entry["cases"]),
+            _ratio_text(entry["worst_ratio"]),
+            VERDICTS[entry["status"]],
+            f"{entry['seconds']:.1f}",
+        )
+    return table
+
+
+def print_summary(results: dict[str, Any], out: Path, console: Console) -> None:
+    """Summary table, then each counterexample (with how to reproduce it) and each error."""
+    console.print(summary_table(results))
+    mode_flag = {"smoke": " --smoke", "thorough": " --thorough"}.get(results["mode"], "")
+    for entry in results["claims"].values():
+        if entry["status"] == "falsified":
+            for check in entry["checks"]:
+                if not check["passed"]:
+                    console.print(
+                        f"[bold red]FALSIFIED[/bold red] {entry['name']} / {check['name']}:"
+                    )
+                    console.print(
+                        check["counterexample"] or "(no counterexample recorded)",
+                        markup=False,
+                        highlight=False,
+                    )
+            console.print(
+                f"reproduce: python -m verify --only {entry['name']} --seed {results['seed']}"
+                f"{mode_flag}",
+                markup=False,
+            )
+        elif entry["status"] == "error":
+            error = entry["error"]
+            console.print(
+                f"[bold yellow]ERROR[/bold yellow] {entry['name']} raised "
+                f"{error['type']}: {error['message']} (traceback in {out / 'results.json'})"
+            )
+    console.print(f"report written to {out / 'index.md'}", markup=False, highlight=False)
