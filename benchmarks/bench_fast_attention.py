@@ -146,3 +146,29 @@ class TrackScaling:
 
     track_rank.params = RADII
     track_rank.param_names = ("R",)
+
+
+class TrackCertifiedVsRandomFeatures:
+    """Error / ‖V‖_max at n = 2048 of the certified polynomial method and of performer-pytorch's
+    FAVOR+ random features at the same feature count (skipped when performer is missing)."""
+
+    params = (0.25, 1.0, 2.0, 4.0)
+    param_names = ("R",)
+    timeout = 600
+
+    def setup(self, radius: float) -> None:
+        try:
+            import performer_pytorch  # noqa: F401
+        except ImportError as exc:
+            raise NotImplementedError("performer-pytorch is not installed") from exc
+        from verify.efficiency_timing import measured_error
+
+        self.err = measured_error(2048, radius)
+
+    def track_polynomial_error_over_vmax(self, radius: float) -> float:
+        return self.err["error"] / self.err["v_max"]
+
+    def track_random_feature_error_over_vmax(self, radius: float) -> float:
+        from verify.efficiency_timing import performer_error
+
+        return performer_error(2048, radius, self.err["rank"])

@@ -177,6 +177,26 @@ def torch_sdpa_time(n: int, radius: float, dtype: str, *, repeats: int = 3) -> f
         return median_time(lambda: sdpa(tq, tk, tv, scale=SCALE), repeats=repeats)
 
 
+def performer_error(n: int, radius: float, features: int, *, seed: int = 0) -> float | None:
+    """Max error / ``‖V‖_max`` of performer-pytorch's FAVOR+ random features (``features``
+    features) against exact attention at ``(n, R)``, or ``None`` when it is not installed."""
+    try:
+        import torch
+        from performer_pytorch import FastAttention
+    except ImportError:
+        return None
+    q, k, v = regime_inputs(n, radius, seed=seed)
+    # performer computes softmax(q·k / √d); rescale so that equals softmax(SCALE · q·k)
+    factor = math.sqrt(SCALE * math.sqrt(DIM))
+    torch.manual_seed(seed)
+    attn = FastAttention(dim_heads=DIM, nb_features=features, causal=False).double()
+    tq, tk, tv = (torch.from_numpy(a)[None, None] for a in (q * factor, k * factor, v))
+    with torch.no_grad():
+        out = attn(tq, tk, tv)[0, 0].numpy()  # (n, d)
+    exact = attention(q, k, v, scale=SCALE)
+    return float(np.abs(out - exact).max() / np.abs(v).max())
+
+
 def measure_targets() -> dict:  # pragma: no cover - a long measurement, run by hand
     """The issue's target measurements, in one process (minutes)."""
     out: dict[str, Any] = {}
@@ -206,6 +226,14 @@ def measure_targets() -> dict:  # pragma: no cover - a long measurement, run by 
         out[f"R9_poly_{n}"] = time_polynomial(n, 9.0, repeats=1)
         out[f"R9_exact_{n}"] = time_exact(n, 9.0, repeats=3)
     out["R9_plan"] = plan(1024, 1024, DIM, DIM, radius=9.0, eps=1e-3)[1:]
+    for radius in (0.25, 1.0, 2.0, 4.0):
+        err = measured_error(2048, radius)
+        out[f"certified_vs_random_R{radius}"] = {
+            "rank": err["rank"],
+            "polynomial_error_over_vmax": err["error"] / err["v_max"],
+            "certified_bound_over_vmax": err["bound"] / err["v_max"],
+            "performer_error_over_vmax": performer_error(2048, radius, err["rank"]),
+        }
     return out
 
 

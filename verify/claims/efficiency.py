@@ -24,6 +24,7 @@ from verify.efficiency_timing import (
     DIM,
     fitted_exponent,
     measured_error,
+    performer_error,
     time_exact,
     time_polynomial,
     time_prompt_inference,
@@ -377,6 +378,24 @@ def run(ctx: ClaimContext) -> ClaimResult:
         )
     )
     result.tables["error_sweep"] = errors
+
+    compare_n = ctx.pick(256, 1024, 4096)
+    comparison = []
+    for radius in (0.25, 1.0, 2.0, 4.0):
+        err = measured_error(compare_n, radius, rows=min(compare_n, 256))
+        comparison.append(
+            {
+                "R": radius,
+                "n": compare_n,
+                "rank": err["rank"],
+                "polynomial_error_over_vmax": err["error"] / err["v_max"],
+                "certified_bound_over_vmax": err["bound"] / err["v_max"],
+                "random_features_error_over_vmax": performer_error(compare_n, radius, err["rank"]),
+            }
+        )
+    result.tables["certified_vs_random_features"] = comparison
+    if comparison[0]["random_features_error_over_vmax"] is None:
+        result.notes.append("performer-pytorch not installed: random-feature comparison skipped.")
 
     sweep = _runtime_sweep(ctx)
     exps = _exponents(sweep)
