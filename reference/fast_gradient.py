@@ -33,7 +33,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from reference._validation import as_array, check_dim, open_unit_interval, positive_float
-from reference.attention import softmax_rows
 from reference.fast_attention import (
     apply_summary,
     block_rows,
@@ -93,15 +92,23 @@ def exact_key_value_grad(
     grad_k = np.zeros_like(k)  # (m, dk)
     grad_v = np.zeros_like(v)  # (m, dv)
     out = np.empty((n, v.shape[1]))  # (n, dv)
-    rows = max(1, (1 << 21) // m)
+    rows = max(1, min(n, (1 << 16) // m))
+    qs = q * scale  # (n, dk)
+    buf = np.empty((rows, m))  # (c, m) reused: logits -> weights
     for start in range(0, n, rows):
         sl = slice(start, min(n, start + rows))
-        s = softmax_rows((q[sl] @ k.T) * scale)  # (c, m)
+        s = np.matmul(qs[sl], k.T, out=buf[: sl.stop - start])  # (c, m) logits
+        s -= s.max(axis=1, keepdims=True)
+        np.exp(s, out=s)
+        s /= s.sum(axis=1, keepdims=True)  # (c, m) softmax weights
         out[sl] = s @ v
         delta = np.einsum("ij,ij->i", g[sl], out[sl])  # (c,)
-        dz = s * (g[sl] @ v.T - delta[:, None])  # (c, m)
-        grad_k += (dz.T @ q[sl]) * scale
         grad_v += s.T @ g[sl]
+        dz = g[sl] @ v.T  # (c, m)
+        dz -= delta[:, None]
+        dz *= s
+        grad_k += dz.T @ q[sl]
+    grad_k *= scale
     return KeyValueGrad(grad_k, grad_v, out)
 
 

@@ -39,7 +39,10 @@ class MonomialTable:
 
     For the columns of degree ``j`` (the slice ``starts[j]:starts[j+1]``), ``parent`` gives the
     degree-``(j−1)`` column they extend and ``variable`` the coordinate they multiply by;
-    ``multinomial`` is ``j!/α!`` and ``degree_of`` the degree ``j`` of each column.
+    ``multinomial`` is ``j!/α!`` and ``degree_of`` the degree ``j`` of each column. Each degree
+    is grouped by its last variable, so the columns extending by ``x_i`` are a contiguous
+    prefix of the previous degree: ``segments`` lists ``(dst, src, count, i)`` with
+    ``cols[dst:dst+count] = cols[src:src+count] · x_i`` (no gathers).
     """
 
     dim: int
@@ -49,6 +52,7 @@ class MonomialTable:
     variable: np.ndarray  # (r,) coordinate multiplied in (-1 for the constant)
     multinomial: np.ndarray  # (r,) j! / α!
     degree_of: np.ndarray  # (r,) |α|
+    segments: tuple[tuple[int, int, int, int], ...] = ()  # (dst, src, count, variable)
 
     @property
     def rank(self) -> int:
@@ -68,18 +72,20 @@ def monomial_table(dim: int, degree: int) -> MonomialTable:
     parent, variable, last = [-1], [-1], [0]
     alphas = [np.zeros(dim, dtype=np.int64)]
     starts = [0, 1]
-    prev = range(0, 1)
+    segments: list[tuple[int, int, int, int]] = []
     for _ in range(1, degree + 1):
-        begin = len(parent)
-        for col in prev:
-            for i in range(last[col], dim):
+        prev_lo, begin = starts[-2], len(parent)
+        prev_last = last[prev_lo:begin]  # non-decreasing: each degree is grouped by last variable
+        for i in range(dim):
+            count = int(np.searchsorted(prev_last, i, side="right"))  # parents with last <= i
+            segments.append((len(parent), prev_lo, count, i))
+            for col in range(prev_lo, prev_lo + count):
                 parent.append(col)
                 variable.append(i)
                 last.append(i)
                 alpha = alphas[col].copy()
                 alpha[i] += 1
                 alphas.append(alpha)
-        prev = range(begin, len(parent))
         starts.append(len(parent))
     alpha_arr = np.array(alphas)  # (r, d)
     degrees = alpha_arr.sum(axis=1)  # (r,)
@@ -97,6 +103,7 @@ def monomial_table(dim: int, degree: int) -> MonomialTable:
         np.array(variable),
         multinomial,
         degrees,
+        tuple(segments),
     )
 
 
@@ -110,9 +117,8 @@ def monomials(x: np.ndarray, table: MonomialTable) -> np.ndarray:
     xt = np.ascontiguousarray(x.T, dtype=np.float64)  # (d, n)
     out = np.empty((table.rank, n))  # (r, n)
     out[0] = 1.0
-    for j in range(1, table.degree + 1):
-        lo, hi = table.starts[j], table.starts[j + 1]
-        np.multiply(out[table.parent[lo:hi]], xt[table.variable[lo:hi]], out=out[lo:hi])
+    for dst, src, count, i in table.segments:
+        np.multiply(out[src : src + count], xt[i], out=out[dst : dst + count])
     return out
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from reference import attention
+from reference.exact_attention import exact_attention
 from reference.fast_attention import fast_attention, plan
 from reference.fast_gradient import exact_key_value_grad, low_rank_key_value_grad
 from reference.prompt_cache import ExactPromptCache, PolynomialPromptCache
@@ -70,9 +71,12 @@ def fitted_exponent(sizes: list[int], seconds: list[float]) -> float:
     return float(slope)
 
 
-def time_exact(n: int, radius: float, *, repeats: int = 3) -> float:
+def time_exact(n: int, radius: float, *, repeats: int = 3, reference: bool = False) -> float:
+    """Exact attention: :func:`reference.exact_attention.exact_attention` (the fast baseline),
+    or :func:`reference.attention` with ``reference=True``."""
     q, k, v = regime_inputs(n, radius)
-    return median_time(lambda: attention(q, k, v, scale=SCALE), repeats=repeats)
+    fn = attention if reference else exact_attention
+    return median_time(lambda: fn(q, k, v, scale=SCALE), repeats=repeats)
 
 
 def time_polynomial(n: int, radius: float, *, eps: float = 1e-3, repeats: int = 3) -> float:
@@ -202,25 +206,29 @@ def measure_targets() -> dict:  # pragma: no cover - a long measurement, run by 
     out: dict[str, Any] = {}
     n16 = 1 << 16
     out["poly_2^16_R1"] = time_polynomial(n16, 1.0)
-    out["exact_2^16"] = time_exact(n16, 1.0, repeats=1)
+    out["exact_2^16"] = time_exact(n16, 1.0, repeats=3)
     out["speedup_2^16"] = out["exact_2^16"] / out["poly_2^16_R1"]
+    out["exact_reference_2^14"] = time_exact(1 << 14, 1.0, repeats=1, reference=True)
+    out["exact_2^14"] = time_exact(1 << 14, 1.0, repeats=3)
     out["error_2^16_R1"] = measured_error(n16, 1.0)
     for dtype in ("float32", "float64"):
-        out[f"torch_{dtype}_2^16"] = torch_sdpa_time(n16, 1.0, dtype, repeats=1)
+        out[f"torch_{dtype}_2^16"] = torch_sdpa_time(n16, 1.0, dtype, repeats=3)
+    out["poly_vs_torch_float32_2^16"] = out["torch_float32_2^16"] / out["poly_2^16_R1"]
+    out["exact_over_torch_float64_2^16"] = out["exact_2^16"] / out["torch_float64_2^16"]
     sizes = [1 << e for e in range(12, 18)]
     poly = [time_polynomial(n, 1.0) for n in sizes]
     out["poly_times"] = dict(zip(sizes, poly, strict=True))
     out["poly_exponent_2^12_2^17"] = fitted_exponent(sizes, poly)
-    exact_sizes = [1 << e for e in range(10, 15)]
-    exact = [time_exact(n, 1.0, repeats=1) for n in exact_sizes]
+    exact_sizes = [1 << e for e in range(10, 16)]
+    exact = [time_exact(n, 1.0, repeats=3) for n in exact_sizes]
     out["exact_times"] = dict(zip(exact_sizes, exact, strict=True))
-    out["exact_exponent_2^10_2^14"] = fitted_exponent(exact_sizes, exact)
+    out["exact_exponent_2^10_2^15"] = fitted_exponent(exact_sizes, exact)
     small = time_prompt_inference(1 << 8, "polynomial_cached")
     large = time_prompt_inference(1 << 16, "polynomial_cached")
     out["prompt_per_input_2^8"], out["prompt_per_input_2^16"] = small, large
     out["prompt_ratio_2^16_over_2^8"] = large / small
     out["prompt_exact_cached_2^16"] = time_prompt_inference(1 << 16, "exact_cached", repeats=3)
-    out["gradient_2^15"] = time_gradients(1 << 15)
+    out["gradient_2^15"] = time_gradients(1 << 15, repeats=3)
     out["peak_memory_2^17"] = peak_memory_fast_attention(1 << 17)
     for n in (1 << 10, 1 << 11):
         out[f"R9_poly_{n}"] = time_polynomial(n, 9.0, repeats=1)
