@@ -39,6 +39,7 @@ from reference.fast_attention import (
     guaranteed_radius,
     key_summary,
     resolve_scale,
+    round_up_radius,
 )
 from reference.features import FeatureMap
 from reference.polyfit import fit_exp
@@ -92,7 +93,7 @@ def exact_key_value_grad(
     grad_k = np.zeros_like(k)  # (m, dk)
     grad_v = np.zeros_like(v)  # (m, dv)
     out = np.empty((n, v.shape[1]))  # (n, dv)
-    rows = max(1, min(n, (1 << 16) // m))
+    rows = max(1, min(n, (1 << 20) // m))
     qs = q * scale  # (n, dk)
     buf = np.empty((rows, m))  # (c, m) reused: logits -> weights
     for start in range(0, n, rows):
@@ -140,7 +141,7 @@ def low_rank_key_value_grad(
     eps = open_unit_interval("eps", eps)
     needed = guaranteed_radius(q, k, scale)
     if R is None:
-        radius = max(needed, 2.0**-20)
+        radius = round_up_radius(needed)
     else:
         radius = positive_float("R", R)
         if needed > radius:
