@@ -1,0 +1,82 @@
+"""asv benchmarks: prompt-tuning inference per input with a prompt cache, Lp = 2^8 … 2^16.
+
+``exact_cached`` keeps the prompt's keys and values (``O(L·(Lp+L)·d)`` per input);
+``polynomial_cached`` keeps ``ψ(K_P)ᵀ[V_P, 1]`` (``O(L·r·d)`` per input, independent of Lp).
+The caches are built in ``setup``; the timing is one batch of 8 inputs of length 16.
+"""
+
+from __future__ import annotations
+
+PROMPT_LENGTHS = [1 << e for e in range(8, 17, 2)]
+
+
+class TimePromptInference:
+    params = (PROMPT_LENGTHS, ["exact_cached", "polynomial_cached", "uncached"])
+    param_names = (
+        "Lp",
+        "method",
+    )
+    timeout = 600
+
+    def setup(self, lp: int, method: str) -> None:
+        from reference import prompt_forward
+        from reference.prompt_cache import ExactPromptCache, PolynomialPromptCache
+        from verify.efficiency_timing import prompt_setup
+
+        model, prompt, self.xs, _ = prompt_setup(lp)
+        if method == "polynomial_cached":
+            self.run = PolynomialPromptCache.build(model, prompt, eps=1e-3, radius=1.0).forward
+        elif method == "exact_cached":
+            self.run = ExactPromptCache.build(model, prompt).forward
+        else:
+            self.run = lambda xs: prompt_forward(model, prompt, xs)
+
+    def time_batch_of_8(self, lp: int, method: str) -> None:
+        self.run(self.xs)
+
+
+class TimeGradients:
+    """Key/value gradients of attention, exact (chunked) vs low-rank, R = 1, n = m."""
+
+    params = ([1 << e for e in range(10, 16)], ["exact", "low_rank"])
+    param_names = (
+        "n",
+        "method",
+    )
+    number = 1
+    repeat = (1, 3, 60.0)
+    warmup_time = 0.0
+    timeout = 900
+
+    def setup(self, n: int, method: str) -> None:
+        import numpy as np
+
+        from reference.fast_attention import plan
+        from verify.efficiency_timing import DIM, regime_inputs
+
+        self.q, self.k, self.v = regime_inputs(n, 1.0)
+        self.g = np.random.default_rng(1).standard_normal(self.v.shape)
+        plan(n, n, DIM, DIM, radius=1.0, eps=1e-3)
+
+    def time_key_value_grad(self, n: int, method: str) -> None:
+        from reference.fast_gradient import exact_key_value_grad, low_rank_key_value_grad
+        from verify.efficiency_timing import SCALE
+
+        if method == "exact":
+            exact_key_value_grad(self.q, self.k, self.v, self.g, scale=SCALE)
+        else:
+            low_rank_key_value_grad(self.q, self.k, self.v, self.g, scale=SCALE, eps=1e-3, R=1.0)
+
+
+class TrackPromptCache:
+    timeout = 600
+
+    def setup_cache(self) -> dict:
+        from verify.efficiency_timing import time_prompt_inference
+
+        small = time_prompt_inference(1 << 8, "polynomial_cached")
+        large = time_prompt_inference(1 << 16, "polynomial_cached")
+        return {"ratio": large / small}
+
+    def track_per_input_time_ratio_Lp65536_over_Lp256(self, cache: dict) -> float:
+        return cache["ratio"]

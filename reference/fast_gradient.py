@@ -1,0 +1,312 @@
+"""Low-rank attention gradients with respect to keys and values (theory.md §5, "Gradient").
+
+Scope: the gradient of the attention layer ``O = softmax(scale · Q Kᵀ) V`` with respect to the
+**keys and values** (what a prompt's rows feed), for a given upstream gradient ``G = ∂loss/∂O``;
+and, built on it, the prompt gradient of a whole model, :func:`fast_prompt_loss_and_grad`.
+
+With ``S̃ = diag(D̃)^{-1} φ(Q) ψ(K)ᵀ`` (``φ, ψ`` the multinomial features of a relative-error
+fit, ``D̃ = φ(Q) ψ(K)ᵀ 1``) and ``δ_i = ⟨G_i, Õ_i⟩``, the softmax backward
+``dZ = S̃ ∘ (G Vᵀ) − diag(δ) S̃`` gives, never forming an ``n × m`` matrix
+(Alman–Song 2024: row-wise Kronecker products of the factors):
+
+    dV_j = ψ(k_j)ᵀ A₁,                     A₁ = Σ_i φ(q_i) G_iᵀ / D̃_i              (r, d_v)
+    dK_j = scale · (Σ_a V_ja ψ(k_j)ᵀ A₃[:, a, :] − ψ(k_j)ᵀ A₂),
+                                            A₂ = Σ_i φ(q_i) δ_i q_iᵀ / D̃_i         (r, d_k)
+                                            A₃ = Σ_i φ(q_i) (G_i ⊗ q_i)ᵀ / D̃_i     (r, d_v·d_k)
+
+in ``O((n + m) · r · d_v · d_k)`` time. Certified tolerances (our derivation, with ``ε`` the fit's
+certified relative error, ``η = 2ε/(1−ε)``, ``κ = (1+ε)/(1−ε)`` and the computable column sums
+``c̃_j = Σ_i S̃_ij``; every weight satisfies ``|S̃_ij − S_ij| <= η S_ij`` and ``S_ij <= κ S̃_ij``):
+
+    ‖dṼ − dV‖_max <= η · κ · ‖G‖_max · max_j c̃_j
+    ‖dK̃ − dK‖_max <= η · (2κ + 1) · scale · ‖Q‖_max · ‖V‖_max · max_i ‖G_i‖_1 · max_j c̃_j
+
+For the whole model (:func:`fast_prompt_loss_and_grad`) the upstream gradient itself comes from the
+approximate forward pass, so no certified bound is claimed there; it is compared with
+:func:`reference.prompt_loss_and_grad` in the tests and the report (error shrinking with ``ε``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from reference._validation import as_array, check_dim, open_unit_interval, positive_float
+from reference.fast_attention import (
+    apply_summary,
+    block_rows,
+    guaranteed_radius,
+    key_summary,
+    resolve_scale,
+    round_up_radius,
+)
+from reference.features import FeatureMap
+from reference.polyfit import fit_exp
+from reference.prompt_cache import input_projections, max_row_norm
+from reference.prompt_tuning import _check_model, check_inputs, check_prompt
+
+
+@dataclass(frozen=True)
+class KeyValueGrad:
+    """``dK (m, d_k)``, ``dV (m, d_v)`` and, for the low-rank method, their certified bounds."""
+
+    grad_k: np.ndarray
+    grad_v: np.ndarray
+    output: np.ndarray  # (n, dv) the forward output used for δ
+    bound_k: float = 0.0
+    bound_v: float = 0.0
+    degree: int = -1
+    rank: int = 0
+    certified_relative_error: float = 0.0
+    column_sum_max: float = 0.0  # max_j c̃_j = max_j Σ_i S̃_ij
+
+
+def _check_qkvg(
+    q: object, k: object, v: object, grad_out: object
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    q = as_array("q", q, ndim=2)
+    k = as_array("k", k, ndim=2)
+    v = as_array("v", v, ndim=2)
+    g = as_array("grad_out", grad_out, ndim=2)
+    check_dim("k", k, 1, q.shape[1], "key width (must equal q.shape[1])")
+    check_dim("v", v, 0, k.shape[0], "number of value rows (must equal k.shape[0])")
+    check_dim("grad_out", g, 0, q.shape[0], "number of query rows (q.shape[0])")
+    check_dim("grad_out", g, 1, v.shape[1], "value width (v.shape[1])")
+    if k.shape[0] == 0:
+        raise ValueError("k: expected at least one key row, got 0")
+    return tuple(np.asarray(a, dtype=np.float64) for a in (q, k, v, g))  # type: ignore[return-value]
+
+
+def exact_key_value_grad(
+    q: np.ndarray, k: np.ndarray, v: np.ndarray, grad_out: np.ndarray, *, scale: float | str
+) -> KeyValueGrad:
+    """Exact ``dK, dV`` of ``softmax(scale · q kᵀ) v``, in query-row chunks (``O(n·m·d)``).
+
+    >>> q, k, v = np.zeros((1, 1)), np.zeros((2, 1)), np.array([[1.0], [3.0]])
+    >>> exact_key_value_grad(q, k, v, np.ones((1, 1)), scale=1.0).grad_v.tolist()
+    [[0.5], [0.5]]
+    """
+    q, k, v, g = _check_qkvg(q, k, v, grad_out)
+    scale = resolve_scale(scale, q.shape[1])
+    n, m = q.shape[0], k.shape[0]
+    grad_k = np.zeros_like(k)  # (m, dk)
+    grad_v = np.zeros_like(v)  # (m, dv)
+    out = np.empty((n, v.shape[1]))  # (n, dv)
+    rows = max(1, min(n, (1 << 20) // m))
+    qs = q * scale  # (n, dk)
+    buf = np.empty((rows, m))  # (c, m) reused: logits -> weights
+    for start in range(0, n, rows):
+        sl = slice(start, min(n, start + rows))
+        s = np.matmul(qs[sl], k.T, out=buf[: sl.stop - start])  # (c, m) logits
+        s -= s.max(axis=1, keepdims=True)
+        np.exp(s, out=s)
+        s /= s.sum(axis=1, keepdims=True)  # (c, m) softmax weights
+        out[sl] = s @ v
+        delta = np.einsum("ij,ij->i", g[sl], out[sl])  # (c,)
+        grad_v += s.T @ g[sl]
+        dz = g[sl] @ v.T  # (c, m)
+        dz -= delta[:, None]
+        dz *= s
+        grad_k += dz.T @ q[sl]
+    grad_k *= scale
+    return KeyValueGrad(grad_k, grad_v, out)
+
+
+def low_rank_key_value_grad(
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    grad_out: np.ndarray,
+    *,
+    scale: float | str,
+    eps: float,
+    R: float | None = None,
+    fit_method: str = "minimax",
+) -> KeyValueGrad:
+    """``dK, dV`` by the low-rank factors, with certified bounds (module docstring).
+
+    >>> rng = np.random.default_rng(0)
+    >>> q, k, v, g = (rng.random((30, 2)), rng.random((20, 2)), rng.random((20, 3)),
+    ...               rng.random((30, 3)))
+    >>> fast = low_rank_key_value_grad(q, k, v, g, scale=1.0, eps=1e-4)
+    >>> exact = exact_key_value_grad(q, k, v, g, scale=1.0)
+    >>> bool(np.max(np.abs(fast.grad_k - exact.grad_k)) <= fast.bound_k)
+    True
+    """
+    q, k, v, g = _check_qkvg(q, k, v, grad_out)
+    n, dk = q.shape
+    m, dv = v.shape
+    scale = resolve_scale(scale, dk)
+    eps = open_unit_interval("eps", eps)
+    needed = guaranteed_radius(q, k, scale)
+    if R is None:
+        radius = round_up_radius(needed)
+    else:
+        radius = positive_float("R", R)
+        if needed > radius:
+            raise ValueError(
+                f"R: inputs need a logit radius {needed:.6g}, above the declared R = "
+                f"{radius:.6g}; refusing to extrapolate the polynomial"
+            )
+    fit = fit_exp(radius, eps, fit_method)
+    features = FeatureMap.build(fit.coeffs, dim=dk, scale=scale)
+    r = features.rank
+    step = block_rows(r)
+
+    # forward: Õ and D̃ (query blocks against the streamed key summary)
+    summary = key_summary(features, k, v)  # (r, dv+1)
+    weighted = summary * features.phi_weights[:, None]  # (r, dv+1)
+    out = apply_summary(features, q, summary)  # (n, dv)
+    delta = np.einsum("ij,ij->i", g, out)  # (n,)
+
+    # query side: A = Σ_i φ(q_i) [G_i, δ_i q_i, G_i ⊗ q_i, 1] / D̃_i   (r, dv + dk + dv·dk + 1)
+    width = dv + dk + dv * dk + 1
+    acc = np.zeros((r, width))  # (r, w)
+    for start in range(0, n, step):
+        sl = slice(start, min(n, start + step))
+        raw = features.raw(q[sl])  # (r, b)
+        den = raw.T @ weighted[:, dv]  # (b,)
+        rows = np.empty((den.size, width))  # (b, w)
+        rows[:, :dv] = g[sl]
+        rows[:, dv : dv + dk] = delta[sl, None] * q[sl]
+        rows[:, dv + dk : -1] = (g[sl][:, :, None] * q[sl][:, None, :]).reshape(den.size, -1)
+        rows[:, -1] = 1.0
+        acc += raw @ (rows / den[:, None])  # (r, w)
+    acc *= (features.phi_weights * features.psi_weights)[:, None]
+
+    # key side: dV_j, dK_j and c̃_j from ψ(k_j)ᵀ A   (key blocks)
+    grad_k = np.empty((m, dk))  # (m, dk)
+    grad_v = np.empty((m, dv))  # (m, dv)
+    colsum = np.empty(m)  # (m,)
+    for start in range(0, m, step):
+        sl = slice(start, min(m, start + step))
+        t = features.raw(k[sl]).T @ acc  # (b, w)
+        grad_v[sl] = t[:, :dv]
+        kron = t[:, dv + dk : -1].reshape(-1, dv, dk)  # (b, dv, dk)
+        grad_k[sl] = scale * (np.einsum("ba,bak->bk", v[sl], kron) - t[:, dv : dv + dk])
+        colsum[sl] = t[:, -1]
+
+    e = fit.certified_error
+    eta, kappa = 2 * e / (1 - e), (1 + e) / (1 - e)
+    c_max = float(colsum.max())
+    g_max = float(np.abs(g).max()) if g.size else 0.0
+    g_row1 = float(np.abs(g).sum(axis=1).max()) if g.size else 0.0
+    q_max = float(np.abs(q).max()) if q.size else 0.0
+    v_max = float(np.abs(v).max()) if v.size else 0.0
+    bound_v = eta * kappa * g_max * c_max
+    bound_k = eta * (2 * kappa + 1) * scale * q_max * v_max * g_row1 * c_max
+    return KeyValueGrad(grad_k, grad_v, out, bound_k, bound_v, fit.degree, r, e, c_max)
+
+
+def fast_prompt_loss_and_grad(
+    model: object,
+    prompt: np.ndarray,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    *,
+    eps: float,
+    radius: float,
+    fit_method: str = "minimax",
+) -> tuple[float, np.ndarray]:
+    """MSE and its prompt gradient with polynomial attention forward and low-rank backward.
+
+    The attention of each example is over ``[K_P; K_X]``; the prompt keys/values are summarised
+    once per call, the per-example query sums ``A`` are added over the batch and applied to the
+    prompt keys once, so the cost is ``O((B·L + Lp) · r · d_v · d_k)`` instead of
+    ``O(B·L·(Lp + L)·d)``. Inputs that need a logit radius above ``radius`` are refused.
+
+    >>> from reference import Transformer, prompt_loss_and_grad
+    >>> rng = np.random.default_rng(0)
+    >>> m = Transformer.random(2, rng=rng, width=3)
+    >>> xs, ys, p = rng.random((2, 3, 2)), rng.random((2, 3, 2)), 0.3 * rng.random((4, 3))
+    >>> loss, grad = fast_prompt_loss_and_grad(m, p, xs, ys, eps=1e-6, radius=2.0)
+    >>> bool(np.allclose(grad, prompt_loss_and_grad(m, p, xs, ys)[1], atol=1e-5))
+    True
+    """
+    model = _check_model(model)
+    p = check_prompt(model, prompt).astype(np.float64)
+    xb = check_inputs(model, "xs", xs)
+    y = as_array("ys", ys, ndim=(2, 3))
+    if y.shape != xb.shape:
+        raise ValueError(f"ys: expected the shape of xs {xb.shape}, got {y.shape}")
+    if xb.ndim == 2:
+        xb, y = xb[None], y[None]
+    eps = open_unit_interval("eps", eps)
+    radius = positive_float("radius", radius)
+    attn = model.attn
+    scale = attn.scale
+
+    # ---- forward
+    h, pre_in = p, []
+    for layer in model.ffn_in:
+        h, pre = layer.forward_with_cache(h)
+        pre_in.append(pre)
+    k_p, v_p = h @ attn.w_k, h @ attn.w_v  # (Lp, dk), (Lp, dv)
+    h_x, q, k_x, v_x = input_projections(model, xb)  # (B, L, ·)
+    needed = (
+        scale
+        * max_row_norm(q.reshape(-1, q.shape[-1]))
+        * max(max_row_norm(k_p), max_row_norm(k_x.reshape(-1, k_x.shape[-1])))
+    )
+    if needed > radius:
+        raise ValueError(
+            f"radius: inputs and prompt need a logit radius {needed:.6g}, above the declared "
+            f"radius = {radius:.6g}; refusing to extrapolate the polynomial"
+        )
+    fit = fit_exp(radius, eps, fit_method)
+    features = FeatureMap.build(fit.coeffs, dim=q.shape[-1], scale=scale)
+    prompt_summary = key_summary(features, k_p, v_p)  # (r, dv+1)
+    batch, length, dk = q.shape
+    dv = v_p.shape[1]
+    outs, summaries = [], []
+    for b in range(batch):
+        summary = prompt_summary + key_summary(features, k_x[b], v_x[b])  # (r, dv+1)
+        summaries.append(summary)
+        outs.append(apply_summary(features, q[b], summary))  # (L, dv)
+    o = np.stack(outs)  # (B, L, dv)
+    h = h_x + o @ attn.w_o  # (B, L, D)
+    pre_out = []
+    for layer in model.ffn_out:
+        h, pre = layer.forward_with_cache(h)
+        pre_out.append(pre)
+    resid = h @ model.readout - y  # (B, L, d)
+    loss = float((resid * resid).mean())
+
+    # ---- backward to the attention output
+    g = (resid * (2.0 / resid.size)) @ model.readout.T  # (B, L, D)
+    for layer, pre in zip(reversed(model.ffn_out), reversed(pre_out), strict=True):
+        g = layer.backward(g, pre)
+    grad_o = g @ attn.w_o.T  # (B, L, dv)
+    delta = np.einsum("blv,blv->bl", grad_o, o)  # (B, L)
+
+    # ---- query sums over the whole batch, applied once to the prompt keys
+    width = dv + dk + dv * dk
+    acc = np.zeros((features.rank, width))  # (r, w)
+    for b in range(batch):
+        raw = features.raw(q[b])  # (r, L)
+        den = raw.T @ (summaries[b][:, dv] * features.phi_weights)  # (L,)
+        rows = np.concatenate(
+            [
+                grad_o[b],
+                delta[b][:, None] * q[b],
+                (grad_o[b][:, :, None] * q[b][:, None, :]).reshape(length, -1),
+            ],
+            axis=1,
+        )  # (L, w)
+        acc += raw @ (rows / den[:, None])  # (r, w)
+    acc *= (features.phi_weights * features.psi_weights)[:, None]
+    lp = k_p.shape[0]
+    grad_k = np.empty((lp, dk))  # (Lp, dk)
+    grad_v = np.empty((lp, dv))  # (Lp, dv)
+    step = block_rows(features.rank)
+    for start in range(0, lp, step):
+        sl = slice(start, min(lp, start + step))
+        t = features.raw(k_p[sl]).T @ acc  # (b, w)
+        grad_v[sl] = t[:, :dv]
+        kron = t[:, dv + dk :].reshape(-1, dv, dk)  # (b, dv, dk)
+        grad_k[sl] = scale * (np.einsum("ba,bak->bk", v_p[sl], kron) - t[:, dv : dv + dk])
+    grad_h = grad_k @ attn.w_k.T + grad_v @ attn.w_v.T  # (Lp, D)
+    for layer, pre in zip(reversed(model.ffn_in), reversed(pre_in), strict=True):
+        grad_h = layer.backward(grad_h, pre)
+    return loss, grad_h

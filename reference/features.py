@@ -1,0 +1,182 @@
+"""The exact multinomial feature map of a polynomial kernel (theory.md §5).
+
+For ``p(t) = Σ_{j<=g} c_j t^j`` and ``scale > 0``, with multi-indices ``α`` of degree ``|α| = j``:
+
+    φ_α(q) = sqrt(|c_j| · j!/α!) · scale^{j/2} · q^α,    ψ_α(k) = sign(c_j) · φ_α(k),
+
+so that ``φ(q) · ψ(k) = Σ_j c_j (scale · q·k)^j = p(scale · q·k)`` exactly (to rounding), by the
+multinomial theorem. The rank is ``C(d + g, g)``.
+
+Columns are built degree by degree: every degree-``j`` monomial is a degree-``(j−1)`` monomial
+times one coordinate ``x_i`` with ``i >=`` the largest coordinate already in it, so each column
+costs one multiplication (``O(n·r)`` in all). Features are returned **transposed**, ``(r, n)``, so
+that the gathers are row gathers; callers process rows in blocks to bound memory.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from reference._validation import as_array, positive_float, positive_int
+
+
+def rank(dim: int, degree: int) -> int:
+    """Number of monomials of degree ``<= degree`` in ``dim`` variables, ``C(dim + degree, degree)``
+
+    >>> rank(8, 4)
+    495
+    """
+    return math.comb(positive_int("dim", dim) + positive_int("degree", degree, minimum=0), degree)
+
+
+@dataclass(frozen=True)
+class MonomialTable:
+    """How to build the monomials of degree ``<= g`` in ``d`` variables degree by degree.
+
+    For the columns of degree ``j`` (the slice ``starts[j]:starts[j+1]``), ``parent`` gives the
+    degree-``(j−1)`` column they extend and ``variable`` the coordinate they multiply by;
+    ``multinomial`` is ``j!/α!`` and ``degree_of`` the degree ``j`` of each column. Each degree
+    is grouped by its last variable, so the columns extending by ``x_i`` are a contiguous
+    prefix of the previous degree: ``segments`` lists ``(dst, src, count, i)`` with
+    ``cols[dst:dst+count] = cols[src:src+count] · x_i`` (no gathers).
+    """
+
+    dim: int
+    degree: int
+    starts: tuple[int, ...]
+    parent: np.ndarray  # (r,) index of the parent column (-1 for the constant)
+    variable: np.ndarray  # (r,) coordinate multiplied in (-1 for the constant)
+    multinomial: np.ndarray  # (r,) j! / α!
+    degree_of: np.ndarray  # (r,) |α|
+    segments: tuple[tuple[int, int, int, int], ...] = ()  # (dst, src, count, variable)
+
+    @property
+    def rank(self) -> int:
+        return int(self.starts[-1])
+
+
+@functools.lru_cache(maxsize=64)
+def monomial_table(dim: int, degree: int) -> MonomialTable:
+    """The :class:`MonomialTable` of ``d = dim`` variables up to degree ``degree`` (cached).
+
+    >>> t = monomial_table(2, 2)
+    >>> (t.rank, t.multinomial.tolist())
+    (6, [1.0, 1.0, 1.0, 1.0, 2.0, 1.0])
+    """
+    dim = positive_int("dim", dim)
+    degree = positive_int("degree", degree, minimum=0)
+    parent, variable, last = [-1], [-1], [0]
+    alphas = [np.zeros(dim, dtype=np.int64)]
+    starts = [0, 1]
+    segments: list[tuple[int, int, int, int]] = []
+    for _ in range(1, degree + 1):
+        prev_lo, begin = starts[-2], len(parent)
+        prev_last = last[prev_lo:begin]  # non-decreasing: each degree is grouped by last variable
+        for i in range(dim):
+            count = int(np.searchsorted(prev_last, i, side="right"))  # parents with last <= i
+            segments.append((len(parent), prev_lo, count, i))
+            for col in range(prev_lo, prev_lo + count):
+                parent.append(col)
+                variable.append(i)
+                last.append(i)
+                alpha = alphas[col].copy()
+                alpha[i] += 1
+                alphas.append(alpha)
+        starts.append(len(parent))
+    alpha_arr = np.array(alphas)  # (r, d)
+    degrees = alpha_arr.sum(axis=1)  # (r,)
+    multinomial = np.array(
+        [
+            math.factorial(int(j)) / math.prod(math.factorial(int(a)) for a in row)
+            for j, row in zip(degrees, alpha_arr, strict=True)
+        ]
+    )  # (r,)
+    return MonomialTable(
+        dim,
+        degree,
+        tuple(starts),
+        np.array(parent),
+        np.array(variable),
+        multinomial,
+        degrees,
+        tuple(segments),
+    )
+
+
+def monomials(x: np.ndarray, table: MonomialTable) -> np.ndarray:
+    """All monomials ``x^α`` with ``|α| <= g``, transposed: ``(r, n)`` for ``x (n, d)``.
+
+    >>> monomials(np.array([[2.0, 3.0]]), monomial_table(2, 2)).ravel().tolist()
+    [1.0, 2.0, 3.0, 4.0, 6.0, 9.0]
+    """
+    n = x.shape[0]
+    xt = np.ascontiguousarray(x.T, dtype=np.float64)  # (d, n)
+    out = np.empty((table.rank, n))  # (r, n)
+    out[0] = 1.0
+    for dst, src, count, i in table.segments:
+        np.multiply(out[src : src + count], xt[i], out=out[dst : dst + count])
+    return out
+
+
+@dataclass(frozen=True)
+class FeatureMap:
+    """``φ`` and ``ψ`` for the polynomial ``Σ c_j t^j`` and a ``scale`` (see module docstring).
+
+    >>> fm = FeatureMap.build(np.array([1.0, 1.0, 0.5]), dim=2, scale=0.5)
+    >>> q, k = np.array([[1.0, 2.0]]), np.array([[0.5, -1.0]])
+    >>> t = 0.5 * float(q[0] @ k[0])
+    >>> bool(np.isclose((fm.phi(q).T @ fm.psi(k))[0, 0], 1 + t + 0.5 * t * t))
+    True
+    """
+
+    table: MonomialTable
+    phi_weights: np.ndarray  # (r,)
+    psi_weights: np.ndarray  # (r,)
+    scale: float
+
+    @classmethod
+    def build(cls, coeffs: np.ndarray, *, dim: int, scale: float) -> FeatureMap:
+        c = as_array("coeffs", np.asarray(coeffs, dtype=np.float64), ndim=1)
+        if c.size == 0:
+            raise ValueError("coeffs: expected at least one coefficient, got 0")
+        scale = positive_float("scale", scale)
+        table = monomial_table(dim, c.size - 1)
+        cj = c[table.degree_of]  # (r,)
+        magnitude = np.sqrt(np.abs(cj) * table.multinomial)  # (r,)
+        return cls(table, magnitude, np.sign(cj) * magnitude, scale)
+
+    @property
+    def rank(self) -> int:
+        return self.table.rank
+
+    def _check(self, name: str, x: np.ndarray) -> np.ndarray:
+        x = as_array(name, x, ndim=2)
+        if x.shape[1] != self.table.dim:
+            raise ValueError(
+                f"{name}: expected {self.table.dim} columns (the feature map's d), "
+                f"got shape {x.shape}"
+            )
+        return x
+
+    def raw(self, x: np.ndarray) -> np.ndarray:
+        """Unweighted features ``(√scale · x)^α``, transposed ``(r, n)``: ``φ = w_φ ∘ raw`` and
+        ``ψ = w_ψ ∘ raw`` row-wise, so callers can fold the weights into small matrices."""
+        return monomials(self._check("x", x) * np.sqrt(self.scale), self.table)
+
+    def phi(self, q: np.ndarray) -> np.ndarray:
+        """``φ(q)ᵀ``: ``(r, n)`` for ``q (n, d)``."""
+        q = self._check("q", q)
+        out = monomials(q * np.sqrt(self.scale), self.table)  # (r, n)
+        out *= self.phi_weights[:, None]
+        return out
+
+    def psi(self, k: np.ndarray) -> np.ndarray:
+        """``ψ(k)ᵀ``: ``(r, m)`` for ``k (m, d)``."""
+        k = self._check("k", k)
+        out = monomials(k * np.sqrt(self.scale), self.table)  # (r, m)
+        out *= self.psi_weights[:, None]
+        return out

@@ -1,0 +1,313 @@
+"""Prompt-tuning inference and training with caches (theory.md §5, "Prompt caching").
+
+A prompt's keys and values are the same for every input, so they are computed once:
+
+* :class:`PolynomialPromptCache` — stores ``S_P = ψ(K_P)ᵀ [V_P, 1]`` ``(r, d_v + 1)``; each input
+  then costs ``O(L · r · d_v)`` whatever ``Lp`` is, with the certified attention error
+  ``2ε/(1 − ε) · ‖V‖_max`` carried to the model output by max-norm Lipschitz constants.
+* :class:`ExactPromptCache` — the honest exact baseline: ``K_P, V_P`` cached, exact attention per
+  input in ``O(L · (Lp + L) · d)``.
+* :class:`InputBlockCache` — for training: per example, everything that does not depend on the
+  prompt (``FFN_in`` of the inputs, their queries, keys, values and the exponentiated input–input
+  logits) is cached, so an exact loss-and-gradient step costs ``O(B · L · Lp · d)``.
+
+All three agree with :func:`reference.prompt_forward` / :func:`reference.prompt_loss_and_grad`
+(the polynomial cache within its certified tolerance, the exact ones to rounding). float64 only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from reference._validation import as_array, open_unit_interval, positive_float
+from reference.exact_attention import exact_attention
+from reference.fast_attention import (
+    apply_summary,
+    certified_output_bound,
+    key_summary,
+)
+from reference.features import FeatureMap, rank
+from reference.model import Transformer
+from reference.polyfit import ExpFit, fit_exp
+from reference.prompt_tuning import _check_model, check_inputs, check_prompt
+
+
+def _ffn_in(model: Transformer, h: np.ndarray) -> np.ndarray:
+    for layer in model.ffn_in:
+        h = layer(h)  # (..., D)
+    return h
+
+
+def after_attention(model: Transformer, h_x: np.ndarray, o: np.ndarray) -> np.ndarray:
+    """Residual, ``FFN_out`` and read-out: ``(..., L, d)`` from ``h_x (..., L, D)`` and the
+    attention output ``o (..., L, d_v)``."""
+    h = h_x + o @ model.attn.w_o  # (..., L, D)
+    for layer in model.ffn_out:
+        h = layer(h)
+    return h @ model.readout  # (..., L, d)
+
+
+def max_row_norm(a: np.ndarray) -> float:
+    """``max_i ‖a_i‖`` over the rows of ``a (n, k)`` (0 for no rows)."""
+    return float(np.sqrt(np.max(np.einsum("ij,ij->i", a, a)))) if a.shape[0] else 0.0
+
+
+def _max_norm_gain(w: np.ndarray) -> float:
+    """``sup ‖h w‖_max / ‖h‖_max`` over row vectors ``h``: the largest column abs-sum of ``w``."""
+    return float(np.abs(w).sum(axis=0).max()) if w.size else 0.0
+
+
+def output_gain(model: Transformer) -> float:
+    """A max-norm Lipschitz constant of ``o ↦`` model output (``w_o``, ``FFN_out``, read-out).
+
+    Each residual ReLU layer contributes ``1 + gain(w1)·gain(w2)`` (ReLU is 1-Lipschitz).
+
+    >>> m = Transformer.random(2, rng=np.random.default_rng(0), width=3, ffn_out_layers=0)
+    >>> output_gain(m) == _max_norm_gain(m.attn.w_o) * _max_norm_gain(m.readout)
+    True
+    """
+    gain = _max_norm_gain(model.attn.w_o)
+    for layer in model.ffn_out:
+        gain *= 1.0 + _max_norm_gain(layer.w1) * _max_norm_gain(layer.w2)
+    return gain * _max_norm_gain(model.readout)
+
+
+def _prompt_keys_values(model: Transformer, prompt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    h_p = _ffn_in(model, prompt.astype(np.float64))  # (Lp, D)
+    return h_p @ model.attn.w_k, h_p @ model.attn.w_v  # (Lp, dk), (Lp, dv)
+
+
+def input_projections(
+    model: Transformer, x: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``FFN_in`` of the embedded inputs ``(B, L, D)`` and their queries, keys and values."""
+    h_x = _ffn_in(model, model.embed_inputs(x.astype(np.float64)))  # (B, L, D)
+    attn = model.attn
+    return h_x, h_x @ attn.w_q, h_x @ attn.w_k, h_x @ attn.w_v
+
+
+def _as_batch(model: Transformer, x: object) -> tuple[np.ndarray, bool]:
+    arr = check_inputs(model, "x", x)
+    return (arr[None], True) if arr.ndim == 2 else (arr, False)
+
+
+@dataclass(frozen=True)
+class ExactPromptCache:
+    """Exact prompt-tuning inference with the prompt's keys and values cached.
+
+    >>> rng = np.random.default_rng(0)
+    >>> m = Transformer.random(2, rng=rng, width=4)
+    >>> p, x = rng.standard_normal((5, 4)), rng.random((3, 2))
+    >>> from reference import prompt_forward
+    >>> bool(np.allclose(ExactPromptCache.build(m, p).forward(x), prompt_forward(m, p, x)))
+    True
+    """
+
+    model: Transformer
+    keys: np.ndarray  # (Lp, dk)
+    values: np.ndarray  # (Lp, dv)
+
+    @classmethod
+    def build(cls, model: Transformer, prompt: np.ndarray) -> ExactPromptCache:
+        model = _check_model(model)
+        k_p, v_p = _prompt_keys_values(model, check_prompt(model, prompt))
+        return cls(model, k_p, v_p)
+
+    def attention_output(self, x: np.ndarray) -> np.ndarray:
+        """The attention output ``o`` of the input rows: ``(L, d_v)`` or ``(B, L, d_v)``."""
+        xb, single = _as_batch(self.model, x)
+        _, q, k_x, v_x = input_projections(self.model, xb)
+        out = np.stack(
+            [
+                exact_attention(
+                    q[b],
+                    np.concatenate([self.keys, k_x[b]]),  # (Lp+L, dk)
+                    np.concatenate([self.values, v_x[b]]),  # (Lp+L, dv)
+                    scale=self.model.attn.scale,
+                )
+                for b in range(xb.shape[0])
+            ]
+        )  # (B, L, dv)
+        return out[0] if single else out
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """Same as ``prompt_forward(model, prompt, x)``."""
+        xb, single = _as_batch(self.model, x)
+        h_x = input_projections(self.model, xb)[0]
+        out = after_attention(self.model, h_x, self.attention_output(xb))  # (B, L, d)
+        return out[0] if single else out
+
+
+@dataclass(frozen=True)
+class CachedForward:
+    """Output of :meth:`PolynomialPromptCache.forward` with its certified tolerances."""
+
+    output: np.ndarray  # (L, d) or (B, L, d)
+    attention_output: np.ndarray  # (L, dv) or (B, L, dv)
+    attention_bound: float  # ‖attention_output − exact‖_max <=
+    output_bound: float  # ‖output − prompt_forward‖_max <=
+
+
+@dataclass(frozen=True)
+class PolynomialPromptCache:
+    """Prompt-tuning inference by the polynomial method with the prompt summarised once.
+
+    ``radius`` is declared when the cache is built: every input whose logits could leave
+    ``[-radius, radius]`` (``scale · max‖q‖ · max‖k‖`` over the input's queries and all keys) is
+    refused.
+
+    >>> rng = np.random.default_rng(0)
+    >>> m = Transformer.random(2, rng=rng, width=4)
+    >>> p, x = 0.5 * rng.standard_normal((50, 4)), rng.random((3, 2))
+    >>> cache = PolynomialPromptCache.build(m, p, eps=1e-3, radius=4.0)
+    >>> res = cache.forward(x)
+    >>> from reference import prompt_forward
+    >>> bool(np.max(np.abs(res.output - prompt_forward(m, p, x))) <= res.output_bound)
+    True
+    """
+
+    model: Transformer
+    fit: ExpFit
+    features: FeatureMap
+    summary: np.ndarray  # (r, dv+1) = ψ(K_P)ᵀ [V_P, 1]
+    key_norm: float  # max ‖K_P row‖
+    value_max: float  # ‖V_P‖_max
+    gain: float  # output_gain(model)
+
+    @classmethod
+    def build(
+        cls,
+        model: Transformer,
+        prompt: np.ndarray,
+        *,
+        eps: float,
+        radius: float,
+        fit_method: str = "minimax",
+    ) -> PolynomialPromptCache:
+        model = _check_model(model)
+        p = check_prompt(model, prompt)
+        if p.dtype == object:
+            raise TypeError("prompt: expected float32 or float64, got object (mpmath)")
+        eps = open_unit_interval("eps", eps)
+        radius = positive_float("radius", radius)
+        k_p, v_p = _prompt_keys_values(model, p)
+        scale = model.attn.scale
+        fit = fit_exp(radius, eps, fit_method)
+        features = FeatureMap.build(fit.coeffs, dim=k_p.shape[1], scale=scale)
+        key_norm = max_row_norm(k_p)
+        return cls(
+            model,
+            fit,
+            features,
+            key_summary(features, k_p, v_p),
+            key_norm,
+            float(np.max(np.abs(v_p))) if v_p.size else 0.0,
+            output_gain(model),
+        )
+
+    @property
+    def rank(self) -> int:
+        return rank(self.features.table.dim, self.fit.degree)
+
+    def forward(self, x: np.ndarray) -> CachedForward:
+        """Model output for ``x (L, d)`` or ``(B, L, d)`` in ``O(B · L · r · d_v)``."""
+        xb, single = _as_batch(self.model, x)
+        if xb.dtype == object:
+            raise TypeError("x: expected float32 or float64, got object (mpmath)")
+        h_x, q, k_x, v_x = input_projections(self.model, xb)
+        scale = self.model.attn.scale
+        outs, v_max = [], self.value_max
+        for b in range(xb.shape[0]):
+            kn = max(self.key_norm, max_row_norm(k_x[b]))
+            qn = max_row_norm(q[b])
+            if scale * qn * kn > self.fit.radius:
+                raise ValueError(
+                    f"x: input {b} needs a logit radius {scale * qn * kn:.6g}, above the cache's "
+                    f"declared radius {self.fit.radius:.6g}; refusing to extrapolate"
+                )
+            summary = self.summary + key_summary(self.features, k_x[b], v_x[b])  # (r, dv+1)
+            outs.append(apply_summary(self.features, q[b], summary))  # (L, dv)
+            v_max = max(v_max, float(np.max(np.abs(v_x[b]))))
+        o = np.stack(outs)  # (B, L, dv)
+        out = after_attention(self.model, h_x, o)  # (B, L, d)
+        att_bound = certified_output_bound(self.fit.certified_error, v_max)
+        return CachedForward(
+            out[0] if single else out,
+            o[0] if single else o,
+            att_bound,
+            att_bound * self.gain,
+        )
+
+
+@dataclass(frozen=True)
+class InputBlockCache:
+    """Exact prompt loss and gradient with the prompt-independent work cached per example.
+
+    >>> rng = np.random.default_rng(0)
+    >>> m = Transformer.random(2, rng=rng, width=3)
+    >>> xs, ys, p = rng.random((4, 3, 2)), rng.random((4, 3, 2)), rng.standard_normal((5, 3))
+    >>> from reference import prompt_loss_and_grad
+    >>> loss, grad = InputBlockCache.build(m, xs, ys).loss_and_grad(p)
+    >>> ref_loss, ref_grad = prompt_loss_and_grad(m, p, xs, ys)
+    >>> bool(np.isclose(loss, ref_loss) and np.allclose(grad, ref_grad))
+    True
+    """
+
+    model: Transformer
+    h_x: np.ndarray  # (B, L, D) after FFN_in
+    q: np.ndarray  # (B, L, dk)
+    v_x: np.ndarray  # (B, L, dv)
+    weights_xx: np.ndarray  # (B, L, L) exp(l_XX − rowmax)
+    rowmax_xx: np.ndarray  # (B, L)
+    ys: np.ndarray  # (B, L, d)
+
+    @classmethod
+    def build(cls, model: Transformer, xs: np.ndarray, ys: np.ndarray) -> InputBlockCache:
+        model = _check_model(model)
+        xb, _ = _as_batch(model, xs)
+        y = as_array("ys", ys, ndim=(2, 3))
+        y = y[None] if y.ndim == 2 else y
+        if y.shape != xb.shape:
+            raise ValueError(f"ys: expected the shape of xs {xb.shape}, got {y.shape}")
+        h_x, q, k_x, v_x = input_projections(model, xb)
+        logits = (q @ np.swapaxes(k_x, 1, 2)) * model.attn.scale  # (B, L, L)
+        rowmax = logits.max(axis=-1)  # (B, L)
+        return cls(model, h_x, q, v_x, np.exp(logits - rowmax[..., None]), rowmax, y)
+
+    def loss_and_grad(self, prompt: np.ndarray) -> tuple[float, np.ndarray]:
+        """Same as ``prompt_loss_and_grad(model, prompt, xs, ys)`` in ``O(B·L·Lp·d)``."""
+        model, attn = self.model, self.model.attn
+        p = check_prompt(model, prompt).astype(np.float64)
+        h, pre_in = p, []
+        for layer in model.ffn_in:
+            h, pre = layer.forward_with_cache(h)
+            pre_in.append(pre)
+        k_p, v_p = h @ attn.w_k, h @ attn.w_v  # (Lp, dk), (Lp, dv)
+        logits_p = (self.q @ k_p.T) * attn.scale  # (B, L, Lp)
+        top = np.maximum(self.rowmax_xx, logits_p.max(axis=-1, initial=-np.inf))  # (B, L)
+        e_p = np.exp(logits_p - top[..., None])  # (B, L, Lp)
+        e_x = self.weights_xx * np.exp(self.rowmax_xx - top)[..., None]  # (B, L, L)
+        total = e_p.sum(axis=-1) + e_x.sum(axis=-1)  # (B, L)
+        s_p, s_x = e_p / total[..., None], e_x / total[..., None]
+        o = s_p @ v_p + s_x @ self.v_x  # (B, L, dv)
+        h = self.h_x + o @ attn.w_o  # (B, L, D)
+        pre_out = []
+        for layer in model.ffn_out:
+            h, pre = layer.forward_with_cache(h)
+            pre_out.append(pre)
+        resid = h @ model.readout - self.ys  # (B, L, d)
+        loss = float((resid * resid).mean())
+        g = (resid * (2.0 / resid.size)) @ model.readout.T  # (B, L, D)
+        for layer, pre in zip(reversed(model.ffn_out), reversed(pre_out), strict=True):
+            g = layer.backward(g, pre)
+        grad_o = g @ attn.w_o.T  # (B, L, dv)
+        delta = (grad_o * o).sum(axis=-1, keepdims=True)  # (B, L, 1)
+        grad_logits = s_p * (grad_o @ v_p.T - delta)  # (B, L, Lp)
+        grad_k = np.einsum("blp,blk->pk", grad_logits, self.q) * attn.scale  # (Lp, dk)
+        grad_v = np.einsum("blp,blv->pv", s_p, grad_o)  # (Lp, dv)
+        g = grad_k @ attn.w_k.T + grad_v @ attn.w_v.T  # (Lp, D)
+        for layer, pre in zip(reversed(model.ffn_in), reversed(pre_in), strict=True):
+            g = layer.backward(g, pre)
+        return loss, g

@@ -1,0 +1,75 @@
+"""Tests of verify.bounds.efficiency: the sympy expressions, their numpy versions and their
+agreement with the reference implementation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import sympy as sp
+
+from reference import fast_attention as fa
+from reference.features import rank as reference_rank
+from verify.bounds import efficiency as E
+
+
+def test_rank_expressions_agree_with_the_feature_map() -> None:
+    for d in (1, 2, 8, 16):
+        for g in range(0, 9):
+            assert E.rank(d, g) == reference_rank(d, g) == math.comb(d + g, g)
+            assert E.rank_alman_song(d, g) == math.comb(2 * (g + d), 2 * g) >= E.rank(d, g)
+
+
+def test_radius_from_entries_is_b_squared_for_alman_song_scale() -> None:
+    assert sp.simplify(E.RADIUS_ENTRIES_ALMAN_SONG - E.B**2) == 0
+    assert E.radius_from_entries(1 / 8, 8, 1.5) == 1.5**2
+
+
+def test_output_error_matches_reference() -> None:
+    for eps in (1e-6, 1e-3, 0.3):
+        assert math.isclose(
+            float(E.output_error(eps, 2.5)), fa.certified_output_bound(eps, 2.5), rel_tol=1e-15
+        )
+
+
+def test_cost_models_match_reference() -> None:
+    for n, m, d, dv, r in [(1, 1, 1, 1, 1), (1024, 4096, 8, 8, 495), (7, 3, 2, 5, 10)]:
+        assert E.exact_cost(n, m, d, dv, fa.EXP_COST) == fa.exact_cost(n, m, d, dv)
+        assert E.polynomial_cost(n, m, r, dv) == fa.polynomial_cost(n, m, r, dv)
+
+
+def test_crossover_balances_the_costs() -> None:
+    n_star = E.crossover_n_default(8, 8, 495)
+    assert math.isclose(
+        fa.exact_cost(n_star, n_star, 8, 8),
+        fa.polynomial_cost(n_star, n_star, 495, 8),
+        rel_tol=1e-12,
+    )
+    assert E.crossover_n_default(8, 8, E.rank(8, 15)) > 2**17  # R = 9 loses on the whole sweep
+
+
+def test_asymptotics() -> None:
+    checks = E.asymptotic_checks()
+    assert checks["branch_ratio_small_R"] == 0
+    assert checks["log_r_over_log_n_small_R"] == 0
+    large = checks["log_r_over_log_n_large_R"]
+    assert large.subs({E.a_R: 1, E.c_d: 1}) == sp.log(2)
+    assert float(large.subs({E.a_R: 0.5, E.c_d: 3})) > 0
+
+
+def test_degree_shape_grows_with_interval_and_accuracy() -> None:
+    """In the shape's regime (``log(1/δ)`` well above ``B``) it grows with ``B`` and ``1/δ``."""
+    shape = np.array(
+        [[float(E.degree_shape(b, delta)) for delta in (1e-30, 1e-60)] for b in (1.0, 4.0, 16.0)]
+    )
+    assert np.all(np.diff(shape, axis=0) > 0) and np.all(np.diff(shape, axis=1) > 0)
+
+
+def test_gradient_bounds_are_the_sympy_expressions() -> None:
+    eps = 1e-3
+    eta, kappa = 2 * eps / (1 - eps), (1 + eps) / (1 - eps)
+    assert math.isclose(float(E.grad_v_error(eps, 2.0, 3.0)), eta * kappa * 6.0)
+    assert math.isclose(
+        float(E.grad_k_error(eps, 0.5, 2.0, 3.0, 4.0, 5.0)),
+        eta * (2 * kappa + 1) * 0.5 * 2 * 3 * 4 * 5,
+    )

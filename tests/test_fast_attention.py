@@ -1,0 +1,121 @@
+"""Unit tests of reference.fast_attention: certified output, refusals, fallback, bad input."""
+
+from __future__ import annotations
+
+import mpmath
+import numpy as np
+import pytest
+
+from reference import attention
+from reference.fast_attention import (
+    FastAttentionRefused,
+    apply_summary,
+    fast_attention,
+    guaranteed_radius,
+    key_summary,
+    resolve_scale,
+)
+from reference.features import FeatureMap
+
+
+def _inputs(n: int = 40, m: int = 30, d: int = 3, dv: int = 2, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    return rng.random((n, d)), rng.random((m, d)), rng.standard_normal((m, dv))
+
+
+def test_output_within_certified_bound_of_mpmath_attention() -> None:
+    q, k, v = _inputs(8, 7)
+    res = fast_attention(q, k, v, scale=1.0, eps=1e-4, allow_slower=True)
+    with mpmath.workdps(50):
+        to_mp = np.vectorize(mpmath.mpf, otypes=[object])
+        exact = attention(to_mp(q), to_mp(k), to_mp(v), scale=1.0)
+    error = max(abs(float(a - b)) for a, b in zip(exact.ravel(), res.output.ravel(), strict=True))
+    assert res.method == "polynomial"
+    assert 0 < error <= res.certified_bound
+    assert res.certified_relative_error <= 1e-4
+    assert res.radius >= guaranteed_radius(q, k, 1.0)
+
+
+def test_result_reports_degree_rank_and_speedup() -> None:
+    q, k, v = _inputs()
+    res = fast_attention(q, k, v, scale="alman-song", eps=1e-3, allow_slower=True)
+    assert res.rank == {0: 1, 1: 4, 2: 10, 3: 20, 4: 35}[res.degree]
+    assert res.predicted_speedup > 0
+    assert res.fit_method == "minimax"
+
+
+def test_declared_radius_is_used_and_larger_norms_are_refused() -> None:
+    q, k, v = _inputs()
+    needed = guaranteed_radius(q, k, 1.0)
+    res = fast_attention(q, k, v, scale=1.0, eps=1e-3, R=2 * needed, allow_slower=True)
+    assert res.radius == 2 * needed
+    with pytest.raises(ValueError, match="refusing to extrapolate"):
+        fast_attention(q, k, v, scale=1.0, eps=1e-3, R=0.5 * needed, allow_slower=True)
+
+
+def test_rank_budget_refuses_or_falls_back() -> None:
+    q, k, v = _inputs()
+    with pytest.raises(FastAttentionRefused, match="max_rank"):
+        fast_attention(q, k, v, scale=1.0, eps=1e-3, max_rank=5, allow_slower=True)
+    res = fast_attention(q, k, v, scale=1.0, eps=1e-3, max_rank=5, fallback="auto")
+    assert res.method == "exact" and "max_rank" in res.reason
+    np.testing.assert_allclose(res.output, attention(q, k, v, scale=1.0))
+    assert res.certified_bound == 0.0
+
+
+def test_cost_model_refuses_small_problems_unless_allowed() -> None:
+    q, k, v = _inputs(4, 4)
+    with pytest.raises(FastAttentionRefused, match="cheaper"):
+        fast_attention(q, k, v, scale=1.0, eps=1e-3)
+    assert fast_attention(q, k, v, scale=1.0, eps=1e-3, fallback="auto").method == "exact"
+
+
+def test_nonpositive_denominator_is_reported() -> None:
+    fm = FeatureMap.build(np.array([-1.0]), dim=1, scale=1.0)  # p = -1: every weight negative
+    summary = key_summary(fm, np.ones((3, 1)), np.ones((3, 1)))
+    with pytest.raises(FloatingPointError, match="denominator"):
+        apply_summary(fm, np.ones((2, 1)), summary)
+
+
+def test_float32_inputs_are_accepted() -> None:
+    q, k, v = (a.astype(np.float32) for a in _inputs())
+    res = fast_attention(q, k, v, scale=1.0, eps=1e-3, allow_slower=True)
+    exact = attention(q.astype(np.float64), k.astype(np.float64), v.astype(np.float64), scale=1.0)
+    assert np.abs(res.output - exact).max() <= res.certified_bound
+
+
+@pytest.mark.parametrize(
+    ("name", "s", "expected"), [("paper", 4, 1.0), ("alman-song", 4, 0.25), ("practice", 4, 0.5)]
+)
+def test_scale_conventions(name: str, s: int, expected: float) -> None:
+    assert resolve_scale(name, s) == expected
+
+
+def test_bad_input() -> None:
+    q, k, v = _inputs()
+    kw = {"scale": 1.0, "eps": 1e-3, "allow_slower": True}
+    with pytest.raises(ValueError, match="finite"):
+        fast_attention(np.where(q > 0.5, np.inf, q), k, v, **kw)
+    with pytest.raises(ValueError, match="key width"):
+        fast_attention(q[:, :2], k, v, **kw)
+    with pytest.raises(ValueError, match="value rows"):
+        fast_attention(q, k, v[:-1], **kw)
+    with pytest.raises(ValueError, match="rank 2"):
+        fast_attention(q[0], k, v, **kw)
+    with pytest.raises(ValueError, match="at least one key"):
+        fast_attention(q, k[:0], v[:0], **kw)
+    with pytest.raises(TypeError, match="dtype"):
+        fast_attention(q.astype(np.int64), k, v, **kw)
+    for eps in (0.0, 1.0, -1e-3):
+        with pytest.raises(ValueError, match="eps"):
+            fast_attention(q, k, v, scale=1.0, eps=eps)
+    with pytest.raises(ValueError, match="scale"):
+        fast_attention(q, k, v, scale="vaswani", eps=1e-3)
+    with pytest.raises(ValueError, match="scale"):
+        fast_attention(q, k, v, scale=-1.0, eps=1e-3)
+    with pytest.raises(ValueError, match="fallback"):
+        fast_attention(q, k, v, scale=1.0, eps=1e-3, fallback="exact-ish")
+    with pytest.raises(ValueError, match="fit_method"):
+        fast_attention(q, k, v, scale=1.0, eps=1e-3, fit_method="pade")
+    with pytest.raises(ValueError, match="R"):
+        fast_attention(q, k, v, scale=1.0, eps=1e-3, R=float("nan"))
