@@ -1,10 +1,10 @@
 """asv benchmarks: exact vs certified polynomial attention across lengths and norm regimes.
 
 ``n = m`` from 2^10 to 2^17 at ``d = 8``, ``R ∈ {0.25, 1, 4, 9}`` (below, near and beyond the
-crossover), ``eps = 1e-3``. ``exact`` is :func:`reference.exact_attention.exact_attention` (the
-fast baseline), ``exact_reference`` is :func:`reference.attention`; both are timed at R = 1
-only (they do not depend on R). Exact attention is skipped above 2^16 (minutes per call) and the
-polynomial method at ``R = 9`` above 2^12 (rank 490314: it loses, and the benchmark shows where).
+crossover), ``eps = 1e-3``. ``exact`` is :func:`reference.attention` (in-place chunked numpy),
+timed at R = 1 only (it does not depend on R). Exact attention is skipped above 2^16
+(minutes per call) and the polynomial method at ``R = 9`` above 2^12 (rank 490314: it loses,
+and the benchmark shows where).
 ``track_*`` values are computed once in ``setup_cache``: fitted log-log runtime exponents,
 certified and measured errors, degrees and ranks. Peers (torch SDPA float32/float64) run when
 torch is importable and are skipped otherwise.
@@ -20,7 +20,7 @@ R9_MAX = 1 << 11
 
 
 class TimeAttention:
-    params = (SIZES, RADII, ["exact", "exact_reference", "polynomial"])
+    params = (SIZES, RADII, ["exact", "polynomial"])
     param_names = (
         "n",
         "R",
@@ -32,12 +32,10 @@ class TimeAttention:
     timeout = 900
 
     def setup(self, n: int, radius: float, method: str) -> None:
-        if method.startswith("exact") and radius != 1.0:
+        if method == "exact" and radius != 1.0:
             raise NotImplementedError("exact attention does not depend on R: timed at R = 1")
         if method == "exact" and n > EXACT_MAX:
             raise NotImplementedError("exact attention above 2^16 takes minutes per call")
-        if method == "exact_reference" and n > EXACT_MAX // 4:
-            raise NotImplementedError("reference.attention above 2^14: minutes per call")
         if method == "polynomial" and radius >= 9 and n > R9_MAX:
             raise NotImplementedError("R = 9 polynomial above 2^11: minutes per call")
         from reference.fast_attention import plan
@@ -48,13 +46,10 @@ class TimeAttention:
 
     def time_attention(self, n: int, radius: float, method: str) -> None:
         from reference import attention
-        from reference.exact_attention import exact_attention
         from reference.fast_attention import fast_attention
         from verify.efficiency_timing import SCALE
 
         if method == "exact":
-            exact_attention(self.q, self.k, self.v, scale=SCALE)
-        elif method == "exact_reference":
             attention(self.q, self.k, self.v, scale=SCALE)
         else:
             fast_attention(

@@ -10,7 +10,7 @@ import numpy as np
 
 from reference._validation import as_array, check_dim, positive_float, positive_int
 
-DEFAULT_CHUNK_ELEMENTS = 1 << 22  # logits held at once: 4M entries = 32 MB in float64
+DEFAULT_CHUNK_ELEMENTS = 1 << 20  # logits held at once: 1M entries = 8 MB in float64
 
 
 def exp_elementwise(x: np.ndarray) -> np.ndarray:
@@ -66,12 +66,42 @@ def attention(
     scale = positive_float("scale", scale)
     chunk_elements = positive_int("chunk_elements", chunk_elements)
     dtype = np.result_type(q, k, v)
+    if dtype.kind == "O":
+        return _attention_generic(q, k, v, scale, chunk_elements)
+    return _attention_inplace(q, k, v, scale, chunk_elements, dtype)
+
+
+def _attention_inplace(
+    q: np.ndarray, k: np.ndarray, v: np.ndarray, scale: float, chunk_elements: int, dtype: np.dtype
+) -> np.ndarray:
+    """float32/float64 path with few passes over memory: the scale goes on the ``(n, d)`` queries,
+    each chunk's logits live in one reused buffer (shifted and exponentiated in place), and the
+    normalization divides the ``(c, d_v)`` product, not the ``(c, m)`` weights."""
     n, m = q.shape[0], k.shape[0]
+    rows = max(1, min(n, chunk_elements // m))
+    qs = (q * scale).astype(dtype, copy=False)  # (n, d)
+    kt = np.ascontiguousarray(k.T, dtype=dtype)  # (d, m)
+    vv = v.astype(dtype, copy=False)  # (m, d_v)
+    buf = np.empty((rows, m), dtype=dtype)  # (c, m) reused logits / weights
     out = np.empty((n, v.shape[1]), dtype=dtype)  # (n, d_v)
-    rows = max(1, chunk_elements // m)
-    kt = k.T  # (d, m)
     for start in range(0, n, rows):
         stop = min(n, start + rows)
-        logits = (q[start:stop] @ kt) * scale  # (c, m); a Python float keeps float32 as float32
+        w = np.matmul(qs[start:stop], kt, out=buf[: stop - start])  # (c, m) logits
+        w -= w.max(axis=1, keepdims=True)
+        np.exp(w, out=w)  # (c, m) weights, row max exactly 1
+        out[start:stop] = (w @ vv) / w.sum(axis=1)[:, None]  # (c, d_v)
+    return out
+
+
+def _attention_generic(
+    q: np.ndarray, k: np.ndarray, v: np.ndarray, scale: float, chunk_elements: int
+) -> np.ndarray:
+    """Object-array (mpmath) path: plain chunked softmax at the current mpmath precision."""
+    n, m = q.shape[0], k.shape[0]
+    out = np.empty((n, v.shape[1]), dtype=object)  # (n, d_v)
+    rows = max(1, chunk_elements // m)
+    for start in range(0, n, rows):
+        stop = min(n, start + rows)
+        logits = (q[start:stop] @ k.T) * scale  # (c, m)
         out[start:stop] = softmax_rows(logits) @ v  # (c, d_v)
     return out

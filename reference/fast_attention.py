@@ -33,7 +33,7 @@ from reference._validation import (
     positive_float,
     positive_int,
 )
-from reference.exact_attention import exact_attention
+from reference.attention import attention
 from reference.features import FeatureMap, rank
 from reference.polyfit import METHODS, ExpFit, fit_exp
 
@@ -288,7 +288,7 @@ def fast_attention(
     if reason:
         if fallback == "refuse":
             raise FastAttentionRefused(f"fast_attention refused: {reason}")
-        exact = exact_attention(q64, k64, v64, scale=scale)  # (n, dv)
+        exact = attention(q64, k64, v64, scale=scale)  # (n, dv)
         return FastAttentionResult(
             exact,
             "exact",

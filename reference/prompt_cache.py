@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reference._validation import as_array, open_unit_interval, positive_float
-from reference.exact_attention import exact_attention
+from reference.attention import attention
 from reference.fast_attention import (
     apply_summary,
     certified_output_bound,
@@ -121,7 +121,7 @@ class ExactPromptCache:
         _, q, k_x, v_x = input_projections(self.model, xb)
         out = np.stack(
             [
-                exact_attention(
+                attention(
                     q[b],
                     np.concatenate([self.keys, k_x[b]]),  # (Lp+L, dk)
                     np.concatenate([self.values, v_x[b]]),  # (Lp+L, dv)

@@ -435,8 +435,7 @@ def run(ctx: ClaimContext) -> ClaimResult:
             "Crossover with measured unit costs: exact {:.3g} s per logit, polynomial {:.3g} s "
             "per feature entry.".format(*calibrated_unit_costs(sweep)),
             "Timings are in-process medians on a shared machine; speedups are ratios within "
-            "this run. Exact = reference.exact_attention (in-place chunked numpy, about 3-4x "
-            "faster than reference.attention on this machine).",
+            "this run. Exact = reference.attention (in-place chunked numpy).",
             "The 2ε/(1−ε) composition, the gradient bounds and the max-norm output gain are the "
             "project's own derivations (docs/efficiency.md).",
         ]
