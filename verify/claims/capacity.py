@@ -324,9 +324,9 @@ def _plot_counts(rows: list[dict[str, Any]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5.5))
     labels = [
-        (f"mem N={r['n_sequences']}\n" if r["n_sequences"] else f"C={r['lipschitz']:g}\n")
+        (f"mem N={r['n_sequences']}, " if r["n_sequences"] else f"C={r['lipschitz']:g}, ")
         + f"d={r['d']} L={r['L']} ε={r['eps']:.3g}"
         for r in rows
     ]
@@ -350,7 +350,7 @@ def _plot_counts(rows: list[dict[str, Any]], path: Path) -> None:
         label="same with the empirical Λ (not a valid bound: Λ_emp <= Λ)",
     )
     left.set(xticks=x, ylabel="log2 prompt rows", title="memorization counts vs lower bounds")
-    left.set_xticklabels(labels, fontsize=7)
+    left.set_xticklabels(labels, fontsize=7, rotation=60, ha="right")
     left.legend(fontsize=7)
     right.plot(x, [r["bits_per_row"] for r in rows], "o-", label="bits per row d T log2 Q")
     right.plot(x, [r["precision_bits"] for r in rows], "d-", label="significand bits used")
@@ -360,7 +360,7 @@ def _plot_counts(rows: list[dict[str, Any]], path: Path) -> None:
     right.plot(x, [r["log2_lipschitz_bound"] for r in rows], "v:", label="log2 Λ (bound)")
     right.plot(x, [r["log2_lipschitz_empirical"] for r in rows], "^:", label="log2 Λ (empirical)")
     right.set(xticks=x, ylabel="bits", title="precision: construction vs bound", yscale="log")
-    right.set_xticklabels(labels, fontsize=7)
+    right.set_xticklabels(labels, fontsize=7, rotation=60, ha="right")
     right.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
