@@ -25,7 +25,7 @@ from verify.claims.base import (
     FigureResult,
     register,
 )
-from verify.properties import Observation, run_property
+from verify.properties import FALSIFYING_CASE, Observation, run_property
 from verify.report import (
     EXIT_CLAIM_ERROR,
     EXIT_FALSIFIED,
@@ -138,10 +138,10 @@ def test_planted_falsified_claim_exits_1_with_its_counterexample(fake_claims, tm
     assert results["status"] == "falsified" and results["exit_code"] == EXIT_FALSIFIED
     check = results["claims"]["fake-falsified"]["checks"][0]
     assert not check["passed"] and check["worst_ratio"] > 1
-    assert "Falsifying example" in check["counterexample"]
+    assert FALSIFYING_CASE.search(check["counterexample"])
     assert results["claims"]["fake-pass"]["status"] == "passed"
     printed = capsys.readouterr().out
-    assert "FALSIFIED" in printed and "Falsifying example" in printed
+    assert "FALSIFIED" in printed and FALSIFYING_CASE.search(printed)
     assert "python -m verify --only fake-falsified --seed 5" in printed
     assert "**FALSIFIED**" in (out / "index.md").read_text()
 

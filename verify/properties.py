@@ -15,12 +15,17 @@ falsifying case as Hypothesis reports it.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from hypothesis import HealthCheck, given, seed, settings, target
 from hypothesis import strategies as st
+
+# How Hypothesis introduces the shrunk case in its report ("Falsifying example" up to 6.15x,
+# "Failing test case" in later releases): tests recognise a reproducer by this pattern.
+FALSIFYING_CASE = re.compile(r"(Falsifying example|Failing test case): prop\(")
 
 
 @dataclass(frozen=True)
