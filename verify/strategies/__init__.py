@@ -34,6 +34,30 @@ class PromptCase:
         )
 
 
+def draw_random_model(
+    draw: st.DrawFn,
+    rng: np.random.Generator,
+    *,
+    d: int,
+    width: int,
+    max_length: int | None,
+    weight_scale: float = 1.0,
+) -> Transformer:
+    """A random model of the given sizes with drawn key/value widths and FFN depths (0–2 layers
+    on each side); weights from ``rng``. For use inside ``@st.composite`` strategies."""
+    return Transformer.random(
+        d,
+        rng=rng,
+        width=width,
+        key_width=draw(st.integers(1, width + 1)),
+        value_width=draw(st.integers(1, width + 1)),
+        ffn_in_layers=draw(st.integers(0, 2)),
+        ffn_out_layers=draw(st.integers(0, 2)),
+        max_length=max_length,
+        weight_scale=weight_scale,
+    )
+
+
 @st.composite
 def prompt_cases(
     draw: st.DrawFn,
@@ -56,15 +80,8 @@ def prompt_cases(
     scale = draw(st.sampled_from([0.3, 1.0, 3.0])) if prompt_scale is None else prompt_scale
     seed = draw(seeds)
     rng = np.random.default_rng(seed)
-    model = Transformer.random(
-        d,
-        rng=rng,
-        width=width,
-        key_width=draw(st.integers(1, width + 1)),
-        value_width=draw(st.integers(1, width + 1)),
-        ffn_in_layers=draw(st.integers(0, 2)),
-        ffn_out_layers=draw(st.integers(0, 2)),
-        max_length=max_length if use_pos else None,
+    model = draw_random_model(
+        draw, rng, d=d, width=width, max_length=max_length if use_pos else None
     )
     prompt = rng.standard_normal((lp, width)) * scale  # (Lp, D)
     xs = rng.random((batch, length, d))  # (B, L, d)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from reference import Transformer
 from verify.bounds import capacity as cap
-from verify.strategies import seeds
+from verify.strategies import draw_random_model, seeds
 
 
 @dataclass(frozen=True)
@@ -44,14 +44,11 @@ def prompt_pair_cases(draw: st.DrawFn, *, max_d: int = 3, max_length: int = 4) -
     step = draw(st.sampled_from([1e-6, 1e-3, 1e-1, 1.0]))
     seed = draw(seeds)
     rng = np.random.default_rng(seed)
-    model = Transformer.random(
-        d,
-        rng=rng,
+    model = draw_random_model(
+        draw,
+        rng,
+        d=d,
         width=width,
-        key_width=draw(st.integers(1, width + 1)),
-        value_width=draw(st.integers(1, width + 1)),
-        ffn_in_layers=draw(st.integers(0, 2)),
-        ffn_out_layers=draw(st.integers(0, 2)),
         max_length=max_length if draw(st.booleans()) else None,
         weight_scale=draw(st.sampled_from([0.5, 1.0, 2.0])),
     )
