@@ -8,6 +8,11 @@ Public API:
 * :func:`train_prompt`, :func:`init_prompt_normal`, :func:`init_prompt_from_inputs` — training.
 * :func:`construct_universal`, :func:`construct_memorizer` — the constructive witnesses of
   theory.md §3 (a frozen model and a prompt), returning a :class:`Construction`.
+
+Submodules with their own API (imported explicitly, e.g. ``from reference.fast_attention import
+fast_attention``): ``polyfit`` (certified exp fits), ``features`` (multinomial feature map),
+``fast_attention``, ``prompt_cache``, ``fast_gradient`` (theory.md §5); ``lipschitz`` (the model's
+Lipschitz bound in the prompt) and ``capacity`` (gradient-based capacity, Wang-style floor; §4).
 """
 
 from reference.attention import attention, softmax_rows
