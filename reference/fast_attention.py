@@ -90,15 +90,44 @@ def resolve_scale(scale: object, d: int) -> float:
     return positive_float("scale", scale)
 
 
+def max_row_norm(a: np.ndarray) -> float:
+    """``max_i ‖a_i‖`` over the rows of ``a (n, k)`` (0 for no rows).
+
+    >>> max_row_norm(np.array([[3.0, 4.0], [1.0, 0.0]]))
+    5.0
+    """
+    return float(np.sqrt(np.max(np.einsum("ij,ij->i", a, a)))) if a.shape[0] else 0.0
+
+
 def guaranteed_radius(q: np.ndarray, k: np.ndarray, scale: float) -> float:
     """``scale · max_i ‖q_i‖ · max_j ‖k_j‖ >= max |scale · q_i·k_j|`` (Cauchy–Schwarz).
 
     >>> guaranteed_radius(np.array([[3.0, 4.0]]), np.array([[1.0, 0.0]]), 0.5)
     2.5
     """
-    qn = float(np.sqrt(np.max(np.einsum("ij,ij->i", q, q)))) if q.shape[0] else 0.0
-    kn = float(np.sqrt(np.max(np.einsum("ij,ij->i", k, k)))) if k.shape[0] else 0.0
-    return scale * qn * kn
+    return scale * max_row_norm(q) * max_row_norm(k)
+
+
+def resolve_radius(needed: float, declared: float | None, *, name: str = "R") -> float:
+    """The fit radius: ``needed`` rounded up when nothing is declared; else the declared value,
+    refused (never extrapolated) when the inputs need more.
+
+    >>> resolve_radius(0.99, 1.0)
+    1.0
+    >>> resolve_radius(1.5, 1.0)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: R: inputs need a logit radius ... = 1.5, above the declared R = 1; refusing ...
+    """
+    if declared is None:
+        return round_up_radius(needed)
+    radius = positive_float(name, declared)
+    if needed > radius:
+        raise ValueError(
+            f"{name}: inputs need a logit radius scale·max‖q‖·max‖k‖ = {needed:.6g}, above the "
+            f"declared {name} = {radius:.6g}; refusing to extrapolate the polynomial"
+        )
+    return radius
 
 
 def round_up_radius(radius: float, digits: int = 3) -> float:
@@ -258,16 +287,7 @@ def fast_attention(
     if fit_method not in METHODS:
         raise ValueError(f"fit_method: expected one of {METHODS}, got {fit_method!r}")
     q64, k64, v64 = (np.asarray(a, dtype=np.float64) for a in (q, k, v))
-    needed = guaranteed_radius(q64, k64, scale)
-    if R is None:
-        radius = round_up_radius(needed)
-    else:
-        radius = positive_float("R", R)
-        if needed > radius:
-            raise ValueError(
-                f"R: inputs need a logit radius scale·max‖q‖·max‖k‖ = {needed:.6g}, above the "
-                f"declared R = {radius:.6g}; refusing to extrapolate the polynomial"
-            )
+    radius = resolve_radius(guaranteed_radius(q64, k64, scale), R)
     fit, r, speedup = plan(n, m, d, dv, radius=radius, eps=eps, fit_method=fit_method)
     reason = ""
     if r > max_rank:

@@ -38,12 +38,13 @@ from reference.fast_attention import (
     block_rows,
     guaranteed_radius,
     key_summary,
+    max_row_norm,
+    resolve_radius,
     resolve_scale,
-    round_up_radius,
 )
 from reference.features import FeatureMap
 from reference.polyfit import fit_exp
-from reference.prompt_cache import input_projections, max_row_norm
+from reference.prompt_cache import input_projections
 from reference.prompt_tuning import _check_model, check_inputs, check_prompt
 
 
@@ -139,16 +140,7 @@ def low_rank_key_value_grad(
     m, dv = v.shape
     scale = resolve_scale(scale, dk)
     eps = open_unit_interval("eps", eps)
-    needed = guaranteed_radius(q, k, scale)
-    if R is None:
-        radius = round_up_radius(needed)
-    else:
-        radius = positive_float("R", R)
-        if needed > radius:
-            raise ValueError(
-                f"R: inputs need a logit radius {needed:.6g}, above the declared R = "
-                f"{radius:.6g}; refusing to extrapolate the polynomial"
-            )
+    radius = resolve_radius(guaranteed_radius(q, k, scale), R)
     fit = fit_exp(radius, eps, fit_method)
     features = FeatureMap.build(fit.coeffs, dim=dk, scale=scale)
     r = features.rank
@@ -249,11 +241,7 @@ def fast_prompt_loss_and_grad(
         * max_row_norm(q.reshape(-1, q.shape[-1]))
         * max(max_row_norm(k_p), max_row_norm(k_x.reshape(-1, k_x.shape[-1])))
     )
-    if needed > radius:
-        raise ValueError(
-            f"radius: inputs and prompt need a logit radius {needed:.6g}, above the declared "
-            f"radius = {radius:.6g}; refusing to extrapolate the polynomial"
-        )
+    resolve_radius(needed, radius, name="radius")  # refuses inputs that need more
     fit = fit_exp(radius, eps, fit_method)
     features = FeatureMap.build(fit.coeffs, dim=q.shape[-1], scale=scale)
     prompt_summary = key_summary(features, k_p, v_p)  # (r, dv+1)

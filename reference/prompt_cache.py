@@ -27,6 +27,7 @@ from reference.fast_attention import (
     apply_summary,
     certified_output_bound,
     key_summary,
+    max_row_norm,
 )
 from reference.features import FeatureMap, rank
 from reference.model import Transformer
@@ -47,11 +48,6 @@ def after_attention(model: Transformer, h_x: np.ndarray, o: np.ndarray) -> np.nd
     for layer in model.ffn_out:
         h = layer(h)
     return h @ model.readout  # (..., L, d)
-
-
-def max_row_norm(a: np.ndarray) -> float:
-    """``max_i ‖a_i‖`` over the rows of ``a (n, k)`` (0 for no rows)."""
-    return float(np.sqrt(np.max(np.einsum("ij,ij->i", a, a)))) if a.shape[0] else 0.0
 
 
 def _max_norm_gain(w: np.ndarray) -> float:

@@ -16,8 +16,8 @@ import numpy as np
 from hypothesis import strategies as st
 
 from reference import Transformer
-from reference.fast_attention import resolve_scale
-from reference.prompt_cache import input_projections, max_row_norm
+from reference.fast_attention import max_row_norm, resolve_scale
+from reference.prompt_cache import input_projections
 from verify.strategies import seeds
 
 RADIUS_GRID = (0.05, 0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0)
