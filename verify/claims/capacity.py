@@ -32,6 +32,7 @@ from verify.capacity_checks import (
     packing_check,
     permutation_check,
 )
+from verify.claims._figures import pyplot, save_figure
 from verify.claims.base import CheckResult, ClaimContext, ClaimResult, FigureResult, register
 from verify.properties import PropertyOutcome, run_property
 from verify.strategies.capacity import (
@@ -257,10 +258,7 @@ def _wang_check(rows: list[dict[str, Any]]) -> CheckResult:
 
 # --------------------------------------------------------------------------- figures
 def _plot_capacity(rows: list[dict[str, Any]], wang: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     groups = sorted({(r["d"], r["L"]) for r in rows})
@@ -313,16 +311,11 @@ def _plot_capacity(rows: list[dict[str, Any]], wang: list[dict[str, Any]], path:
         title="Wang-style dataset: loss vs exact floor (dashed)",
     )
     right.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def _plot_counts(rows: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5.5))
     labels = [
@@ -362,9 +355,7 @@ def _plot_counts(rows: list[dict[str, Any]], path: Path) -> None:
     right.set(xticks=x, ylabel="bits", title="precision: construction vs bound", yscale="log")
     right.set_xticklabels(labels, fontsize=7, rotation=60, ha="right")
     right.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 # --------------------------------------------------------------------------- the claim

@@ -19,6 +19,7 @@ from reference.fast_attention import plan
 from reference.polyfit import fit_exp
 from verify import efficiency_checks as checks
 from verify.bounds import efficiency as bounds
+from verify.claims._figures import pyplot, save_figure
 from verify.claims.base import CheckResult, ClaimContext, ClaimResult, FigureResult, register
 from verify.efficiency_timing import (
     DIM,
@@ -211,10 +212,7 @@ def _exponents(sweep: dict[str, Any]) -> dict[str, float]:
 
 
 def _runtime_figure(ctx: ClaimContext, sweep: dict[str, Any], exps: dict[str, float]) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     sizes = sweep["sizes"]
@@ -241,10 +239,8 @@ def _runtime_figure(ctx: ClaimContext, sweep: dict[str, Any], exps: dict[str, fl
     ax.set_ylabel("seconds (median)")
     ax.set_title("Exact vs certified polynomial attention (ε = 1e-3)")
     ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
     name = "efficiency_runtime.png"
-    fig.savefig(ctx.figure_dir / name, dpi=120)
-    plt.close(fig)
+    save_figure(fig, ctx.figure_dir / name)
     return name
 
 
@@ -262,10 +258,7 @@ def calibrated_unit_costs(sweep: dict[str, Any]) -> tuple[float, float]:
 
 
 def _phase_figure(ctx: ClaimContext, sweep: dict[str, Any]) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     sizes, radii = sweep["sizes"], sweep["radii"]
     grid = np.array(
@@ -306,10 +299,8 @@ def _phase_figure(ctx: ClaimContext, sweep: dict[str, Any]) -> str:
     ax.set_ylabel("R")
     ax.set_title("Phase transition: polynomial wins below/right of the crossover")
     ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
     name = "efficiency_phase_map.png"
-    fig.savefig(ctx.figure_dir / name, dpi=120)
-    plt.close(fig)
+    save_figure(fig, ctx.figure_dir / name)
     return name
 
 
@@ -334,10 +325,7 @@ def _prompt_sweep(ctx: ClaimContext) -> list[dict[str, Any]]:
 
 
 def _prompt_figure(ctx: ClaimContext, rows: list[dict[str, Any]]) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     for method, style in (("exact_cached", "k-o"), ("polynomial_cached", "b--s")):
@@ -347,10 +335,8 @@ def _prompt_figure(ctx: ClaimContext, rows: list[dict[str, Any]]) -> str:
     ax.set_ylabel("seconds per input (L = 16, d = 8)")
     ax.set_title("Prompt-tuning inference with a prompt cache (R = 1, ε = 1e-3)")
     ax.legend()
-    fig.tight_layout()
     name = "efficiency_prompt_cache.png"
-    fig.savefig(ctx.figure_dir / name, dpi=120)
-    plt.close(fig)
+    save_figure(fig, ctx.figure_dir / name)
     return name
 
 

@@ -24,6 +24,7 @@ from verify.bounds.foundation import (
     RELATIVE_PATTERN_LATEX,
     identity_residuals,
 )
+from verify.claims._figures import pyplot, save_figure
 from verify.claims.base import CheckResult, ClaimContext, ClaimResult, FigureResult, register
 from verify.identities import (
     attention_input,
@@ -110,10 +111,7 @@ def _property_check(
 
 
 def _histogram_figure(path: Path, series: list[tuple[str, list[float], float]]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, len(series), figsize=(4.2 * len(series), 3.4), squeeze=False)
     for ax, (title, errors, tolerance) in zip(axes[0], series, strict=True):
@@ -126,16 +124,11 @@ def _histogram_figure(path: Path, series: list[tuple[str, list[float], float]]) 
         ax.set_ylabel("cases")
         ax.legend(loc="upper left", fontsize=8)
     fig.suptitle("Identity and gradient errors stay far below their tolerances")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def _mass_figure(path: Path, rows: list[dict[str, float]]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     floor = np.finfo(float).eps / 4
     mass = np.array([r["input_mass"] for r in rows])  # (items,)
@@ -155,9 +148,7 @@ def _mass_figure(path: Path, rows: list[dict[str, float]]) -> None:
     ax.set_ylabel("relative error")
     ax.set_title("Errors stay flat as the prompt takes over the attention")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 @register(NAME, "Exact identities of prompt attention and the exact prompt gradient", order=10)

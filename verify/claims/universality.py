@@ -20,6 +20,7 @@ import numpy as np
 
 from reference import construct_memorizer, construct_universal
 from verify.bounds import universality as ub
+from verify.claims._figures import pyplot, save_figure
 from verify.claims.base import CheckResult, ClaimContext, ClaimResult, FigureResult, register
 from verify.properties import PropertyOutcome, run_property
 from verify.strategies.targets import make_sawtooth, with_constant
@@ -164,10 +165,7 @@ def memorization_job(item: tuple[int, int, int, int, float, str, int | None]) ->
 
 # --------------------------------------------------------------------------- figures
 def _error_figure(path: Path, ratios: list[float], fits: list, labels: list[str]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10.5, 4.0))
     ax1.hist(np.clip(ratios, 0, None), bins=30, color="tab:blue", alpha=0.85)
@@ -183,16 +181,11 @@ def _error_figure(path: Path, ratios: list[float], fits: list, labels: list[str]
     ax2.set_ylabel("sup error (solid), bound (dashed)")
     ax2.set_title("error falls like 1/K")
     ax2.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def _precision_figure(path: Path, f64: list[dict], sweep: list[dict]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10.5, 4.0))
     bits = [r["table_bits"] for r in f64]
@@ -214,9 +207,7 @@ def _precision_figure(path: Path, f64: list[dict], sweep: list[dict]) -> None:
         ax2.set_xlabel("significand bits p")
         ax2.set_ylabel("fraction decoded wrongly")
         ax2.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 # --------------------------------------------------------------------------- the claim
