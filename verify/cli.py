@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -26,24 +26,19 @@ def _executor_spec(value: str) -> str:
     return value
 
 
-def _positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value!r}") from exc
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value!r}")
-    return number
+def _int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type`` accepting integers ``>= minimum``."""
 
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            number = None
+        if number is None or number < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {value!r}")
+        return number
 
-def _seed(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value!r}") from exc
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value!r}")
-    return number
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,7 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="report folder, replaced atomically (default: report)",
     )
     parser.add_argument(
-        "--seed", type=_seed, default=0, help="seed of every property and sweep (default 0)"
+        "--seed",
+        type=_int_at_least(0),
+        default=0,
+        help="seed of every property and sweep (default 0)",
     )
     parser.add_argument(
         "--executor",
@@ -86,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--workers",
-        type=_positive_int,
+        type=_int_at_least(1),
         default=None,
         metavar="N",
         help="processes of the local pool (default: number of CPUs)",
