@@ -14,12 +14,17 @@ import numpy as np
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def _is_mpf_array(x: np.ndarray) -> bool:
-    if x.dtype != object:
-        return False
+def _check_mpf_entries(name: str, arr: np.ndarray) -> None:
+    """One pass over an object array: every entry an ``mpmath.mpf``, none inf or nan."""
     import mpmath
+    from mpmath.libmp import finf, fnan, fninf
 
-    return all(isinstance(v, mpmath.mpf) for v in x.flat)
+    special = {finf, fninf, fnan}
+    for v in arr.flat:
+        if not isinstance(v, mpmath.mpf):
+            raise TypeError(f"{name}: object arrays must hold mpmath.mpf values only")
+        if v._mpf_ in special:
+            raise ValueError(f"{name}: expected finite values, got inf or nan")
 
 
 def as_array(
@@ -51,12 +56,7 @@ def as_array(
     if arr.dtype == object:
         if not allow_object:
             raise TypeError(f"{name}: expected dtype float32 or float64, got object")
-        if not _is_mpf_array(arr):
-            raise TypeError(f"{name}: object arrays must hold mpmath.mpf values only")
-        import mpmath
-
-        if not all(mpmath.isfinite(v) for v in arr.flat):
-            raise ValueError(f"{name}: expected finite values, got inf or nan")
+        _check_mpf_entries(name, arr)
         return arr
     if arr.dtype not in FLOAT_DTYPES:
         raise TypeError(
@@ -67,6 +67,13 @@ def as_array(
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
         raise ValueError(f"{name}: expected finite values, got {bad} inf/nan entries")
     return arr
+
+
+def check_rng(rng: object) -> np.random.Generator:
+    """Require a ``numpy.random.Generator`` (no global random state anywhere)."""
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng: expected numpy.random.Generator, got {type(rng).__name__}")
+    return rng
 
 
 def check_dim(name: str, arr: np.ndarray, axis: int, expected: int, what: str) -> None:

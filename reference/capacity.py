@@ -20,22 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reference._validation import as_array, check_dim, positive_float, positive_int
+from reference._validation import as_array, check_dim, check_rng, positive_float, positive_int
 from reference.model import Transformer
-from reference.prompt_tuning import check_inputs, prompt_forward
+from reference.prompt_tuning import check_inputs, check_model, prompt_forward
 from reference.training import init_prompt_normal, train_prompt
-
-
-def _check_rng(rng: object) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng: expected numpy.random.Generator, got {type(rng).__name__}")
-    return rng
-
-
-def _check_model(model: object) -> Transformer:
-    if not isinstance(model, Transformer):
-        raise TypeError(f"model: expected a reference.Transformer, got {type(model).__name__}")
-    return model
 
 
 def _check_lengths(prompt_lengths: object) -> tuple[int, ...]:
@@ -61,7 +49,7 @@ def random_pairs(
     n_pairs = positive_int("n_pairs", n_pairs)
     d = positive_int("d", d)
     length = positive_int("length", length)
-    rng = _check_rng(rng)
+    rng = check_rng(rng)
     xs = rng.random((n_pairs, length, d))  # (N, L, d)
     ys = rng.random((n_pairs, length, d))  # (N, L, d)
     return xs, ys
@@ -125,7 +113,7 @@ def gradient_capacity(
     >>> r.smallest_length
     1
     """
-    model = _check_model(model)
+    model = check_model(model)
     xs = check_inputs(model, "xs", xs)
     if xs.ndim != 3:
         raise ValueError(f"xs: expected a batch (N, L, d), got shape {xs.shape}")
@@ -134,7 +122,7 @@ def gradient_capacity(
         raise ValueError(f"ys: expected the shape of xs {xs.shape}, got {ys.shape}")
     tolerance = positive_float("tolerance", tolerance)
     lengths = _check_lengths(prompt_lengths)
-    rng = _check_rng(rng)
+    rng = check_rng(rng)
     restarts = positive_int("restarts", restarts)
     target = tolerance**2 / ys.size
     trials = []
@@ -278,14 +266,14 @@ def wang_dataset(model: Transformer, *, length: int, rng: np.random.Generator) -
     >>> data.xs.shape, data.loss_floor > 0
     ((2, 3, 2), True)
     """
-    model = _check_model(model)
+    model = check_model(model)
     if model.positional is not None:
         raise ValueError(
             "model: expected a model without positional encoding (positional=None); the "
             "permutation argument does not apply to position-dependent queries"
         )
     length = positive_int("length", length, minimum=2)
-    rng = _check_rng(rng)
+    rng = check_rng(rng)
     perm = np.roll(np.arange(length), -1)  # (L,) row j of sequence 1 = row j+1 of sequence 0
     x0 = rng.random((length, model.d))  # (L, d)
     y0 = rng.random((length, model.d))  # (L, d)
@@ -304,7 +292,7 @@ def permutation_defect(
     >>> permutation_defect(m, rng.random((2, 3)), rng.random((4, 2)), np.arange(4)[::-1]) < 1e-12
     True
     """
-    model = _check_model(model)
+    model = check_model(model)
     x = check_inputs(model, "x", x)
     if x.ndim != 2:
         raise ValueError(f"x: expected one sequence (L, d), got shape {x.shape}")
@@ -339,13 +327,13 @@ def trained_losses(
     >>> losses[0] >= data.loss_floor
     True
     """
-    model = _check_model(model)
+    model = check_model(model)
     xs = check_inputs(model, "xs", xs)
     ys = as_array("ys", ys, ndim=(2, 3))
     if ys.shape != xs.shape:
         raise ValueError(f"ys: expected the shape of xs {xs.shape}, got {ys.shape}")
     lengths = _check_lengths(prompt_lengths)
-    rng = _check_rng(rng)
+    rng = check_rng(rng)
     restarts = positive_int("restarts", restarts)
     best = []
     for lp in lengths:

@@ -45,7 +45,7 @@ from reference.fast_attention import (
 from reference.features import FeatureMap
 from reference.polyfit import fit_exp
 from reference.prompt_cache import input_projections
-from reference.prompt_tuning import _check_model, check_inputs, check_prompt
+from reference.prompt_tuning import check_inputs, check_model, check_prompt
 
 
 @dataclass(frozen=True)
@@ -216,7 +216,7 @@ def fast_prompt_loss_and_grad(
     >>> bool(np.allclose(grad, prompt_loss_and_grad(m, p, xs, ys)[1], atol=1e-5))
     True
     """
-    model = _check_model(model)
+    model = check_model(model)
     p = check_prompt(model, prompt).astype(np.float64)
     xb = check_inputs(model, "xs", xs)
     y = as_array("ys", ys, ndim=(2, 3))

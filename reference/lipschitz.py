@@ -35,6 +35,7 @@ import numpy as np
 
 from reference._validation import positive_float, positive_int
 from reference.model import FFNLayer, Transformer, relu
+from reference.prompt_tuning import check_model
 
 ROUNDING_MARGIN = 1.0 + 1e-9
 
@@ -138,8 +139,7 @@ def prompt_lipschitz_bound(
     >>> b.total >= b.ffn_in * b.attention * b.w_o * b.ffn_out * b.readout > 0
     True
     """
-    if not isinstance(model, Transformer):
-        raise TypeError(f"model: expected a reference.Transformer, got {type(model).__name__}")
+    model = check_model(model)
     radius = positive_float("prompt_radius", prompt_radius)
     length = positive_int("input_length", input_length)
     if model.max_length is not None and length > model.max_length:

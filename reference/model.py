@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from reference._validation import as_array, check_dim, positive_float, positive_int
+from reference._validation import as_array, check_dim, check_rng, positive_float, positive_int
 from reference.attention import softmax_rows
 
 
@@ -246,8 +246,7 @@ class Transformer:
         >>> m.positional.shape
         (4, 5)
         """
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError(f"rng: expected numpy.random.Generator, got {type(rng).__name__}")
+        check_rng(rng)
         d = positive_int("d", d)
         width = d if width is None else positive_int("width", width)
         if width < d:

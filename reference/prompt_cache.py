@@ -32,7 +32,7 @@ from reference.fast_attention import (
 from reference.features import FeatureMap, rank
 from reference.model import Transformer
 from reference.polyfit import ExpFit, fit_exp
-from reference.prompt_tuning import _check_model, check_inputs, check_prompt
+from reference.prompt_tuning import check_inputs, check_model, check_prompt
 
 
 def _ffn_in(model: Transformer, h: np.ndarray) -> np.ndarray:
@@ -107,7 +107,7 @@ class ExactPromptCache:
 
     @classmethod
     def build(cls, model: Transformer, prompt: np.ndarray) -> ExactPromptCache:
-        model = _check_model(model)
+        model = check_model(model)
         k_p, v_p = _prompt_keys_values(model, check_prompt(model, prompt))
         return cls(model, k_p, v_p)
 
@@ -182,7 +182,7 @@ class PolynomialPromptCache:
         radius: float,
         fit_method: str = "minimax",
     ) -> PolynomialPromptCache:
-        model = _check_model(model)
+        model = check_model(model)
         p = check_prompt(model, prompt)
         if p.dtype == object:
             raise TypeError("prompt: expected float32 or float64, got object (mpmath)")
@@ -261,7 +261,7 @@ class InputBlockCache:
 
     @classmethod
     def build(cls, model: Transformer, xs: np.ndarray, ys: np.ndarray) -> InputBlockCache:
-        model = _check_model(model)
+        model = check_model(model)
         xb, _ = _as_batch(model, xs)
         y = as_array("ys", ys, ndim=(2, 3))
         y = y[None] if y.ndim == 2 else y

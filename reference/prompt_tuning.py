@@ -13,7 +13,7 @@ from reference._validation import as_array, check_dim
 from reference.model import Transformer
 
 
-def _check_model(model: object) -> Transformer:
+def check_model(model: object) -> Transformer:
     if not isinstance(model, Transformer):
         raise TypeError(f"model: expected a reference.Transformer, got {type(model).__name__}")
     return model
@@ -59,7 +59,7 @@ def prompt_forward(model: Transformer, prompt: np.ndarray, x: np.ndarray) -> np.
     >>> prompt_forward(model, rng.standard_normal((3, 4)), rng.random((5, 2))).shape
     (5, 2)
     """
-    model = _check_model(model)
+    model = check_model(model)
     p = check_prompt(model, prompt)
     x = check_inputs(model, "x", x)
     z = attended_sequence(model, p, x)  # (..., n, D)
@@ -83,7 +83,7 @@ def prompt_loss_and_grad(
     >>> grad.shape
     (2, 3)
     """
-    model = _check_model(model)
+    model = check_model(model)
     p = check_prompt(model, prompt)
     xs = check_inputs(model, "xs", xs)
     ys = as_array("ys", ys, ndim=(2, 3), allow_object=True)

@@ -6,15 +6,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from reference._validation import as_array, positive_float, positive_int
+from reference._validation import as_array, check_rng, positive_float, positive_int
 from reference.model import Transformer
 from reference.prompt_tuning import check_inputs, prompt_loss_and_grad
-
-
-def _check_rng(rng: object) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng: expected numpy.random.Generator, got {type(rng).__name__}")
-    return rng
 
 
 def init_prompt_normal(
@@ -28,7 +22,7 @@ def init_prompt_normal(
     """
     length = positive_int("length", length, minimum=0)
     std = positive_float("std", std)
-    return _check_rng(rng).standard_normal((length, model.width)) * std
+    return check_rng(rng).standard_normal((length, model.width)) * std
 
 
 def init_prompt_from_inputs(
@@ -44,7 +38,7 @@ def init_prompt_from_inputs(
     length = positive_int("length", length, minimum=0)
     xs = check_inputs(model, "xs", xs)
     tokens = xs.reshape(-1, model.d) @ model.embed  # (B*L, D), no positional encoding
-    idx = _check_rng(rng).integers(0, tokens.shape[0], size=length)
+    idx = check_rng(rng).integers(0, tokens.shape[0], size=length)
     return tokens[idx].astype(np.float64)
 
 
