@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reference._validation import as_array, check_dim, check_rng, positive_float, positive_int
+from reference._validation import as_array, check_rng, positive_float, positive_int
 from reference.model import Transformer
-from reference.prompt_tuning import check_inputs, check_model, prompt_forward
+from reference.prompt_tuning import check_inputs, check_model, check_prompt, prompt_forward
 from reference.training import init_prompt_normal, train_prompt
 
 
@@ -244,13 +244,16 @@ def wang_loss_floor(ys: np.ndarray, permutation: np.ndarray) -> float:
     ys = as_array("ys", ys, ndim=3)
     if ys.shape[0] != 2:
         raise ValueError(f"ys: expected two sequences (2, L, d), got shape {ys.shape}")
-    perm = np.asarray(permutation)
-    if perm.shape != (ys.shape[1],) or sorted(perm.tolist()) != list(range(ys.shape[1])):
-        raise ValueError(
-            f"permutation: expected a permutation of range({ys.shape[1]}), got {perm.tolist()}"
-        )
+    perm = _check_permutation(permutation, ys.shape[1])
     gap = ys[0][perm] - ys[1]  # (L, d) targets of rows that share one output
     return float((gap * gap).sum() / 2 / ys.size)
+
+
+def _check_permutation(permutation: object, n: int) -> np.ndarray:
+    perm = np.asarray(permutation)
+    if perm.shape != (n,) or sorted(perm.tolist()) != list(range(n)):
+        raise ValueError(f"permutation: expected a permutation of range({n}), got {perm.tolist()}")
+    return perm
 
 
 def wang_dataset(model: Transformer, *, length: int, rng: np.random.Generator) -> WangDataset:
@@ -296,12 +299,8 @@ def permutation_defect(
     x = check_inputs(model, "x", x)
     if x.ndim != 2:
         raise ValueError(f"x: expected one sequence (L, d), got shape {x.shape}")
-    perm = np.asarray(permutation)
-    if perm.shape != (x.shape[0],) or sorted(perm.tolist()) != list(range(x.shape[0])):
-        raise ValueError(
-            f"permutation: expected a permutation of range({x.shape[0]}), got {perm.tolist()}"
-        )
-    check_dim("prompt", as_array("prompt", prompt, ndim=2), 1, model.width, "model width D")
+    perm = _check_permutation(permutation, x.shape[0])
+    check_prompt(model, prompt)
     out = prompt_forward(model, prompt, x)  # (L, d)
     out_perm = prompt_forward(model, prompt, x[perm])  # (L, d)
     return float(np.abs(out_perm - out[perm]).max())

@@ -40,6 +40,7 @@ from reference.prompt_tuning import prompt_forward
 BACKENDS = ("float64", "mpmath")
 DECODERS = ("deep", "wide")
 FLOAT64_BITS = 53
+MPMATH_EXTRA_BITS = 8  # default mpmath precision: the needed bits plus this margin
 GUARD_BITS = 6  # the packed table's relative error must stay below 2^-(T log2 Q + 3): 3·2^-p ≤ that
 MAX_PROMPT_ROWS = 1 << 16
 MAX_CONTEXTS = 1 << 12
@@ -67,11 +68,41 @@ def band_width(eps: float, d: int, L: int, K: int) -> Fraction:
     >>> band_width(0.25, 1, 1, 4)
     Fraction(1, 32)
     """
-    target = Fraction(eps) / (2 * d * L * K)
-    k = 0
-    while Fraction(1, 1 << k) > target:
-        k += 1
-    return Fraction(1, 1 << k)
+    return Fraction(1, power_of_two_at_least(2 * d * L * K / Fraction(eps), minimum_exponent=0))
+
+
+def log2_levels(Q: int) -> int:
+    """``log2 Q`` for the power of two ``Q`` (packing and unpacking are exact only then).
+
+    >>> log2_levels(16)
+    4
+    """
+    if Q < 2 or Q & (Q - 1):
+        raise ValueError(f"Q: expected a power of two >= 2, got {Q}")
+    return Q.bit_length() - 1
+
+
+def cell_coordinates(x: np.ndarray, K: int) -> np.ndarray:
+    """Grid cell per coordinate, ``min(⌊K x⌋, K − 1)``, as integers (same shape as ``x``)."""
+    return np.clip(np.floor(x * K), 0, K - 1).astype(np.int64)
+
+
+def in_band(x: np.ndarray, K: int, eta: Fraction) -> np.ndarray:
+    """Mask of coordinates of ``x`` closer than ``eta`` to an interior cell boundary ``j/K``."""
+    scaled = x * K  # (..., L, d)
+    nearest = np.clip(np.rint(scaled), 1, K - 1)
+    return np.abs(scaled - nearest) < float(eta) * K
+
+
+def digit_table(cells: np.ndarray, levels: np.ndarray, d: int, L: int, K: int) -> np.ndarray:
+    """The prompt's digit table ``(L K^d, T, d)``: for every sequence of cells ``cells (S, L)``
+    with output levels ``levels (S, L, d)``, row ``pos·K^d + cell_pos`` holds the levels of
+    position ``pos`` at the context of the other tokens (unlisted entries stay 0)."""
+    kd = K**d
+    digits = np.zeros((L * kd, contexts(d, L, K), d), dtype=np.int64)  # (Lp, T, d)
+    for pos in range(L):
+        digits[pos * kd + cells[:, pos], context_index(cells, pos, K, d)] = levels[:, pos]
+    return digits
 
 
 def contexts(d: int, L: int, K: int) -> int:
@@ -88,7 +119,7 @@ def inverse_temperature(d: int, L: int, K: int, Q: int) -> int:
     >>> inverse_temperature(1, 2, 4, 4)
     16
     """
-    q = Q.bit_length() - 1
+    q = log2_levels(Q)
     needed = math.log(2) * (contexts(d, L, K) * q + 5 + math.log2(L * K**d))
     return power_of_two_at_least(needed, minimum_exponent=0)
 
@@ -104,7 +135,7 @@ def precision_needed(d: int, L: int, K: int, Q: int) -> int:
     >>> precision_needed(1, 2, 4, 4)
     14
     """
-    q = Q.bit_length() - 1
+    q = log2_levels(Q)
     beta_bits = inverse_temperature(d, L, K, Q).bit_length() - 1
     n_bits = math.ceil(math.log2(L * K**d))
     return max(contexts(d, L, K) * q + GUARD_BITS, beta_bits + 2 * n_bits + 2)
@@ -582,7 +613,7 @@ def pack_tables(digits: np.ndarray, Q: int) -> list[list[Fraction]]:
     [[Fraction(5, 8)]]
     """
     rows, T, d = digits.shape
-    q = Q.bit_length() - 1
+    q = log2_levels(Q)
     out = []
     for m in range(rows):
         row = []
@@ -665,11 +696,6 @@ class Construction:
             f"backend={self.backend!r}, precision_bits={self.precision_bits})"
         )
 
-    @property
-    def precision_ok(self) -> bool:
-        """Whether the backend's precision covers :attr:`precision_needed`."""
-        return self.precision_bits >= self.precision_needed
-
     def off_band(self, x: np.ndarray) -> bool | np.ndarray:
         """Whether each sequence ``x (L, d)`` / ``(B, L, d)`` lies in ``[0,1]`` and at distance
         ``>= band`` from every interior cell boundary ``j/K`` (where the guarantee holds).
@@ -686,16 +712,13 @@ class Construction:
                 f"x: expected shape ({self.L}, {self.d}) or (B, {self.L}, {self.d}), "
                 f"got {arr.shape}"
             )
-        scaled = arr * self.K  # (..., L, d)
-        nearest = np.clip(np.rint(scaled), 1, self.K - 1)
-        ok = (np.abs(scaled - nearest) >= self.band * self.K) & (arr >= 0) & (arr <= 1)
+        ok = ~in_band(arr, self.K, self.band) & (arr >= 0) & (arr <= 1)
         ok = ok.all(axis=(-2, -1))
         return bool(ok) if ok.ndim == 0 else ok
 
     def cells(self, x: np.ndarray) -> np.ndarray:
         """Grid cell per coordinate, ``min(⌊K x⌋, K − 1)``, as integers (same shape as ``x``)."""
-        arr = np.asarray(x, dtype=np.float64)
-        return np.clip(np.floor(arr * self.K), 0, self.K - 1).astype(np.int64)
+        return cell_coordinates(np.asarray(x, dtype=np.float64), self.K)
 
     def convert(self, x: np.ndarray) -> np.ndarray:
         """``x`` on this construction's backend (mpmath: exact conversion to ``mpf``)."""
@@ -814,12 +837,14 @@ def resolve_precision(
         bits = FLOAT64_BITS
     else:
         bits = (
-            needed + 8 if precision_bits is None else positive_int("precision_bits", precision_bits)
+            needed + MPMATH_EXTRA_BITS
+            if precision_bits is None
+            else positive_int("precision_bits", precision_bits)
         )
     if check_precision and bits < needed:
         raise ValueError(
             f"backend: {backend!r} at {bits} significand bits lacks the precision this "
-            f"construction needs ({needed} bits = T·log2(Q) + {GUARD_BITS}); use "
+            f"construction needs ({needed} bits, see precision_needed); use "
             f"backend='mpmath' with precision_bits >= {needed}, or check_precision=False to "
             f"build it anyway (it will be wrong)"
         )
@@ -865,7 +890,7 @@ def construct_lookup(
     spec = lookup_spec(d, L, K, Q, eta, beta, decoder)
     model = materialise(spec, backend, bits)
     prompt = build_prompt(pack_tables(digits, Q), d, L, K, Q, backend, bits, decoder)
-    q = Q.bit_length() - 1
+    q = log2_levels(Q)
     return Construction(
         model=model,
         prompt=prompt,

@@ -25,11 +25,12 @@ from reference.construction import (
     BACKENDS,
     DECODERS,
     Construction,
+    cell_coordinates,
     check_sizes,
     construct_lookup,
-    context_index,
-    contexts,
+    digit_table,
     flatten_cells,
+    in_band,
     power_of_two_at_least,
     precision_needed,
     resolve_precision,
@@ -55,7 +56,8 @@ def min_token_separation(xs: np.ndarray) -> float:
     return best
 
 
-def _check_dataset(xs: np.ndarray, ys: np.ndarray, separation: float) -> None:
+def _check_dataset(xs: np.ndarray, ys: np.ndarray, separation: float) -> float:
+    """Validate the dataset; return its smallest token separation."""
     if xs.shape != ys.shape:
         raise ValueError(f"ys: expected the shape of xs {xs.shape}, got {ys.shape}")
     if xs.shape[0] == 0 or xs.shape[1] == 0 or xs.shape[2] == 0:
@@ -79,12 +81,11 @@ def _check_dataset(xs: np.ndarray, ys: np.ndarray, separation: float) -> None:
             f"xs: expected a token-separated dataset (distinct tokens at max-norm distance "
             f">= separation = {separation}), got two tokens at distance {gap}"
         )
+    return gap
 
 
 def _check_band(xs: np.ndarray, K: int, eta: Fraction) -> None:
-    scaled = xs * K  # (N, L, d)
-    nearest = np.clip(np.rint(scaled), 1, K - 1)
-    inside = np.abs(scaled - nearest) < float(eta) * K
+    inside = in_band(xs, K, eta)  # (N, L, d)
     if K > 1 and inside.any():
         n, pos, r = (int(i) for i in np.argwhere(inside)[0])
         raise ValueError(
@@ -135,9 +136,9 @@ def construct_memorizer(
         raise ValueError(f"decoder: expected one of {DECODERS}, got {decoder!r}")
     if separation is not None:
         separation = positive_float("separation", separation)
-    _check_dataset(xs, ys, 0.0 if separation is None else separation)
+    gap = _check_dataset(xs, ys, 0.0 if separation is None else separation)
     if separation is None:
-        separation = min(1.0, min_token_separation(xs))
+        separation = min(1.0, gap)
     _, L, d = xs.shape
     K = power_of_two_at_least(1 / separation)
     Q = power_of_two_at_least(1 / eps)
@@ -149,13 +150,8 @@ def construct_memorizer(
     if eta >= Fraction(1, 2 * K):
         raise ValueError(f"band: expected a number below 1/(2K) = {1 / (2 * K)}, got {band}")
     _check_band(xs, K, eta)
-    coords = np.clip(np.floor(xs * K), 0, K - 1).astype(np.int64)  # (N, L, d)
-    cells = flatten_cells(coords, K)  # (N, L)
-    kd, T = K**d, contexts(d, L, K)
-    digits = np.zeros((L * kd, T, d), dtype=np.int64)  # (Lp, T, d)
-    levels = quantize_levels(ys, Q)  # (N, L, d)
-    for pos in range(L):
-        digits[pos * kd + cells[:, pos], context_index(cells, pos, K, d)] = levels[:, pos]
+    cells = flatten_cells(cell_coordinates(xs, K), K)  # (N, L)
+    digits = digit_table(cells, quantize_levels(ys, Q), d, L, K)  # (Lp, T, d)
     return construct_lookup(
         digits,
         d=d,

@@ -22,8 +22,7 @@ from reference.construction import (
     cell_centers,
     check_sizes,
     construct_lookup,
-    context_index,
-    contexts,
+    digit_table,
     grid_cells,
     power_of_two_at_least,
     precision_needed,
@@ -83,13 +82,7 @@ def target_table(f: Callable, *, d: int, L: int, K: int, Q: int) -> np.ndarray:
     values = np.empty_like(centers)  # (S, L, d)
     for s in range(cells.shape[0]):
         values[s] = _evaluate_target(f, centers[s], L, d)
-    levels = quantize_levels(values, Q)  # (S, L, d)
-    kd, T = K**d, contexts(d, L, K)
-    digits = np.zeros((L * kd, T, d), dtype=np.int64)  # (Lp, T, d)
-    for pos in range(L):
-        rows = pos * kd + cells[:, pos]  # (S,)
-        digits[rows, context_index(cells, pos, K, d)] = levels[:, pos]
-    return digits
+    return digit_table(cells, quantize_levels(values, Q), d, L, K)  # (Lp, T, d)
 
 
 def construct_universal(
@@ -113,7 +106,7 @@ def construct_universal(
         d, L: token width and sequence length.
         lipschitz: the constant ``C > 0``; ``eps``: the accuracy, in ``(0, 1)``.
         backend: ``"float64"`` or ``"mpmath"`` (object arrays of ``mpmath.mpf`` at
-            ``precision_bits``, default: the needed bits + 8).
+            ``precision_bits``, default: the needed bits + ``MPMATH_EXTRA_BITS``).
         decoder: ``"deep"`` (two ``FFN_out`` layers per digit, width ``O(dQ)``, depth
             ``2T + 2``) or ``"wide"`` (four layers, width ``d Σ_t (Q^{t+1} − 1)``, exponential
             in ``T = K^{d(L−1)}``; refused when too large).
