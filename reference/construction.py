@@ -746,12 +746,15 @@ class Construction:
 
 
 # ------------------------------------------------------------------------------- the builder
-def _model_max_weight(model: Transformer) -> float:
-    arrays: list[np.ndarray] = [model.embed, model.readout, model.positional]
-    arrays += [model.attn.w_q, model.attn.w_k, model.attn.w_v, model.attn.w_o]
-    for layer in (*model.ffn_in, *model.ffn_out):
-        arrays += [layer.w1, layer.b1, layer.w2, layer.b2]
-    return max(float(np.max(np.abs(np.asarray(a, dtype=np.float64)))) for a in arrays if a.size)
+def _spec_max_weight(spec: _Spec) -> float:
+    """Largest weight magnitude, read off the exact spec (the embedding is the identity, FFN
+    output biases are zero) rather than off the dense, mostly-zero materialised arrays."""
+    values: list[Fraction] = [_ONE]  # embed
+    for entries in (spec.w_q, spec.w_k, spec.w_v, spec.w_o, spec.readout, spec.positional):
+        values += entries.values()
+    for unit in (u for layer in (*spec.ffn_in, *spec.ffn_out) for u in layer):
+        values += [*unit.w_in.values(), unit.bias, *unit.w_out.values()]
+    return float(max(abs(Fraction(v)) for v in values))
 
 
 def ffn_widths(
@@ -905,7 +908,7 @@ def construct_lookup(
         ffn_out_widths=tuple(layer.hidden for layer in model.ffn_out),
         depth_in=len(model.ffn_in),
         depth_out=len(model.ffn_out),
-        max_weight=_model_max_weight(model),
+        max_weight=_spec_max_weight(spec),
         error_bound=float(error_bound),
         band=float(eta),
         beta=beta,

@@ -100,6 +100,10 @@ def test_resources_equal_the_sympy_expressions(d, L, lipschitz, eps):
     if c.contexts >= 4:  # middle decoder layers A_k, B_k (2 <= k < T)
         assert c.ffn_out_widths[4] == ub.decoder_ramp_layer_width_fn(d, Q)
         assert c.ffn_out_widths[5] == ub.decoder_clamp_layer_width_fn(d, Q)
+    weights = [c.model.embed, c.model.readout, c.model.positional, c.model.attn.w_q]
+    weights += [c.model.attn.w_k, c.model.attn.w_v, c.model.attn.w_o]
+    weights += [w for layer in (*c.model.ffn_in, *c.model.ffn_out) for w in vars(layer).values()]
+    assert c.max_weight == max(float(np.abs(w).max()) for w in weights if w.size)  # the built model
     assert ub.max_weight_decoder_fn(d, L, K, Q) <= c.max_weight
     assert c.max_weight <= ub.max_weight_bound_fn(d, L, K, Q, c.band)
     assert c.error_bound == ub.error_bound_fn(lipschitz, K, Q) <= eps
