@@ -8,6 +8,8 @@ The caches are built in ``setup``; the timing is one batch of 8 inputs of length
 from __future__ import annotations
 
 PROMPT_LENGTHS = [1 << e for e in range(8, 17, 2)]
+RADIUS = 1.0  # the logit radius the polynomial cache is declared with
+EPS = 1e-3
 
 
 class TimePromptInference:
@@ -23,9 +25,13 @@ class TimePromptInference:
         from reference.prompt_cache import ExactPromptCache, PolynomialPromptCache
         from verify.efficiency_timing import prompt_setup
 
-        model, prompt, self.xs, _ = prompt_setup(lp)
+        model, prompt, self.xs, needed = prompt_setup(lp)
         if method == "polynomial_cached":
-            self.run = PolynomialPromptCache.build(model, prompt, eps=1e-3, radius=1.0).forward
+            if needed > RADIUS:
+                raise NotImplementedError(
+                    f"the inputs need a logit radius {needed:.4g} > the declared R = {RADIUS}"
+                )
+            self.run = PolynomialPromptCache.build(model, prompt, eps=EPS, radius=RADIUS).forward
         elif method == "exact_cached":
             self.run = ExactPromptCache.build(model, prompt).forward
         else:

@@ -33,8 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from reference._validation import as_array, check_dim, open_unit_interval, positive_float
+from reference.attention import DEFAULT_CHUNK_ELEMENTS
 from reference.fast_attention import (
-    apply_summary,
     block_rows,
     guaranteed_radius,
     key_summary,
@@ -94,7 +94,7 @@ def exact_key_value_grad(
     grad_k = np.zeros_like(k)  # (m, dk)
     grad_v = np.zeros_like(v)  # (m, dv)
     out = np.empty((n, v.shape[1]))  # (n, dv)
-    rows = max(1, min(n, (1 << 20) // m))
+    rows = max(1, min(n, DEFAULT_CHUNK_ELEMENTS // m))
     qs = q * scale  # (n, dk)
     buf = np.empty((rows, m))  # (c, m) reused: logits -> weights
     for start in range(0, n, rows):
@@ -112,6 +112,70 @@ def exact_key_value_grad(
         grad_k += dz.T @ q[sl]
     grad_k *= scale
     return KeyValueGrad(grad_k, grad_v, out)
+
+
+def _block_output(raw: np.ndarray, weighted: np.ndarray, dv: int) -> tuple[np.ndarray, np.ndarray]:
+    """``Õ`` rows ``(b, d_v)`` and denominators ``D̃`` ``(b,)`` of a query block from its raw
+    features ``(r, b)`` and the φ-weighted summary ``(r, d_v + 1)``; asserts ``D̃ > 0`` as
+    :func:`reference.fast_attention.apply_summary` does."""
+    num = raw.T @ weighted  # (b, dv+1)
+    den = num[:, dv]  # (b,)
+    if not np.all(den > 0):
+        raise FloatingPointError(
+            "fast attention: non-positive denominator; the polynomial was evaluated "
+            "outside its certified interval or the fit is broken"
+        )
+    return num[:, :dv] / den[:, None], den
+
+
+def _summary_output(
+    features: FeatureMap, q: np.ndarray, summary: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``apply_summary`` that also returns the denominators: ``Õ (n, d_v)``, ``D̃ (n,)``."""
+    n, dv = q.shape[0], summary.shape[1] - 1
+    weighted = summary * features.phi_weights[:, None]  # (r, dv+1)
+    out, den = np.empty((n, dv)), np.empty(n)  # (n, dv), (n,)
+    step = block_rows(features.rank)
+    for start in range(0, n, step):
+        sl = slice(start, min(n, start + step))
+        out[sl], den[sl] = _block_output(features.raw(q[sl]), weighted, dv)
+    return out, den
+
+
+def _query_sums(
+    raw: np.ndarray, den: np.ndarray, g: np.ndarray, delta: np.ndarray, q: np.ndarray
+) -> np.ndarray:
+    """One query block's share of ``A = Σ_i raw(q_i) [G_i, δ_i q_i, G_i ⊗ q_i, 1] / D̃_i``
+    ``(r, d_v + d_k + d_v·d_k + 1)`` (the φψ weights are applied once to the total)."""
+    b, dv = g.shape
+    dk = q.shape[1]
+    rows = np.empty((b, dv + dk + dv * dk + 1))  # (b, w)
+    rows[:, :dv] = g
+    rows[:, dv : dv + dk] = delta[:, None] * q
+    rows[:, dv + dk : -1] = (g[:, :, None] * q[:, None, :]).reshape(b, -1)
+    rows[:, -1] = 1.0
+    return raw @ (rows / den[:, None])  # (r, w)
+
+
+def _key_side(
+    features: FeatureMap, acc: np.ndarray, k: np.ndarray, v: np.ndarray, scale: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``dK (m, d_k)``, ``dV (m, d_v)`` and the column sums ``c̃ (m,)`` from ``ψ(k_j)ᵀ A``
+    (``acc`` the weighted query sums of :func:`_query_sums`), in key blocks."""
+    m, dk = k.shape
+    dv = v.shape[1]
+    grad_k = np.empty((m, dk))  # (m, dk)
+    grad_v = np.empty((m, dv))  # (m, dv)
+    colsum = np.empty(m)  # (m,)
+    step = block_rows(features.rank)
+    for start in range(0, m, step):
+        sl = slice(start, min(m, start + step))
+        t = features.raw(k[sl]).T @ acc  # (b, w)
+        grad_v[sl] = t[:, :dv]
+        kron = t[:, dv + dk : -1].reshape(-1, dv, dk)  # (b, dv, dk)
+        grad_k[sl] = scale * (np.einsum("ba,bak->bk", v[sl], kron) - t[:, dv : dv + dk])
+        colsum[sl] = t[:, -1]
+    return grad_k, grad_v, colsum
 
 
 def low_rank_key_value_grad(
@@ -137,7 +201,7 @@ def low_rank_key_value_grad(
     """
     q, k, v, g = _check_qkvg(q, k, v, grad_out)
     n, dk = q.shape
-    m, dv = v.shape
+    dv = v.shape[1]
     scale = resolve_scale(scale, dk)
     eps = open_unit_interval("eps", eps)
     radius = resolve_radius(guaranteed_radius(q, k, scale), R)
@@ -146,38 +210,21 @@ def low_rank_key_value_grad(
     r = features.rank
     step = block_rows(r)
 
-    # forward: Õ and D̃ (query blocks against the streamed key summary)
-    summary = key_summary(features, k, v)  # (r, dv+1)
-    weighted = summary * features.phi_weights[:, None]  # (r, dv+1)
-    out = apply_summary(features, q, summary)  # (n, dv)
-    delta = np.einsum("ij,ij->i", g, out)  # (n,)
-
-    # query side: A = Σ_i φ(q_i) [G_i, δ_i q_i, G_i ⊗ q_i, 1] / D̃_i   (r, dv + dk + dv·dk + 1)
-    width = dv + dk + dv * dk + 1
-    acc = np.zeros((r, width))  # (r, w)
+    # one pass over query blocks: Õ, D̃, δ and the query sums
+    #   A = Σ_i φ(q_i) [G_i, δ_i q_i, G_i ⊗ q_i, 1] / D̃_i   (r, dv + dk + dv·dk + 1)
+    weighted = key_summary(features, k, v) * features.phi_weights[:, None]  # (r, dv+1)
+    out = np.empty((n, dv))  # (n, dv)
+    acc = np.zeros((r, dv + dk + dv * dk + 1))  # (r, w)
     for start in range(0, n, step):
         sl = slice(start, min(n, start + step))
         raw = features.raw(q[sl])  # (r, b)
-        den = raw.T @ weighted[:, dv]  # (b,)
-        rows = np.empty((den.size, width))  # (b, w)
-        rows[:, :dv] = g[sl]
-        rows[:, dv : dv + dk] = delta[sl, None] * q[sl]
-        rows[:, dv + dk : -1] = (g[sl][:, :, None] * q[sl][:, None, :]).reshape(den.size, -1)
-        rows[:, -1] = 1.0
-        acc += raw @ (rows / den[:, None])  # (r, w)
+        out[sl], den = _block_output(raw, weighted, dv)
+        delta = np.einsum("ij,ij->i", g[sl], out[sl])  # (b,)
+        acc += _query_sums(raw, den, g[sl], delta, q[sl])
     acc *= (features.phi_weights * features.psi_weights)[:, None]
 
     # key side: dV_j, dK_j and c̃_j from ψ(k_j)ᵀ A   (key blocks)
-    grad_k = np.empty((m, dk))  # (m, dk)
-    grad_v = np.empty((m, dv))  # (m, dv)
-    colsum = np.empty(m)  # (m,)
-    for start in range(0, m, step):
-        sl = slice(start, min(m, start + step))
-        t = features.raw(k[sl]).T @ acc  # (b, w)
-        grad_v[sl] = t[:, :dv]
-        kron = t[:, dv + dk : -1].reshape(-1, dv, dk)  # (b, dv, dk)
-        grad_k[sl] = scale * (np.einsum("ba,bak->bk", v[sl], kron) - t[:, dv : dv + dk])
-        colsum[sl] = t[:, -1]
+    grad_k, grad_v, colsum = _key_side(features, acc, k, v, scale)
 
     e = fit.certified_error
     eta, kappa = 2 * e / (1 - e), (1 + e) / (1 - e)
@@ -247,12 +294,11 @@ def fast_prompt_loss_and_grad(
     prompt_summary = key_summary(features, k_p, v_p)  # (r, dv+1)
     batch, length, dk = q.shape
     dv = v_p.shape[1]
-    outs, summaries = [], []
+    o = np.empty((batch, length, dv))  # (B, L, dv)
+    den = np.empty((batch, length))  # (B, L) D̃, kept for the backward
     for b in range(batch):
         summary = prompt_summary + key_summary(features, k_x[b], v_x[b])  # (r, dv+1)
-        summaries.append(summary)
-        outs.append(apply_summary(features, q[b], summary))  # (L, dv)
-    o = np.stack(outs)  # (B, L, dv)
+        o[b], den[b] = _summary_output(features, q[b], summary)
     h = h_x + o @ attn.w_o  # (B, L, D)
     pre_out = []
     for layer in model.ffn_out:
@@ -269,31 +315,15 @@ def fast_prompt_loss_and_grad(
     delta = np.einsum("blv,blv->bl", grad_o, o)  # (B, L)
 
     # ---- query sums over the whole batch, applied once to the prompt keys
-    width = dv + dk + dv * dk
-    acc = np.zeros((features.rank, width))  # (r, w)
-    for b in range(batch):
-        raw = features.raw(q[b])  # (r, L)
-        den = raw.T @ (summaries[b][:, dv] * features.phi_weights)  # (L,)
-        rows = np.concatenate(
-            [
-                grad_o[b],
-                delta[b][:, None] * q[b],
-                (grad_o[b][:, :, None] * q[b][:, None, :]).reshape(length, -1),
-            ],
-            axis=1,
-        )  # (L, w)
-        acc += raw @ (rows / den[:, None])  # (r, w)
-    acc *= (features.phi_weights * features.psi_weights)[:, None]
-    lp = k_p.shape[0]
-    grad_k = np.empty((lp, dk))  # (Lp, dk)
-    grad_v = np.empty((lp, dv))  # (Lp, dv)
+    acc = np.zeros((features.rank, dv + dk + dv * dk + 1))  # (r, w)
     step = block_rows(features.rank)
-    for start in range(0, lp, step):
-        sl = slice(start, min(lp, start + step))
-        t = features.raw(k_p[sl]).T @ acc  # (b, w)
-        grad_v[sl] = t[:, :dv]
-        kron = t[:, dv + dk :].reshape(-1, dv, dk)  # (b, dv, dk)
-        grad_k[sl] = scale * (np.einsum("ba,bak->bk", v_p[sl], kron) - t[:, dv : dv + dk])
+    for b in range(batch):
+        for start in range(0, length, step):
+            sl = slice(start, min(length, start + step))
+            raw = features.raw(q[b, sl])  # (r, c)
+            acc += _query_sums(raw, den[b, sl], grad_o[b, sl], delta[b, sl], q[b, sl])
+    acc *= (features.phi_weights * features.psi_weights)[:, None]
+    grad_k, grad_v, _ = _key_side(features, acc, k_p, v_p, scale)  # (Lp, dk), (Lp, dv)
     grad_h = grad_k @ attn.w_k.T + grad_v @ attn.w_v.T  # (Lp, D)
     for layer, pre in zip(reversed(model.ffn_in), reversed(pre_in), strict=True):
         grad_h = layer.backward(grad_h, pre)

@@ -37,9 +37,8 @@ def rank(dim: int, degree: int) -> int:
 class MonomialTable:
     """How to build the monomials of degree ``<= g`` in ``d`` variables degree by degree.
 
-    For the columns of degree ``j`` (the slice ``starts[j]:starts[j+1]``), ``parent`` gives the
-    degree-``(j−1)`` column they extend and ``variable`` the coordinate they multiply by;
-    ``multinomial`` is ``j!/α!`` and ``degree_of`` the degree ``j`` of each column. Each degree
+    The columns of degree ``j`` are the slice ``starts[j]:starts[j+1]``; ``multinomial`` is
+    ``j!/α!`` and ``degree_of`` the degree ``j`` of each column. Each degree
     is grouped by its last variable, so the columns extending by ``x_i`` are a contiguous
     prefix of the previous degree: ``segments`` lists ``(dst, src, count, i)`` with
     ``cols[dst:dst+count] = cols[src:src+count] · x_i`` (no gathers).
@@ -48,8 +47,6 @@ class MonomialTable:
     dim: int
     degree: int
     starts: tuple[int, ...]
-    parent: np.ndarray  # (r,) index of the parent column (-1 for the constant)
-    variable: np.ndarray  # (r,) coordinate multiplied in (-1 for the constant)
     multinomial: np.ndarray  # (r,) j! / α!
     degree_of: np.ndarray  # (r,) |α|
     segments: tuple[tuple[int, int, int, int], ...] = ()  # (dst, src, count, variable)
@@ -69,24 +66,22 @@ def monomial_table(dim: int, degree: int) -> MonomialTable:
     """
     dim = positive_int("dim", dim)
     degree = positive_int("degree", degree, minimum=0)
-    parent, variable, last = [-1], [-1], [0]
+    last = [0]  # (r,) the last variable of each column (0 for the constant)
     alphas = [np.zeros(dim, dtype=np.int64)]
     starts = [0, 1]
     segments: list[tuple[int, int, int, int]] = []
     for _ in range(1, degree + 1):
-        prev_lo, begin = starts[-2], len(parent)
+        prev_lo, begin = starts[-2], len(last)
         prev_last = last[prev_lo:begin]  # non-decreasing: each degree is grouped by last variable
         for i in range(dim):
             count = int(np.searchsorted(prev_last, i, side="right"))  # parents with last <= i
-            segments.append((len(parent), prev_lo, count, i))
+            segments.append((len(last), prev_lo, count, i))
             for col in range(prev_lo, prev_lo + count):
-                parent.append(col)
-                variable.append(i)
                 last.append(i)
                 alpha = alphas[col].copy()
                 alpha[i] += 1
                 alphas.append(alpha)
-        starts.append(len(parent))
+        starts.append(len(last))
     alpha_arr = np.array(alphas)  # (r, d)
     degrees = alpha_arr.sum(axis=1)  # (r,)
     multinomial = np.array(
@@ -99,8 +94,6 @@ def monomial_table(dim: int, degree: int) -> MonomialTable:
         dim,
         degree,
         tuple(starts),
-        np.array(parent),
-        np.array(variable),
         multinomial,
         degrees,
         tuple(segments),

@@ -175,6 +175,16 @@ def certify_relative_error(
     return float(per_cell.max()) + rounding_allowance(c, radius)
 
 
+def gamma(k: int) -> float:
+    """Higham's ``γ_k = k u / (1 − k u)`` (``u = 2^{-53}``, float64 unit roundoff): the relative
+    error bound of ``k`` successive roundings.
+
+    >>> gamma(0), 0 < gamma(2) - 2 * UNIT_ROUNDOFF < 1e-30
+    (0.0, True)
+    """
+    return k * UNIT_ROUNDOFF / (1 - k * UNIT_ROUNDOFF)
+
+
 def rounding_allowance(coeffs: np.ndarray, radius: float) -> float:
     """``γ_{2g+2} · Σ_j |c_j| R^j · e^R``: float64 rounding of ``p(t)`` relative to ``e^t``.
 
@@ -182,10 +192,8 @@ def rounding_allowance(coeffs: np.ndarray, radius: float) -> float:
     True
     """
     c = np.asarray(coeffs, dtype=np.float64)
-    k = 2 * len(c)
-    gamma = k * UNIT_ROUNDOFF / (1 - k * UNIT_ROUNDOFF)
     magnitude = float(np.sum(np.abs(c) * radius ** np.arange(len(c))))
-    return gamma * magnitude * math.exp(radius)
+    return gamma(2 * len(c)) * magnitude * math.exp(radius)
 
 
 @functools.lru_cache(maxsize=256)

@@ -29,7 +29,7 @@ from reference.fast_attention import (
     key_summary,
     max_row_norm,
 )
-from reference.features import FeatureMap, rank
+from reference.features import FeatureMap
 from reference.model import Transformer
 from reference.polyfit import ExpFit, fit_exp
 from reference.prompt_tuning import check_inputs, check_model, check_prompt
@@ -111,11 +111,9 @@ class ExactPromptCache:
         k_p, v_p = _prompt_keys_values(model, check_prompt(model, prompt))
         return cls(model, k_p, v_p)
 
-    def attention_output(self, x: np.ndarray) -> np.ndarray:
-        """The attention output ``o`` of the input rows: ``(L, d_v)`` or ``(B, L, d_v)``."""
-        xb, single = _as_batch(self.model, x)
-        _, q, k_x, v_x = input_projections(self.model, xb)
-        out = np.stack(
+    def _attend(self, q: np.ndarray, k_x: np.ndarray, v_x: np.ndarray) -> np.ndarray:
+        """Exact attention ``(B, L, d_v)`` of the input queries over ``[K_P; K_X]``."""
+        return np.stack(
             [
                 attention(
                     q[b],
@@ -123,16 +121,21 @@ class ExactPromptCache:
                     np.concatenate([self.values, v_x[b]]),  # (Lp+L, dv)
                     scale=self.model.attn.scale,
                 )
-                for b in range(xb.shape[0])
+                for b in range(q.shape[0])
             ]
         )  # (B, L, dv)
+
+    def attention_output(self, x: np.ndarray) -> np.ndarray:
+        """The attention output ``o`` of the input rows: ``(L, d_v)`` or ``(B, L, d_v)``."""
+        xb, single = _as_batch(self.model, x)
+        out = self._attend(*input_projections(self.model, xb)[1:])  # (B, L, dv)
         return out[0] if single else out
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Same as ``prompt_forward(model, prompt, x)``."""
         xb, single = _as_batch(self.model, x)
-        h_x = input_projections(self.model, xb)[0]
-        out = after_attention(self.model, h_x, self.attention_output(xb))  # (B, L, d)
+        h_x, q, k_x, v_x = input_projections(self.model, xb)
+        out = after_attention(self.model, h_x, self._attend(q, k_x, v_x))  # (B, L, d)
         return out[0] if single else out
 
 
@@ -205,7 +208,7 @@ class PolynomialPromptCache:
 
     @property
     def rank(self) -> int:
-        return rank(self.features.table.dim, self.fit.degree)
+        return self.features.rank
 
     def forward(self, x: np.ndarray) -> CachedForward:
         """Model output for ``x (L, d)`` or ``(B, L, d)`` in ``O(B · L · r · d_v)``."""

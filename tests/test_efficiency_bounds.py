@@ -73,3 +73,28 @@ def test_gradient_bounds_are_the_sympy_expressions() -> None:
         float(E.grad_k_error(eps, 0.5, 2.0, 3.0, 4.0, 5.0)),
         eta * (2 * kappa + 1) * 0.5 * 2 * 3 * 4 * 5,
     )
+
+
+def test_guaranteed_radius_is_the_sympy_radius() -> None:
+    rng = np.random.default_rng(0)
+    for n, m, d, s in [(1, 1, 1, 1.0), (7, 5, 3, 0.25), (40, 30, 8, 1 / math.sqrt(8))]:
+        q, k = rng.standard_normal((n, d)), 2.0 * rng.standard_normal((m, d))
+        q_norm = float(np.linalg.norm(q, axis=1).max())
+        k_norm = float(np.linalg.norm(k, axis=1).max())
+        assert math.isclose(
+            fa.guaranteed_radius(q, k, s), float(E.radius(s, q_norm, k_norm)), rel_tol=1e-15
+        )
+        # and it bounds every logit (Cauchy–Schwarz)
+        assert np.abs(s * q @ k.T).max() <= fa.guaranteed_radius(q, k, s)
+
+
+def test_plan_predicts_the_sympy_speedup() -> None:
+    for n, m, d, dv, radius in [
+        (1024, 4096, 8, 8, 1.0),
+        (7, 3, 2, 5, 4.0),
+        (1 << 16, 1 << 16, 8, 8, 0.5),
+    ]:
+        fit, r, predicted = fa.plan(n, m, d, dv, radius=radius, eps=1e-3)
+        assert r == E.rank(d, fit.degree)
+        expected = float(E.predicted_speedup(n, m, d, dv, r, fa.EXP_COST))
+        assert math.isclose(predicted, expected, rel_tol=1e-12)

@@ -19,6 +19,7 @@ import numpy as np
 from numpy.polynomial import polynomial as poly
 
 from reference import attention, prompt_forward
+from reference.attention import softmax_rows
 from reference.fast_attention import (
     FastAttentionResult,
     apply_summary,
@@ -29,13 +30,17 @@ from reference.fast_attention import (
 )
 from reference.fast_gradient import KeyValueGrad, exact_key_value_grad, low_rank_key_value_grad
 from reference.features import FeatureMap
-from reference.polyfit import fit_exp
-from reference.prompt_cache import ExactPromptCache, PolynomialPromptCache
+from reference.polyfit import fit_exp, gamma
+from reference.prompt_cache import (
+    CachedForward,
+    ExactPromptCache,
+    PolynomialPromptCache,
+    input_projections,
+    output_gain,
+)
 from verify.bounds import efficiency as bounds
 from verify.properties import Observation
 from verify.strategies.efficiency import AttentionCase, FitPair, PromptCacheCase
-
-UNIT_ROUNDOFF = 2.0**-53
 
 
 # ---------------------------------------------------------------- factorization exactness
@@ -49,12 +54,10 @@ def factorization_tolerance(
     Horner in ``g`` steps; Higham's standard model), ``u = 2^{-53}``.
     """
     g = len(coeffs) - 1
-    count = features.rank + 3 * g + 6
-    gamma = count * UNIT_ROUNDOFF / (1 - count * UNIT_ROUNDOFF)
     abs_dot = np.abs(features.phi(q)).T @ np.abs(features.psi(k))  # (n, m)
     t = np.abs(q @ k.T) * features.scale  # (n, m)
     abs_poly = poly.polyval(t, np.abs(coeffs))  # (n, m)
-    return gamma * (abs_dot + abs_poly)
+    return gamma(features.rank + 3 * g + 6) * (abs_dot + abs_poly)
 
 
 def check_factorization(
@@ -149,24 +152,57 @@ def check_prompt_cache(
     *,
     build: Callable[..., PolynomialPromptCache] = PolynomialPromptCache.build,
 ) -> list[Observation]:
-    """Cached polynomial inference against the exact attention output and ``prompt_forward``."""
+    """Cached polynomial inference against the exact attention output and ``prompt_forward``.
+
+    The reported bounds must equal the sympy ones: the attention bound
+    ``2ε/(1−ε)·‖V‖_max`` (``ε`` of the certified fit for ``(radius, eps)``, ``‖V‖_max`` over the
+    prompt's and the inputs' values, both computed here) and the output bound, that times
+    :func:`reference.prompt_cache.output_gain`. A mismatch is an observation (``|reported −
+    sympy| <= 1e-12·sympy``), so an inflated bound is reported as a violation with its ratio.
+    """
     cache = build(case.model, case.prompt, eps=case.eps, radius=case.radius)
     res = cache.forward(case.xs)
-    exact_att = ExactPromptCache.build(case.model, case.prompt).attention_output(case.xs)
+    exact_cache = ExactPromptCache.build(case.model, case.prompt)
+    exact_att = exact_cache.attention_output(case.xs)
     exact_out = prompt_forward(case.model, case.prompt, case.xs)
+    v_x = input_projections(case.model, case.xs)[3]  # (B, L, dv)
+    v_max = max(
+        float(np.abs(exact_cache.values).max(initial=0.0)), float(np.abs(v_x).max(initial=0.0))
+    )
+    certified = fit_exp(case.radius, case.eps).certified_error
+    att_bound = float(bounds.output_error(certified, v_max))
+    out_bound = att_bound * output_gain(case.model)
     return [
+        Observation(float(np.abs(res.attention_output - exact_att).max()), att_bound, "attention"),
+        Observation(float(np.abs(res.output - exact_out).max()), out_bound, "model output"),
         Observation(
-            float(np.abs(res.attention_output - exact_att).max()),
-            res.attention_bound,
-            "attention output",
+            abs(res.attention_bound - att_bound), 1e-12 * att_bound, "reported − sympy att. bound"
         ),
-        Observation(float(np.abs(res.output - exact_out).max()), res.output_bound, "model output"),
+        Observation(
+            abs(res.output_bound - out_bound), 1e-12 * out_bound, "reported − sympy output bound"
+        ),
     ]
 
 
 def build_stale_cache(model, prompt, *, eps, radius) -> PolynomialPromptCache:
     """PLANT: a cache not rebuilt after the prompt changed (built without the first row)."""
     return PolynomialPromptCache.build(model, prompt[1:], eps=eps, radius=radius)
+
+
+class _InflatedBoundCache(PolynomialPromptCache):
+    """A correct cache whose :meth:`forward` reports bounds ten times too loose."""
+
+    def forward(self, x: np.ndarray) -> CachedForward:
+        res = super().forward(x)
+        return dataclasses.replace(
+            res, attention_bound=10 * res.attention_bound, output_bound=10 * res.output_bound
+        )
+
+
+def build_inflated_bound_cache(model, prompt, *, eps, radius) -> PolynomialPromptCache:
+    """PLANT: a correct cache that reports bounds ten times the certified ones (an inflated
+    bound would let a larger error pass)."""
+    return _InflatedBoundCache.build(model, prompt, eps=eps, radius=radius)
 
 
 # ---------------------------------------------------------------- low-rank gradient
@@ -200,14 +236,14 @@ def grad_with_wrong_sign_delta(q, k, v, grad_out, *, scale, eps, R) -> KeyValueG
     s = resolve_scale(scale, q.shape[1])
     exact = exact_key_value_grad(q, k, v, grad_out, scale=s)
     # dK with the δ term flipped: dK + 2·scale·Σ_i S_ij δ_i q_i, computed exactly for the plant
-    weights = np.exp((q @ k.T) * s)
-    weights /= weights.sum(axis=1, keepdims=True)  # (n, m)
+    weights = softmax_rows((q @ k.T) * s)  # (n, m)
     delta = np.einsum("ij,ij->i", grad_out, exact.output)  # (n,)
     flipped = good.grad_k + 2 * s * (weights.T @ (delta[:, None] * q))  # (m, dk)
     return dataclasses.replace(good, grad_k=flipped)
 
 
 __all__ = [
+    "build_inflated_bound_cache",
     "build_stale_cache",
     "build_without_multinomials",
     "check_degree_monotone",
