@@ -43,9 +43,10 @@ from reference.fast_attention import (
     resolve_scale,
 )
 from reference.features import FeatureMap
+from reference.model import stack_backward, stack_forward
 from reference.polyfit import fit_exp
 from reference.prompt_cache import input_projections
-from reference.prompt_tuning import check_inputs, check_model, check_prompt
+from reference.prompt_tuning import check_inputs, check_model, check_prompt, head_loss_and_grad
 
 
 @dataclass(frozen=True)
@@ -277,10 +278,7 @@ def fast_prompt_loss_and_grad(
     scale = attn.scale
 
     # ---- forward
-    h, pre_in = p, []
-    for layer in model.ffn_in:
-        h, pre = layer.forward_with_cache(h)
-        pre_in.append(pre)
+    h, pre_in = stack_forward(model.ffn_in, p)  # (Lp, D)
     k_p, v_p = h @ attn.w_k, h @ attn.w_v  # (Lp, dk), (Lp, dv)
     h_x, q, k_x, v_x = input_projections(model, xb)  # (B, L, ·)
     needed = (
@@ -299,19 +297,9 @@ def fast_prompt_loss_and_grad(
     for b in range(batch):
         summary = prompt_summary + key_summary(features, k_x[b], v_x[b])  # (r, dv+1)
         o[b], den[b] = _summary_output(features, q[b], summary)
-    h = h_x + o @ attn.w_o  # (B, L, D)
-    pre_out = []
-    for layer in model.ffn_out:
-        h, pre = layer.forward_with_cache(h)
-        pre_out.append(pre)
-    resid = h @ model.readout - y  # (B, L, d)
-    loss = float((resid * resid).mean())
 
-    # ---- backward to the attention output
-    g = (resid * (2.0 / resid.size)) @ model.readout.T  # (B, L, D)
-    for layer, pre in zip(reversed(model.ffn_out), reversed(pre_out), strict=True):
-        g = layer.backward(g, pre)
-    grad_o = g @ attn.w_o.T  # (B, L, dv)
+    # ---- loss and backward to the attention output
+    loss, _, grad_o = head_loss_and_grad(model, h_x, o, y)  # grad_o (B, L, dv)
     delta = np.einsum("blv,blv->bl", grad_o, o)  # (B, L)
 
     # ---- query sums over the whole batch, applied once to the prompt keys
@@ -325,6 +313,4 @@ def fast_prompt_loss_and_grad(
     acc *= (features.phi_weights * features.psi_weights)[:, None]
     grad_k, grad_v, _ = _key_side(features, acc, k_p, v_p, scale)  # (Lp, dk), (Lp, dv)
     grad_h = grad_k @ attn.w_k.T + grad_v @ attn.w_v.T  # (Lp, D)
-    for layer, pre in zip(reversed(model.ffn_in), reversed(pre_in), strict=True):
-        grad_h = layer.backward(grad_h, pre)
-    return loss, grad_h
+    return loss, stack_backward(model.ffn_in, pre_in, grad_h)

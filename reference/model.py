@@ -82,6 +82,22 @@ class FFNLayer:
         return grad_out + grad_hidden @ self.w1.T  # (..., D)
 
 
+def stack_forward(layers: tuple[FFNLayer, ...], h: np.ndarray) -> tuple[np.ndarray, list]:
+    """Output of a stack of FFN layers and the pre-activations :func:`stack_backward` needs."""
+    pres = []
+    for layer in layers:
+        h, pre = layer.forward_with_cache(h)
+        pres.append(pre)
+    return h, pres
+
+
+def stack_backward(layers: tuple[FFNLayer, ...], pres: list, grad: np.ndarray) -> np.ndarray:
+    """Gradient w.r.t. the stack's input, given the output gradient and the cached ``pres``."""
+    for layer, pre in zip(reversed(layers), reversed(pres), strict=True):
+        grad = layer.backward(grad, pre)
+    return grad
+
+
 @dataclass(frozen=True)
 class Attention:
     """Residual single-head softmax attention without masking.

@@ -30,9 +30,9 @@ from reference.fast_attention import (
     max_row_norm,
 )
 from reference.features import FeatureMap
-from reference.model import Transformer
+from reference.model import Transformer, stack_backward, stack_forward
 from reference.polyfit import ExpFit, fit_exp
-from reference.prompt_tuning import check_inputs, check_model, check_prompt
+from reference.prompt_tuning import check_inputs, check_model, check_prompt, head_loss_and_grad
 
 
 def _ffn_in(model: Transformer, h: np.ndarray) -> np.ndarray:
@@ -279,10 +279,7 @@ class InputBlockCache:
         """Same as ``prompt_loss_and_grad(model, prompt, xs, ys)`` in ``O(B·L·Lp·d)``."""
         model, attn = self.model, self.model.attn
         p = check_prompt(model, prompt).astype(np.float64)
-        h, pre_in = p, []
-        for layer in model.ffn_in:
-            h, pre = layer.forward_with_cache(h)
-            pre_in.append(pre)
+        h, pre_in = stack_forward(model.ffn_in, p)  # (Lp, D)
         k_p, v_p = h @ attn.w_k, h @ attn.w_v  # (Lp, dk), (Lp, dv)
         logits_p = (self.q @ k_p.T) * attn.scale  # (B, L, Lp)
         top = np.maximum(self.rowmax_xx, logits_p.max(axis=-1, initial=-np.inf))  # (B, L)
@@ -291,22 +288,10 @@ class InputBlockCache:
         total = e_p.sum(axis=-1) + e_x.sum(axis=-1)  # (B, L)
         s_p, s_x = e_p / total[..., None], e_x / total[..., None]
         o = s_p @ v_p + s_x @ self.v_x  # (B, L, dv)
-        h = self.h_x + o @ attn.w_o  # (B, L, D)
-        pre_out = []
-        for layer in model.ffn_out:
-            h, pre = layer.forward_with_cache(h)
-            pre_out.append(pre)
-        resid = h @ model.readout - self.ys  # (B, L, d)
-        loss = float((resid * resid).mean())
-        g = (resid * (2.0 / resid.size)) @ model.readout.T  # (B, L, D)
-        for layer, pre in zip(reversed(model.ffn_out), reversed(pre_out), strict=True):
-            g = layer.backward(g, pre)
-        grad_o = g @ attn.w_o.T  # (B, L, dv)
+        loss, _, grad_o = head_loss_and_grad(model, self.h_x, o, self.ys)  # grad_o (B, L, dv)
         delta = (grad_o * o).sum(axis=-1, keepdims=True)  # (B, L, 1)
         grad_logits = s_p * (grad_o @ v_p.T - delta)  # (B, L, Lp)
         grad_k = np.einsum("blp,blk->pk", grad_logits, self.q) * attn.scale  # (Lp, dk)
         grad_v = np.einsum("blp,blv->pv", s_p, grad_o)  # (Lp, dv)
         g = grad_k @ attn.w_k.T + grad_v @ attn.w_v.T  # (Lp, D)
-        for layer, pre in zip(reversed(model.ffn_in), reversed(pre_in), strict=True):
-            g = layer.backward(g, pre)
-        return loss, g
+        return loss, stack_backward(model.ffn_in, pre_in, g)

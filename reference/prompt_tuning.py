@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from reference._validation import as_array, check_dim
-from reference.model import Transformer
+from reference.model import Transformer, stack_backward, stack_forward
 
 
 def check_model(model: object) -> Transformer:
@@ -67,6 +67,20 @@ def prompt_forward(model: Transformer, prompt: np.ndarray, x: np.ndarray) -> np.
     return model(z, slice(lp, None)) @ model.readout  # (..., L, d)
 
 
+def head_loss_and_grad(
+    model: Transformer, h_q: np.ndarray, o: np.ndarray, ys: np.ndarray
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """The layers after the attention weights: ``y = FFN_out(h_q + o w_o) readout``, its mean
+    squared error against ``ys`` and the gradients w.r.t. ``h_q (B, L, D)`` (the residual path)
+    and ``o (B, L, d_v)`` (the attention value average)."""
+    h, pre_out = stack_forward(model.ffn_out, h_q + o @ model.attn.w_o)  # (B, L, D)
+    resid = h @ model.readout - ys  # (B, L, d)
+    loss = float((resid * resid).mean())
+    g = (resid * (2.0 / resid.size)) @ model.readout.T  # (B, L, D)
+    grad_h_q = stack_backward(model.ffn_out, pre_out, g)  # (B, L, D)
+    return loss, grad_h_q, grad_h_q @ model.attn.w_o.T
+
+
 def prompt_loss_and_grad(
     model: Transformer, prompt: np.ndarray, xs: np.ndarray, ys: np.ndarray
 ) -> tuple[float, np.ndarray]:
@@ -95,34 +109,17 @@ def prompt_loss_and_grad(
     attn = model.attn
 
     # ---- forward with caches
-    h = attended_sequence(model, p, xs)  # (B, n, D)
-    pre_in = []
-    for layer in model.ffn_in:
-        h, pre = layer.forward_with_cache(h)
-        pre_in.append(pre)
-    h1 = h  # (B, n, D)
+    h1, pre_in = stack_forward(model.ffn_in, attended_sequence(model, p, xs))  # (B, n, D)
     q = h1[:, lp:] @ attn.w_q  # (B, L, dk)
     k = h1 @ attn.w_k  # (B, n, dk)
     v = h1 @ attn.w_v  # (B, n, dv)
     s = attn.weights(h1, slice(lp, None))  # (B, L, n)
     o = s @ v  # (B, L, dv)
-    h = h1[:, lp:] + o @ attn.w_o  # (B, L, D)
-    pre_out = []
-    for layer in model.ffn_out:
-        h, pre = layer.forward_with_cache(h)
-        pre_out.append(pre)
-    y_hat = h @ model.readout  # (B, L, d)
-    resid = y_hat - ys  # (B, L, d)
-    loss = (resid * resid).mean()
+    loss, grad_hq, grad_o = head_loss_and_grad(model, h1[:, lp:], o, ys)
 
-    # ---- backward
-    g = resid * (2.0 / resid.size)  # (B, L, d)
-    g = g @ model.readout.T  # (B, L, D)
-    for layer, pre in zip(reversed(model.ffn_out), reversed(pre_out), strict=True):
-        g = layer.backward(g, pre)
+    # ---- backward through attention and FFN_in
     grad_h1 = np.zeros_like(h1)  # (B, n, D)
-    grad_h1[:, lp:] += g  # residual path of the query rows
-    grad_o = g @ attn.w_o.T  # (B, L, dv)
+    grad_h1[:, lp:] += grad_hq  # residual path of the query rows
     grad_s = grad_o @ np.swapaxes(v, 1, 2)  # (B, L, n)
     grad_v = np.swapaxes(s, 1, 2) @ grad_o  # (B, n, dv)
     grad_logits = s * (grad_s - (grad_s * s).sum(axis=-1, keepdims=True))  # (B, L, n)
@@ -130,8 +127,6 @@ def prompt_loss_and_grad(
     grad_k = (np.swapaxes(grad_logits, 1, 2) @ q) * attn.scale  # (B, n, dk)
     grad_h1 += grad_k @ attn.w_k.T + grad_v @ attn.w_v.T
     grad_h1[:, lp:] += grad_q @ attn.w_q.T
-    g = grad_h1
-    for layer, pre in zip(reversed(model.ffn_in), reversed(pre_in), strict=True):
-        g = layer.backward(g, pre)
+    g = stack_backward(model.ffn_in, pre_in, grad_h1)  # (B, n, D)
     grad_prompt = g[:, :lp].sum(axis=0)  # (Lp, D)
-    return float(loss), grad_prompt
+    return loss, grad_prompt
