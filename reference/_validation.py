@@ -69,6 +69,24 @@ def as_array(
     return arr
 
 
+def check_qkv(
+    q: object, k: object, v: object, *, allow_object: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Queries ``(n, d)``, keys ``(m, d)`` and values ``(m, d_v)``, ``m >= 1``.
+
+    >>> [a.shape for a in check_qkv(np.ones((2, 3)), np.ones((4, 3)), np.ones((4, 1)))]
+    [(2, 3), (4, 3), (4, 1)]
+    """
+    q = as_array("q", q, ndim=2, allow_object=allow_object)
+    k = as_array("k", k, ndim=2, allow_object=allow_object)
+    v = as_array("v", v, ndim=2, allow_object=allow_object)
+    check_dim("k", k, 1, q.shape[1], "key width (must equal q.shape[1])")
+    check_dim("v", v, 0, k.shape[0], "number of value rows (must equal k.shape[0])")
+    if k.shape[0] == 0:
+        raise ValueError("k: expected at least one key row, got 0")
+    return q, k, v
+
+
 def check_rng(rng: object) -> np.random.Generator:
     """Require a ``numpy.random.Generator`` (no global random state anywhere)."""
     if not isinstance(rng, np.random.Generator):

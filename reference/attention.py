@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference._validation import as_array, check_dim, positive_float, positive_int
+from reference._validation import check_qkv, positive_float, positive_int
 
 DEFAULT_CHUNK_ELEMENTS = 1 << 20  # logits held at once: 1M entries = 8 MB in float64
 
@@ -56,13 +56,7 @@ def attention(
     >>> attention(q, k, v, scale=1.0).tolist()
     [[3.0, 4.0], [3.0, 4.0]]
     """
-    q = as_array("q", q, ndim=2, allow_object=True)
-    k = as_array("k", k, ndim=2, allow_object=True)
-    v = as_array("v", v, ndim=2, allow_object=True)
-    check_dim("k", k, 1, q.shape[1], "key width (must equal q.shape[1])")
-    check_dim("v", v, 0, k.shape[0], "number of value rows (must equal k.shape[0])")
-    if k.shape[0] == 0:
-        raise ValueError("k: expected at least one key row, got 0")
+    q, k, v = check_qkv(q, k, v, allow_object=True)
     scale = positive_float("scale", scale)
     chunk_elements = positive_int("chunk_elements", chunk_elements)
     dtype = np.result_type(q, k, v)

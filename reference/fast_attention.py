@@ -27,8 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reference._validation import (
-    as_array,
-    check_dim,
+    check_qkv,
     open_unit_interval,
     positive_float,
     positive_int,
@@ -270,13 +269,7 @@ def fast_attention(
     >>> bool(np.max(np.abs(res.output - exact)) <= res.certified_bound)
     True
     """
-    q = as_array("q", q, ndim=2)
-    k = as_array("k", k, ndim=2)
-    v = as_array("v", v, ndim=2)
-    check_dim("k", k, 1, q.shape[1], "key width (must equal q.shape[1])")
-    check_dim("v", v, 0, k.shape[0], "number of value rows (must equal k.shape[0])")
-    if k.shape[0] == 0:
-        raise ValueError("k: expected at least one key row, got 0")
+    q, k, v = check_qkv(q, k, v)
     n, d = q.shape
     m, dv = v.shape
     scale = resolve_scale(scale, d)

@@ -32,7 +32,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reference._validation import as_array, check_dim, open_unit_interval, positive_float
+from reference._validation import (
+    as_array,
+    check_dim,
+    check_qkv,
+    open_unit_interval,
+    positive_float,
+)
 from reference.attention import DEFAULT_CHUNK_ELEMENTS
 from reference.fast_attention import (
     block_rows,
@@ -67,16 +73,10 @@ class KeyValueGrad:
 def _check_qkvg(
     q: object, k: object, v: object, grad_out: object
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    q = as_array("q", q, ndim=2)
-    k = as_array("k", k, ndim=2)
-    v = as_array("v", v, ndim=2)
+    q, k, v = check_qkv(q, k, v)
     g = as_array("grad_out", grad_out, ndim=2)
-    check_dim("k", k, 1, q.shape[1], "key width (must equal q.shape[1])")
-    check_dim("v", v, 0, k.shape[0], "number of value rows (must equal k.shape[0])")
     check_dim("grad_out", g, 0, q.shape[0], "number of query rows (q.shape[0])")
     check_dim("grad_out", g, 1, v.shape[1], "value width (v.shape[1])")
-    if k.shape[0] == 0:
-        raise ValueError("k: expected at least one key row, got 0")
     return tuple(np.asarray(a, dtype=np.float64) for a in (q, k, v, g))  # type: ignore[return-value]
 
 
