@@ -23,13 +23,16 @@ from reference.capacity import (
 )
 from verify.bounds import capacity as cap
 from verify.capacity_checks import (
+    WANG_FLOOR_SLACK,
     construction_count,
     memorization_count,
     memorization_observations,
     memorizer_count,
+    wang_observations,
 )
 from verify.packing import packing_centres, packing_member
 from verify.strategies.capacity import ConstructionCase, MemorizerCase
+from verify.universality_checks import FLOAT64_SIGNIFICAND_BITS
 
 
 # --------------------------------------------------------------------------- sympy bounds
@@ -88,6 +91,18 @@ def test_lambdified_bounds_match_the_expressions() -> None:
     # the required Lipschitz constant makes the token bound hold with equality
     log2_lam = cap.log2_lipschitz_required_fn(0.03, 2.0, 2, 2, 7, 50, 3.0)
     assert cap.token_lower_bound_fn(0.03, 2.0, 2, 2, 7, 2.0**log2_lam, 3.0) == pytest.approx(50)
+
+
+def test_token_bound_is_where_the_covering_count_reaches_the_packing_count() -> None:
+    # Lp prompt rows cover at most covering_count functions; 2^{M(eps)} must fit among them
+    at_bound = cap.covering_count.subs(cap.Lp, cap.token_bound_formula)
+    gap = sp.expand_log(sp.log(at_bound, 2), force=True) - cap.packing_log2_count
+    assert sp.simplify(gap) == 0
+    at = {cap.eps: 0.03, cap.C: 2.0, cap.d: 2, cap.L: 2, cap.D: 7, cap.Lam: 1e9, cap.R_P: 3.0}
+    lp = float(cap.token_lower_bound.subs(at))
+    for rows, fits in ((np.floor(lp), False), (np.ceil(lp), True)):
+        log2_cover = float(sp.log(cap.covering_count.subs({**at, cap.Lp: rows}), 2))
+        assert (log2_cover >= float(cap.packing_log2_count.subs(at))) == fits
 
 
 def test_token_bound_is_infinite_for_a_prompt_insensitive_model() -> None:
@@ -257,7 +272,8 @@ def test_trained_loss_reaches_but_never_beats_the_floor() -> None:
     losses = trained_losses(
         model, data.xs, data.ys, prompt_lengths=[2, 8], rng=rng, restarts=1, max_steps=600
     )
-    assert all(loss >= data.loss_floor * (1 - 1e-9) for loss in losses)
+    assert all(loss >= data.loss_floor * (1 - WANG_FLOOR_SLACK) for loss in losses)
+    assert all(o.holds for o in wang_observations(data.loss_floor, losses))
     assert losses[-1] <= 1.05 * data.loss_floor  # gradient descent does get to the floor
 
 
@@ -319,12 +335,19 @@ def test_memorization_count_fields_and_gaps() -> None:
         _fake(8), lipschitz=1.0, eps=0.125, rows_formula=_rows, rng=np.random.default_rng(0)
     )
     assert count.rows_match_formula
-    assert count.prompt_rows_formula == 8 and count.precision_bits == 53
-    assert count.log2_gap_tokens == pytest.approx(np.log2(8 / count.token_lower_bound))
-    assert count.log2_gap_precision == pytest.approx(np.log2(53 / count.precision_bits_lower))
+    bits = FLOAT64_SIGNIFICAND_BITS
+    assert count.prompt_rows_formula == 8 and count.precision_bits == bits
+    token_bound = cap.token_lower_bound_fn(
+        0.125, 1.0, 1, 2, 3, 2.0**count.log2_lipschitz_bound, count.prompt_radius
+    )
+    assert count.token_lower_bound == pytest.approx(token_bound)
+    assert count.log2_gap_tokens == pytest.approx(np.log2(8 / token_bound))
+    bits_lower = cap.precision_bits_lower_fn(1, 4, 2, 8, count.value_width)
+    assert count.log2_gap_precision == pytest.approx(np.log2(bits / bits_lower))
     assert count.log2_lipschitz_empirical <= count.log2_lipschitz_bound
     row = count.to_row()
-    assert row["log2_gap_tokens"] == count.log2_gap_tokens
+    assert row["log2_gap_tokens"] == pytest.approx(np.log2(8 / token_bound))
+    assert row["log2_gap_precision"] == pytest.approx(np.log2(bits / bits_lower))
 
 
 def test_planted_construction_with_too_few_rows_is_reported() -> None:
@@ -363,7 +386,9 @@ def test_planted_precision_too_low_is_reported() -> None:
         rows_formula=_rows,
         rng=np.random.default_rng(0),
     )
-    assert not count.above_precision_bound
+    assert count.precision_bits < count.precision_bits_lower
+    failing = [o.label for o in memorization_observations(count) if not o.holds]
+    assert failing == ["bits lower / used"]
 
 
 def test_probe_false_skips_forward_passes() -> None:

@@ -13,13 +13,16 @@ from pathlib import Path
 
 import pytest
 from hypothesis import strategies as st
+from rich.console import Console
 
 import verify.__main__
+import verify.markdown
 import verify.report
 from verify.claims import load_all
 from verify.claims.base import (
     REGISTRY,
     CheckResult,
+    Claim,
     ClaimContext,
     ClaimResult,
     FigureResult,
@@ -56,14 +59,8 @@ def _property_claim(name: str, bound: float) -> ClaimResult:
     outcome = run_property(
         name, st.floats(0.0, 2.0), lambda x: Observation(x, bound, "x"), max_examples=30
     )
-    check = CheckResult(
-        name="x stays below the bound",
-        statement=f"x <= {bound}",
-        bound_latex=rf"x \le {bound}",
-        cases=outcome.cases,
-        passed=outcome.passed,
-        worst_ratio=outcome.worst_ratio,
-        counterexample=outcome.counterexample,
+    check = CheckResult.from_outcome(
+        "x stays below the bound", f"x <= {bound}", rf"x \le {bound}", outcome
     )
     return ClaimResult(name, f"fake {name}", f"statement of {name}", checks=[check])
 
@@ -144,6 +141,47 @@ def test_planted_falsified_claim_exits_1_with_its_counterexample(fake_claims, tm
     assert "FALSIFIED" in printed and FALSIFYING_CASE.search(printed)
     assert "python -m verify --only fake-falsified --seed 5" in printed
     assert "**FALSIFIED**" in (out / "index.md").read_text()
+
+
+@pytest.mark.parametrize("exact", [True, False])
+def test_a_broken_zero_bound_is_reported_as_inf_never_as_exact(tmp_path, exact):
+    # a count that must equal its formula (exact) or an error under a bound of 0: x = 1 breaks it
+    outcome = run_property(
+        "zero bound", st.just(1.0), lambda x: Observation(x, 0.0, "x", exact=exact), max_examples=1
+    )
+    check = CheckResult.from_outcome("x is zero", "x = 0", "x = 0", outcome)
+    assert not check.passed and check.worst_ratio == float("inf")
+
+    def broken(ctx: ClaimContext) -> ClaimResult:
+        return ClaimResult("fake-zero", "fake zero", "x = 0", checks=[check])
+
+    claim = Claim("fake-zero", "fake zero", broken)
+    out = tmp_path / "r"
+    result = generate_report([claim], out=out, mode="smoke", executor_spec="serial")
+    entry = result.results["claims"]["fake-zero"]
+    assert entry["status"] == "falsified" and entry["checks"][0]["worst_ratio"] == "inf"
+    index = (out / "index.md").read_text()
+    assert "exact" not in index.split("## fake zero", 1)[1]
+    assert "worst measured ratio to the bound: inf." in index
+    console = Console(record=True, width=120)
+    console.print(verify.report.summary_table(result.results))
+    summary = console.export_text()
+    assert " inf " in summary and "exact" not in summary
+
+
+def test_a_failed_check_without_a_ratio_is_inf_not_exact():
+    check = CheckResult("counts", "rows = formula", "", cases=1, passed=False)
+    assert check.worst_ratio == float("inf") and check.to_json()["worst_ratio"] == "inf"
+    assert CheckResult("counts", "rows = formula", "", cases=1, passed=True).worst_ratio is None
+
+
+def test_an_exact_check_that_holds_is_reported_as_exact():
+    outcome = run_property(
+        "zero", st.just(0.0), lambda x: Observation(x, 0.0, "x", exact=True), max_examples=1
+    )
+    assert outcome.passed and outcome.exact
+    check = CheckResult.from_outcome("x is zero", "x = 0", "", outcome)
+    assert check.worst_ratio is None and verify.markdown.ratio_text(check.worst_ratio) == "exact"
 
 
 def test_a_raising_claim_is_an_error_and_the_others_still_run(fake_claims, tmp_path, capsys):

@@ -12,9 +12,11 @@
 * :func:`lipschitz_pair_check`, :func:`packing_check`, :func:`permutation_check`,
   :func:`construction_observations`: the property checks shared by the tests and the report.
 
+* :func:`wang_observations`: a trained loss never below the Wang-style floor.
+
 >>> count = construction_count(ConstructionCase(1, 1, 0.25, 1.0))
->>> count.rows_match_formula, count.above_token_bound, count.above_precision_bound
-(True, True, True)
+>>> count.rows_match_formula, [o.label for o in memorization_observations(count) if not o.holds]
+(True, [])
 """
 
 from __future__ import annotations
@@ -132,14 +134,6 @@ class MemorizationCount:
     def rows_match_formula(self) -> bool:
         """The prompt has exactly the formula's rows (and says so)."""
         return self.prompt_rows == self.prompt_rows_formula == self.declared_rows
-
-    @property
-    def above_token_bound(self) -> bool:
-        return self.prompt_rows >= self.token_lower_bound
-
-    @property
-    def above_precision_bound(self) -> bool:
-        return self.precision_bits >= self.precision_bits_lower
 
     @property
     def log2_gap_tokens(self) -> float:
@@ -297,6 +291,7 @@ def memorization_observations(count: MemorizationCount) -> list[Observation]:
             + abs(count.declared_rows - count.prompt_rows_formula),
             0.0,
             "rows - formula",
+            exact=True,
         ),
         Observation(count.token_lower_bound, float(count.prompt_rows), "token lower bound / rows"),
         Observation(count.precision_bits_lower, float(count.precision_bits), "bits lower / used"),
@@ -312,6 +307,23 @@ def memorization_observations(count: MemorizationCount) -> list[Observation]:
     if np.isfinite(count.memorization_error):
         observations.append(Observation(count.memorization_error, count.eps, "memorization error"))
     return observations
+
+
+#: Relative slack of the Wang floor check: trained losses must stay ``>= floor (1 - slack)``;
+#: the floor and the loss are both float64 means of squares, equal up to rounding at the optimum.
+WANG_FLOOR_SLACK = 1e-9
+
+
+def wang_observations(floor: float, losses: list[float]) -> list[Observation]:
+    """Each trained loss against the exact floor: ``floor (1 - slack) <= loss``.
+
+    >>> [o.holds for o in wang_observations(0.5, [0.6, 0.5, 0.4])]
+    [True, True, False]
+    """
+    return [
+        Observation(floor * (1 - WANG_FLOOR_SLACK), float(loss), "floor / trained loss")
+        for loss in losses
+    ]
 
 
 # --------------------------------------------------------------------------- property checks
@@ -355,7 +367,11 @@ def packing_check(claimed_factor: float) -> Callable[[PackingCase], list[Observa
                 "Lipschitz",
             ),
             Observation(float(np.abs(f - 0.5).max()), 0.5, "|f - 1/2|"),
-            Observation(2 * eps, float(separation), "2 eps / separation"),
+            Observation(
+                float(cap.packing_separation_fn(eps)),
+                float(separation) * (1 + 1e-12) + 1e-15,  # rounding of 1/2 ± 2 eps
+                "4 eps / separation",
+            ),
         ]
 
     return check
@@ -433,7 +449,7 @@ def construction_worker(case: ConstructionCase) -> dict[str, Any]:
     row["backend"] = case.backend
     row["construction"] = "universal"
     row["checks"] = {o.label: bool(o.holds) for o in observations}
-    row["worst_ratio"] = max(o.ratio for o in observations if o.bound > 0)
+    row["worst_ratio"] = max(o.ratio for o in observations)
     row["passed"] = all(o.holds for o in observations)
     return row
 
@@ -474,6 +490,6 @@ def memorizer_worker(case: MemorizerCase) -> dict[str, Any]:
     row["backend"] = "float64"
     row["construction"] = "memorizer"
     row["checks"] = {o.label: bool(o.holds) for o in observations}
-    row["worst_ratio"] = max(o.ratio for o in observations if o.bound > 0)
+    row["worst_ratio"] = max(o.ratio for o in observations)
     row["passed"] = all(o.holds for o in observations)
     return row

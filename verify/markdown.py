@@ -12,17 +12,32 @@ disagree. Bounds appear as LaTeX (``$$ … $$``, rendered by GitHub and most Mar
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 MAX_TABLE_ROWS = 60
-VERDICT = {"passed": "verified", "falsified": "**FALSIFIED**", "error": "**ERROR**"}
+# A claim's status as words; the Markdown bolds, the terminal summary colours, all but "passed".
+VERDICT_WORDS = {"passed": "verified", "falsified": "FALSIFIED", "error": "ERROR"}
+VERDICT = {
+    status: word if status == "passed" else f"**{word}**" for status, word in VERDICT_WORDS.items()
+}
 
 
-def _ratio(value: Any) -> str:
+def ratio_text(value: Any) -> str:
+    """A worst ratio as shown in the report and the terminal summary.
+
+    ``None`` is an exact check that held; a non-finite ratio (a float, or the string
+    results.json stores it as) is shown as such, never as "exact".
+
+    >>> ratio_text(None), ratio_text(0.123456), ratio_text(float("inf")), ratio_text("inf")
+    ('exact', '0.123', 'inf', 'inf')
+    """
     if value is None:
-        return "exact (identity)"
+        return "exact"
     if isinstance(value, str):
         return value
+    if not math.isfinite(value):
+        return str(float(value))
     return f"{value:.3g}"
 
 
@@ -75,7 +90,8 @@ def _header(results: dict[str, Any]) -> list[str]:
         f"* verdict: {verdict} (exit code {results['exit_code']})",
         "",
         "Worst ratio = the largest measured error divided by its bound over all cases tried "
-        "(at most 1 when the bound holds; “exact” for identities checked symbolically).",
+        "(at most 1 when the bound holds; “exact” for a check with no tolerance that held, such "
+        "as an identity or a count equal to its formula; “inf” when a zero bound was broken).",
         "",
     ]
 
@@ -85,7 +101,7 @@ def _summary(results: dict[str, Any]) -> list[str]:
     for entry in results["claims"].values():
         lines.append(
             f"| [{entry['name']}](#{entry['name']}) | {VERDICT[entry['status']]} | "
-            f"{entry['cases']} | {_ratio(entry['worst_ratio'])} | {entry['seconds']:.1f} |"
+            f"{entry['cases']} | {ratio_text(entry['worst_ratio'])} | {entry['seconds']:.1f} |"
         )
     return [*lines, ""]
 
@@ -102,7 +118,7 @@ def _check(check: dict[str, Any]) -> list[str]:
         lines += ["$$", check["bound_latex"], "$$", ""]
     lines += [
         f"Cases tried: {check['cases']}; worst measured ratio to the bound: "
-        f"{_ratio(check['worst_ratio'])}.",
+        f"{ratio_text(check['worst_ratio'])}.",
         "",
     ]
     if check.get("counterexample"):
@@ -123,7 +139,7 @@ def _claim(entry: dict[str, Any]) -> list[str]:
         f"## {entry['title']} (`{entry['name']}`)",
         "",
         f"Verdict: {VERDICT[entry['status']]}; {entry['cases']} cases; worst ratio "
-        f"{_ratio(entry['worst_ratio'])}; {entry['seconds']:.1f} s.",
+        f"{ratio_text(entry['worst_ratio'])}; {entry['seconds']:.1f} s.",
         "",
     ]
     if entry["statement"]:

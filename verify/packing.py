@@ -27,12 +27,17 @@ def packing_parameters(
     """
     eps = open_unit_interval("eps", eps)
     lipschitz = positive_float("lipschitz", lipschitz)
-    if eps > 0.25:
-        raise ValueError(f"eps: expected eps <= 1/4 (values 1/2 ± 2 eps in [0, 1]), got {eps}")
+    if eps > float(cap.packing_max_eps):
+        raise ValueError(
+            f"eps: expected eps <= {cap.packing_max_eps} (values 1/2 ± {cap.bump_height} in "
+            f"[0, 1]), got {eps}"
+        )
     m = int(cap.packing_centres_per_axis_fn(eps, lipschitz))
     if m < 1 and not allow_empty:
+        largest = float(cap.packing_one_centre_max_eps_fn(lipschitz))
         raise ValueError(
-            f"eps: expected eps <= lipschitz / 4 = {lipschitz / 4} (at least one centre), got {eps}"
+            f"eps: expected eps <= {cap.packing_one_centre_max_eps} = {largest} "
+            f"(at least one centre), got {eps}"
         )
     return eps, lipschitz, m
 
@@ -68,6 +73,7 @@ def packing_member(x: np.ndarray, signs: np.ndarray, *, eps: float, lipschitz: f
     batch = x.reshape(-1, length * d)  # (B, L d)
     index = np.clip(np.floor(batch * m), 0, m - 1).astype(int)  # (B, L d) nearest centre
     centre = (index + 0.5) / m  # (B, L d)
-    bump = np.maximum(0.0, 2 * eps - lipschitz * np.abs(batch - centre).max(axis=1))  # (B,)
+    height = cap.bump_height_fn(eps)
+    bump = np.maximum(0.0, height - lipschitz * np.abs(batch - centre).max(axis=1))  # (B,)
     sign = signs[tuple(index.T)]  # (B, L, d)
     return (0.5 + sign * bump[:, None, None]).reshape(x.shape)

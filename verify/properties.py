@@ -30,14 +30,27 @@ FALSIFYING_CASE = re.compile(r"(Falsifying example|Failing test case): prop\(")
 
 @dataclass(frozen=True)
 class Observation:
-    """A measured ``error`` and the ``bound`` it must not exceed (``error <= bound``)."""
+    """A measured ``error`` and the ``bound`` it must not exceed (``error <= bound``).
+
+    ``exact`` marks a check with no tolerance (a count equal to its formula, a defect that must
+    be zero): it holds or not, so its ratio is 0 when it holds and ``inf`` when it does not, and
+    a property made only of exact observations reports no ratio (see :class:`PropertyOutcome`).
+
+    >>> Observation(0.0, 0.0, "rows - formula", exact=True).ratio
+    0.0
+    >>> Observation(1.0, 0.0, "rows - formula", exact=True).ratio
+    inf
+    """
 
     error: float
     bound: float
     label: str = ""
+    exact: bool = False
 
     @property
     def ratio(self) -> float:
+        if self.exact:
+            return 0.0 if self.holds else math.inf
         if self.bound > 0:
             return self.error / self.bound
         return 0.0 if self.error <= 0 else math.inf
@@ -61,14 +74,23 @@ def assert_within(obs: Observation | list[Observation], context: str = "") -> No
             )
 
 
+def all_exact(observations: list[Observation]) -> bool:
+    """Whether every observation is exact (the check has no ratio to report)."""
+    return all(o.exact for o in observations)
+
+
 @dataclass
 class PropertyOutcome:
+    """What :func:`run_property` found; ``exact`` when every observation of every case was exact
+    (then ``worst_ratio`` is 0 if it passed, ``inf`` if not, and reports show "exact")."""
+
     name: str
     cases: int
     worst_ratio: float
     passed: bool
     counterexample: str | None = None
     ratios: list[float] = field(default_factory=list)
+    exact: bool = False
 
 
 def run_property(
@@ -79,8 +101,18 @@ def run_property(
     max_examples: int = 50,
     rng_seed: int = 0,
 ) -> PropertyOutcome:
-    """Run ``check`` on ``max_examples`` drawn cases; never raises on a violated bound."""
+    """Run ``check`` on ``max_examples`` drawn cases; never raises on a violated bound.
+
+    ``cases`` and ``ratios`` count the generated cases up to and including the first violation;
+    the calls Hypothesis makes afterwards to shrink and replay it are not new cases.
+
+    >>> out = run_property("demo", st.integers(0, 100), lambda x: Observation(x, 50.0))
+    >>> out.passed, out.cases == len(out.ratios), out.ratios[-1] > 1
+    (False, True, True)
+    """
     ratios: list[float] = []
+    exact = [True]  # every observation of the counted cases was exact
+    violated = [False]  # a violation was seen: later calls shrink or replay it
 
     @settings(
         max_examples=max_examples,
@@ -95,7 +127,10 @@ def run_property(
         obs = check(case)
         obs_list = [obs] if isinstance(obs, Observation) else list(obs)
         worst = max(o.ratio for o in obs_list)
-        ratios.append(worst)
+        if not violated[0]:
+            exact[0] = exact[0] and all_exact(obs_list)
+            ratios.append(worst)
+            violated[0] = not all(o.holds for o in obs_list)
         if math.isfinite(worst):
             target(worst, label=f"{name}: error/bound")
         assert_within(obs_list, context=name)
@@ -105,6 +140,14 @@ def run_property(
     except AssertionError as exc:
         notes = "\n".join(getattr(exc, "__notes__", []))
         return PropertyOutcome(
-            name, len(ratios), max(ratios, default=math.inf), False, f"{exc}\n{notes}", ratios
+            name,
+            len(ratios),
+            max(ratios, default=math.inf),
+            False,
+            f"{exc}\n{notes}",
+            ratios,
+            exact[0] and bool(ratios),
         )
-    return PropertyOutcome(name, len(ratios), max(ratios, default=0.0), True, None, ratios)
+    return PropertyOutcome(
+        name, len(ratios), max(ratios, default=0.0), True, None, ratios, exact[0] and bool(ratios)
+    )

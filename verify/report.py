@@ -38,7 +38,7 @@ from rich.table import Table
 
 from verify.claims.base import Claim, ClaimContext, ClaimResult
 from verify.executors import open_executor
-from verify.markdown import render_index
+from verify.markdown import VERDICT_WORDS, ratio_text, render_index
 
 SCHEMA_VERSION = 1
 TOOL = "prompt-tuning-limits verify"
@@ -369,18 +369,10 @@ def generate_report(
 
 
 # ----------------------------------------------------------------------------- terminal summary
-def _ratio_text(ratio: Any) -> str:
-    if ratio is None:
-        return "exact"
-    if isinstance(ratio, str):
-        return ratio
-    return f"{ratio:.3g}"
-
-
+VERDICT_STYLES = {"passed": "green", "falsified": "bold red", "error": "bold yellow"}
 VERDICTS = {
-    "passed": "[green]verified[/green]",
-    "falsified": "[bold red]FALSIFIED[/bold red]",
-    "error": "[bold yellow]ERROR[/bold yellow]",
+    status: f"[{VERDICT_STYLES[status]}]{word}[/{VERDICT_STYLES[status]}]"
+    for status, word in VERDICT_WORDS.items()
 }
 
 
@@ -399,7 +391,7 @@ def summary_table(results: dict[str, Any]) -> Table:
         table.add_row(
             entry["name"],
             str(entry["cases"]),
-            _ratio_text(entry["worst_ratio"]),
+            ratio_text(entry["worst_ratio"]),
             VERDICTS[entry["status"]],
             f"{entry['seconds']:.1f}",
         )
@@ -414,9 +406,7 @@ def print_summary(results: dict[str, Any], out: Path, console: Console) -> None:
         if entry["status"] == "falsified":
             for check in entry["checks"]:
                 if not check["passed"]:
-                    console.print(
-                        f"[bold red]FALSIFIED[/bold red] {entry['name']} / {check['name']}:"
-                    )
+                    console.print(f"{VERDICTS['falsified']} {entry['name']} / {check['name']}:")
                     console.print(
                         check["counterexample"] or "(no counterexample recorded)",
                         markup=False,
@@ -430,7 +420,7 @@ def print_summary(results: dict[str, Any], out: Path, console: Console) -> None:
         elif entry["status"] == "error":
             error = entry["error"]
             console.print(
-                f"[bold yellow]ERROR[/bold yellow] {entry['name']} raised "
+                f"{VERDICTS['error']} {entry['name']} raised "
                 f"{error['type']}: {error['message']} (traceback in {out / 'results.json'})"
             )
     console.print(f"report written to {out / 'index.md'}", markup=False, highlight=False)

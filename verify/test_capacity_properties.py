@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
+from verify.bounds import capacity as cap
 from verify.capacity_checks import (
     construction_observations,
     lipschitz_pair_check,
@@ -21,6 +22,8 @@ from verify.capacity_checks import (
 from verify.properties import Observation, run_property
 from verify.strategies.capacity import (
     ConstructionCase,
+    PackingCase,
+    PromptPairCase,
     construction_cases,
     packing_cases,
     permutation_cases,
@@ -80,13 +83,38 @@ def test_planted_positional_encoding_breaks_equivariance() -> None:
     assert not out.passed
 
 
+def _valid_draws(pair: tuple[PromptPairCase, PackingCase]) -> list[Observation]:
+    prompts, packing = pair
+    m = int(cap.packing_centres_per_axis_fn(packing.eps, packing.lipschitz))
+    points = np.stack([packing.x, packing.y])  # (2, L, d)
+    return [
+        Observation(
+            float(np.abs(np.stack([prompts.prompt, prompts.other])).max()),
+            prompts.radius,
+            "prompts inside the box",
+        ),
+        Observation(packing.eps, float(cap.packing_max_eps), "eps <= largest packing eps"),
+        Observation(1.0, float(m), "at least one centre", exact=True),
+        Observation(
+            float(np.abs(points - 0.5).max()), 0.5, "packing inputs inside [0, 1]", exact=True
+        ),
+        Observation(
+            float(abs(int((packing.signs != packing.other_signs).sum()) - 1)),
+            0.0,
+            "sign patterns differ in exactly one entry",
+            exact=True,
+        ),
+        Observation(
+            float(np.abs(np.abs(packing.signs) - 1).max()), 0.0, "signs are ±1", exact=True
+        ),
+    ]
+
+
 def test_strategies_draw_valid_cases() -> None:
     out = run_property(
         "strategy sanity",
         st.tuples(prompt_pair_cases(), packing_cases()),
-        lambda pair: Observation(
-            float(np.abs(pair[0].other).max()), pair[0].radius, "prompt inside the box"
-        ),
+        _valid_draws,
         max_examples=10,
     )
     assert out.passed, out.counterexample

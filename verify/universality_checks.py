@@ -16,12 +16,18 @@ from reference import Construction, construct_memorizer, construct_universal, pr
 from verify.bounds import universality as ub
 from verify.properties import Observation
 from verify.strategies.targets import make_sawtooth
-from verify.strategies.universality import (
+from verify.strategies.universality import (  # FLOAT64_SIGNIFICAND_BITS: re-exported
+    FLOAT64_SIGNIFICAND_BITS,  # noqa: F401
     MemorizationCase,
     TightCase,
     UniversalCase,
     edge_biased_inputs,
 )
+
+#: Allowed ``|fitted slope + 1|`` for "the sup error falls like ``1/K``".
+SLOPE_TOLERANCE = 0.25
+#: The slope check as LaTeX, built from :data:`SLOPE_TOLERANCE`.
+SLOPE_TOLERANCE_LATEX = rf"|\hat s + 1| \le {SLOPE_TOLERANCE:g}"
 
 
 def quantized_target(f: Callable, x: np.ndarray, K: int, Q: int) -> np.ndarray:
@@ -131,6 +137,23 @@ def fit_log_slope(Ks: list[int], errors: list[float]) -> float:
     return float((x * y).sum() / (x * x).sum())
 
 
+def check_slope(slope: float) -> Observation:
+    """``|slope + 1| <= SLOPE_TOLERANCE``: the fitted log-log slope is close to ``-1``.
+
+    >>> check_slope(-1.1).holds, check_slope(0.0).holds
+    (True, False)
+    """
+    return Observation(abs(slope + 1), SLOPE_TOLERANCE, "|fitted slope + 1|")
+
+
+def check_slope_fit(fit: SlopeFit) -> list[Observation]:
+    """The slope of ``fit`` near ``-1`` and every measured error under its bound."""
+    return [check_slope(fit.slope)] + [
+        Observation(e, b, f"sup error at K={K}")
+        for K, e, b in zip(fit.Ks, fit.errors, fit.bounds, strict=True)
+    ]
+
+
 def error_vs_K(
     d: int,
     L: int,
@@ -171,9 +194,9 @@ def check_memorized(case: MemorizationCase) -> list[Observation]:
     return [
         Observation(err, float(ub.memorizer_error_bound_fn(c.Q)), "memorization error"),
         Observation(err, case.eps, "memorization error vs eps"),
-        Observation(abs(c.prompt_rows - rows), 0.0, "prompt rows - L K^d"),
-        Observation(abs(c.bits_per_row - bits), 0.0, "bits per row - sympy"),
-        Observation(abs(c.K - K_sym), 0.0, "K - K(delta)"),
+        Observation(abs(c.prompt_rows - rows), 0.0, "prompt rows - L K^d", exact=True),
+        Observation(abs(c.bits_per_row - bits), 0.0, "bits per row - sympy", exact=True),
+        Observation(abs(c.K - K_sym), 0.0, "K - K(delta)", exact=True),
     ]
 
 
@@ -253,11 +276,15 @@ def precision_point(
 def check_precision_point(point: PrecisionPoint) -> Observation:
     """Exactness is promised when ``precision_bits >= precision_needed``: wrong count ``<= 0``."""
     promised = point.precision_bits >= point.precision_needed
-    return Observation(float(point.wrong) if promised else 0.0, 0.0, "wrong grid sequences")
+    return Observation(
+        float(point.wrong) if promised else 0.0, 0.0, "wrong grid sequences", exact=True
+    )
 
 
 def check_fails_beyond_significand(point: PrecisionPoint) -> Observation:
     """When the packed table (``T log2 Q + 1`` bits) does not fit the significand, some grid
     sequence must be decoded wrongly (the failure is measurable, not hidden)."""
     beyond = point.table_bits + 1 > point.precision_bits
-    return Observation(1.0 if beyond and point.wrong == 0 else 0.0, 0.0, "undetected overflow")
+    return Observation(
+        1.0 if beyond and point.wrong == 0 else 0.0, 0.0, "undetected overflow", exact=True
+    )

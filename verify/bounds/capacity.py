@@ -60,10 +60,14 @@ precision_bits_lower = table_bits / (d_v + 1)
 # ----------------------------------------------------------------------------- packing
 #: Bump height ``a = 2 eps`` (values ``1/2 ± a`` stay in ``[0, 1]`` for ``eps <= 1/4``).
 bump_height = BUMP_HEIGHT_OVER_EPS * eps
+#: Largest ``eps`` whose bump values ``1/2 ± a`` stay in ``[0, 1]``: ``a = 1/2``, ``eps = 1/4``.
+packing_max_eps = sp.solve(sp.Eq(bump_height, sp.Rational(1, 2)), eps)[0]
 #: Bump radius (max norm) ``a / C``: the pyramid ``max(0, a - C ||x - c||_max)`` has slope ``C``.
 bump_radius = bump_height / C
 #: Centres per axis ``m = floor(C / (4 eps))``: spacing ``1/m >= 2 · bump_radius``.
 packing_centres_per_axis = sp.floor(C / (2 * BUMP_HEIGHT_OVER_EPS * eps))
+#: Largest ``eps`` with at least one centre per axis (``m >= 1``): ``eps = C / 4``.
+packing_one_centre_max_eps = C / (2 * BUMP_HEIGHT_OVER_EPS)
 #: Grid spacing of the centres, ``1/m`` (centres at ``(k + 1/2)/m``, ``k = 0..m-1``).
 packing_spacing = 1 / packing_centres_per_axis
 #: Separation of two distinct packing functions at a differing centre: ``2 a = 4 eps``.
@@ -72,12 +76,16 @@ packing_separation = 2 * bump_height
 packing_log2_count = d * L * packing_centres_per_axis ** (d * L)
 
 # ----------------------------------------------------------------------------- covering and tokens
-#: Number of prompt cells (side ``eps / Λ``) covering ``[-R_P, R_P]^{Lp × D}``, simplified bound.
-covering_count = (COVERING_CONSTANT * Lam * R_P / eps) ** (D * Lp)
+#: Prompt cells (side ``eps / Λ``) per prompt entry, simplified bound: ``c Λ R_P / eps``.
+covering_cells_per_entry = COVERING_CONSTANT * Lam * R_P / eps
+#: Bits one prompt entry can select among functions ``eps`` apart: ``log2(c Λ R_P / eps)``.
+covering_log2_per_entry = sp.log(covering_cells_per_entry, 2)
+#: Number of prompt cells covering ``[-R_P, R_P]^{Lp × D}``, simplified bound.
+covering_count = covering_cells_per_entry ** (D * Lp)
 #: ``log2`` of :data:`covering_count`.
-covering_log2_count = D * Lp * sp.log(COVERING_CONSTANT * Lam * R_P / eps, 2)
+covering_log2_count = D * Lp * covering_log2_per_entry
 #: The token bound's formula ``M(eps) / (D log2(c Λ R_P / eps))`` (the branch ``2 Λ R_P > eps``).
-token_bound_formula = packing_log2_count / (D * sp.log(COVERING_CONSTANT * Lam * R_P / eps, 2))
+token_bound_formula = packing_log2_count / (D * covering_log2_per_entry)
 #: Token lower bound: ``Lp >= M(eps) / (D log2(c Λ R_P / eps))`` when ``2 Λ R_P > eps``; when
 #: ``2 Λ R_P <= eps`` all prompts fall in one covering cell and no prompt length suffices (``oo``).
 token_lower_bound = sp.Piecewise((token_bound_formula, 2 * Lam * R_P > eps), (sp.oo, True))
@@ -85,7 +93,7 @@ token_lower_bound = sp.Piecewise((token_bound_formula, 2 * Lam * R_P > eps), (sp
 #: ``{1/2 ± 2 eps}^{L×d}`` (``2^{N L d}`` datasets, pairwise ``4 eps`` apart) to ``eps`` needs
 #: ``Lp >= N L d / (D log2(c Λ R_P / eps))`` (``oo`` when ``2 Λ R_P <= eps``).
 dataset_token_lower_bound = sp.Piecewise(
-    (N * L * d / (D * sp.log(COVERING_CONSTANT * Lam * R_P / eps, 2)), 2 * Lam * R_P > eps),
+    (N * L * d / (D * covering_log2_per_entry), 2 * Lam * R_P > eps),
     (sp.oo, True),
 )
 
@@ -117,6 +125,9 @@ dataset_lipschitz_required = eps / (COVERING_CONSTANT * R_P) * 2 ** (N * L * d /
 precision_bits_lower_fn = sp.lambdify((d, K, L, Q, d_v), precision_bits_lower, "numpy")
 packing_log2_count_fn = sp.lambdify((eps, C, d, L), packing_log2_count, "numpy")
 packing_centres_per_axis_fn = sp.lambdify((eps, C), packing_centres_per_axis, "numpy")
+packing_one_centre_max_eps_fn = sp.lambdify(C, packing_one_centre_max_eps, "numpy")
+bump_height_fn = sp.lambdify(eps, bump_height, "numpy")
+packing_separation_fn = sp.lambdify(eps, packing_separation, "numpy")
 covering_log2_count_fn = sp.lambdify((eps, Lam, R_P, D, Lp), covering_log2_count, "numpy")
 token_lower_bound_fn = sp.lambdify((eps, C, d, L, D, Lam, R_P), token_lower_bound, "numpy")
 dataset_token_lower_bound_fn = sp.lambdify(
@@ -141,10 +152,13 @@ __all__ = [
     "BUMP_HEIGHT_OVER_EPS",
     "COVERING_CONSTANT",
     "bump_height",
+    "bump_height_fn",
     "bump_radius",
+    "covering_cells_per_entry",
     "covering_count",
     "covering_log2_count",
     "covering_log2_count_fn",
+    "covering_log2_per_entry",
     "dataset_lipschitz_required",
     "dataset_token_lower_bound",
     "dataset_token_lower_bound_fn",
@@ -157,7 +171,11 @@ __all__ = [
     "packing_centres_per_axis_fn",
     "packing_log2_count",
     "packing_log2_count_fn",
+    "packing_max_eps",
+    "packing_one_centre_max_eps",
+    "packing_one_centre_max_eps_fn",
     "packing_separation",
+    "packing_separation_fn",
     "packing_spacing",
     "precision_bits_lower",
     "precision_bits_lower_fn",

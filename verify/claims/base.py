@@ -12,15 +12,19 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from verify.properties import PropertyOutcome
 
 
 @dataclass
 class CheckResult:
     """One checked statement: how many cases, the worst measured/bound ratio, the verdict.
 
-    ``worst_ratio`` is ``max(measured / bound)`` over the cases (``<= 1`` means within the bound),
-    or ``None`` where the check is exact (an identity, a count equal to its formula).
+    ``worst_ratio`` is ``max(measured / bound)`` over the cases (``<= 1`` means within the bound,
+    ``inf`` when a bound of 0 or an exact check was broken), or ``None`` where the check is exact
+    (an identity, a count equal to its formula) and holds.
     """
 
     name: str
@@ -31,6 +35,38 @@ class CheckResult:
     worst_ratio: float | None = None
     counterexample: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # "exact" (None) is a verdict that the check held: a failed exact check has no finite
+        # ratio, and the report must never show it as exact
+        if self.worst_ratio is None and not self.passed:
+            self.worst_ratio = math.inf
+
+    @classmethod
+    def from_outcome(
+        cls, name: str, statement: str, bound_latex: str, outcome: PropertyOutcome, **details: Any
+    ) -> CheckResult:
+        """The check of a :func:`verify.properties.run_property` outcome: the ratio is kept as
+        measured (``inf`` included), and is ``None`` only for an exact property that held.
+
+        >>> from verify.properties import PropertyOutcome
+        >>> broken = PropertyOutcome("p", 3, math.inf, False, "case", [0.5, math.inf])
+        >>> CheckResult.from_outcome("p", "s", "", broken).worst_ratio
+        inf
+        >>> exact = PropertyOutcome("p", 3, 0.0, True, None, [0.0] * 3, exact=True)
+        >>> CheckResult.from_outcome("p", "s", "", exact).worst_ratio is None
+        True
+        """
+        return cls(
+            name=name,
+            statement=statement,
+            bound_latex=bound_latex,
+            cases=outcome.cases,
+            passed=outcome.passed,
+            worst_ratio=None if outcome.exact and outcome.passed else outcome.worst_ratio,
+            counterexample=outcome.counterexample,
+            details=details,
+        )
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)

@@ -94,19 +94,14 @@ def _property_check(
     name: str, statement: str, bound_latex: str, outcome: PropertyOutcome, bound: float
 ) -> CheckResult:
     errors = [r * bound for r in outcome.ratios if math.isfinite(r)]
-    return CheckResult(
-        name=name,
-        statement=statement,
-        bound_latex=bound_latex,
-        cases=outcome.cases,
-        passed=outcome.passed,
-        worst_ratio=outcome.worst_ratio,
-        counterexample=outcome.counterexample,
-        details={
-            "tolerance": bound,
-            "max_error": max(errors, default=0.0),
-            "median_error": float(np.median(errors)) if errors else 0.0,
-        },
+    return CheckResult.from_outcome(
+        name,
+        statement,
+        bound_latex,
+        outcome,
+        tolerance=bound,
+        max_error=max(errors, default=0.0),
+        median_error=float(np.median(errors)) if errors else 0.0,
     )
 
 

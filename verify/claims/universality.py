@@ -14,7 +14,6 @@ import math
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -31,9 +30,13 @@ from verify.strategies.universality import (
     universal_cases,
 )
 from verify.universality_checks import (
+    FLOAT64_SIGNIFICAND_BITS,
+    SLOPE_TOLERANCE,
+    SLOPE_TOLERANCE_LATEX,
     PrecisionPoint,
     check_error_tracks_bound,
     check_memorized,
+    check_slope_fit,
     check_tight,
     check_with_corrupted_row,
     error_vs_K,
@@ -48,26 +51,10 @@ STATEMENT = (
     "C-Lipschitz f: [0,1]^{Lxd} -> [0,1]^{Lxd} within C/(2K) + 1/(2Q) <= eps (K = 2^ceil(log2 "
     "C/eps), Q = 2^ceil(log2 1/eps)) on all inputs at distance >= eta from the cell boundaries "
     "(a band of measure <= 2 d L eta K); the same model memorizes any delta-token-separated "
-    "dataset within 1/(2Q). It needs K^{d(L-1)} log2 Q + 6 significand bits: float64 is exact "
-    "below that and fails beyond, where the mpmath backend is exact."
+    f"dataset within 1/(2Q). It needs K^{{d(L-1)}} log2 Q + {ub.GUARD_BITS} significand bits: "
+    "float64 is exact below that and fails beyond, where the mpmath backend is exact."
 )
 BOUND_LATEX = r"\|\tau([P_f;X]) - f(X)\|_{\max} \le \frac{C}{2K} + \frac{1}{2Q}"
-SLOPE_TOLERANCE = 0.25
-
-
-def _check(
-    name: str, statement: str, bound_latex: str, out: PropertyOutcome, **details: Any
-) -> CheckResult:
-    return CheckResult(
-        name=name,
-        statement=statement,
-        bound_latex=bound_latex,
-        cases=out.cases,
-        passed=out.passed,
-        worst_ratio=out.worst_ratio if math.isfinite(out.worst_ratio) else None,
-        counterexample=out.counterexample,
-        details=details,
-    )
 
 
 def _planted(name: str, statement: str, out: PropertyOutcome) -> CheckResult:
@@ -191,13 +178,12 @@ def _precision_figure(path: Path, f64: list[dict], sweep: list[dict]) -> None:
     bits = [r["table_bits"] for r in f64]
     frac = [r["wrong"] / r["sequences"] for r in f64]
     ax1.scatter(bits, frac, c=["tab:green" if r["exact"] else "tab:red" for r in f64], zorder=3)
-    ax1.axvline(
-        53 - float(ub.GUARD_BITS), color="tab:orange", ls="--", label="predicted: Tq + 6 = 53"
-    )
-    ax1.axvline(52, color="k", ls=":", label="table + offset bit = 53")
+    p, guard = FLOAT64_SIGNIFICAND_BITS, int(ub.GUARD_BITS)
+    ax1.axvline(p - guard, color="tab:orange", ls="--", label=f"predicted: Tq + {guard} = {p}")
+    ax1.axvline(p - 1, color="k", ls=":", label=f"table + offset bit = {p}")
     ax1.set_xlabel("table bits T log2 Q")
     ax1.set_ylabel("fraction of grid sequences decoded wrongly")
-    ax1.set_title("float64 (53-bit significand)")
+    ax1.set_title(f"float64 ({p}-bit significand)")
     ax1.legend(fontsize=8)
     if sweep:
         p = [r["precision_bits"] for r in sweep]
@@ -226,7 +212,7 @@ def run(ctx: ClaimContext) -> ClaimResult:
     )
     ratios = [r for r in out.ratios if math.isfinite(r)]
     result.checks.append(
-        _check(
+        CheckResult.from_outcome(
             "error tracks the Lipschitz bound",
             "off-band sup error <= C/(2K) + 1/(2Q) for clipped affine, sawtooth, tanh targets",
             BOUND_LATEX,
@@ -266,7 +252,7 @@ def run(ctx: ClaimContext) -> ClaimResult:
         "tight", tight_cases(), check_tight, max_examples=ctx.pick(10, 40, 200), rng_seed=ctx.seed
     )
     result.checks.append(
-        _check(
+        CheckResult.from_outcome(
             "bound is tight",
             "on the tight sawtooth the worst ratio approaches 1",
             BOUND_LATEX,
@@ -280,17 +266,19 @@ def run(ctx: ClaimContext) -> ClaimResult:
     )
     fits = [error_vs_K(d, L, Ks, seed=ctx.seed + 10 * d + L) for d, L, Ks in configs]
     labels = [f"d={d}, L={L}" for d, L, _ in configs]
-    slope_ok = all(abs(f.slope + 1) <= SLOPE_TOLERANCE for f in fits)
-    under = all(e <= b for f in fits for e, b in zip(f.errors, f.bounds, strict=True))
+    fit_observations = [check_slope_fit(f) for f in fits]
+    broken = [o for obs in fit_observations for o in obs if not o.holds]
+    broken_text = "; ".join(f"{o.label} = {o.error:.6g} > {o.bound:.6g}" for o in broken)
     result.checks.append(
         CheckResult(
             "error falls like 1/K",
-            f"fitted log2-log2 slope of the sup error against K within {SLOPE_TOLERANCE} of -1",
-            r"|\hat s + 1| \le 0.25",
+            f"fitted log2-log2 slope of the sup error against K within {SLOPE_TOLERANCE} of -1, "
+            "every sup error under its bound",
+            SLOPE_TOLERANCE_LATEX,
             len(fits),
-            slope_ok and under,
-            max(abs(f.slope + 1) for f in fits) / SLOPE_TOLERANCE,
-            None if slope_ok and under else f"slopes {[f.slope for f in fits]}",
+            not broken,
+            max(o.ratio for obs in fit_observations for o in obs),
+            broken_text or None,
             {"slopes": {lab: round(f.slope, 4) for lab, f in zip(labels, fits, strict=True)}},
         )
     )
@@ -358,7 +346,7 @@ def run(ctx: ClaimContext) -> ClaimResult:
         rng_seed=ctx.seed,
     )
     result.checks.append(
-        _check(
+        CheckResult.from_outcome(
             "memorization meets eps and the formulas",
             "every token within 1/(2Q) < eps; rows = L K^d, bits = K^{d(L-1)} d log2 Q, "
             "K = K(delta)",
@@ -414,15 +402,17 @@ def run(ctx: ClaimContext) -> ClaimResult:
     promised_ok = all(
         r["exact"] for r in f64 + sweep + mp_big if r["precision_bits"] >= r["precision_needed"]
     )
-    overflow_seen = all(not r["exact"] for r in f64 if r["table_bits"] + 1 > 53)
+    overflow_seen = all(
+        not r["exact"] for r in f64 if r["table_bits"] + 1 > FLOAT64_SIGNIFICAND_BITS
+    )
     exact_sweep = [r["precision_bits"] for r in sweep if r["exact"]]
     observed = min(exact_sweep) if exact_sweep else None
     result.checks.append(
         CheckResult(
             "precision phase transition",
-            "exact whenever p >= T log2 Q + 6; float64 wrong once the table exceeds 53 bits; "
-            "mpmath exact there",
-            r"p \ge K^{d(L-1)} \log_2 Q + 6",
+            f"exact whenever p >= T log2 Q + {ub.GUARD_BITS}; float64 wrong once the table "
+            f"exceeds {FLOAT64_SIGNIFICAND_BITS} bits; mpmath exact there",
+            rf"p \ge K^{{d(L-1)}} \log_2 Q + {ub.GUARD_BITS}",
             len(f64) + len(sweep) + len(mp_big),
             promised_ok and overflow_seen and all(r["exact"] for r in mp_big),
             None,
@@ -444,6 +434,6 @@ def run(ctx: ClaimContext) -> ClaimResult:
     result.figures.append(FigureResult(fig2, "precision phase transition"))
     result.notes.append(
         "All constants (K, Q rounded up to powers of two, eta = 2^floor(log2(eps/(2dLK))), "
-        "beta, the 6 guard bits) are ours; see docs/universality.md."
+        f"beta, the {ub.GUARD_BITS} guard bits) are ours; see docs/universality.md."
     )
     return result

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from reference import Transformer
 from verify.bounds import capacity as cap
 from verify.strategies import draw_random_model, seeds
+from verify.strategies.universality import FLOAT64_SIGNIFICAND_BITS
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,8 @@ def packing_cases(draw: st.DrawFn) -> PackingCase:
     d, length = draw(st.sampled_from([(1, 1), (1, 2), (2, 1), (1, 3), (3, 1)]))
     lipschitz = draw(st.sampled_from([0.5, 1.0, 2.0, 3.0]))
     m = draw(st.integers(1, 4))
-    eps = min(0.25, lipschitz / (4 * m)) * draw(st.sampled_from([1.0, 0.9]))
+    largest = min(float(cap.packing_max_eps), float(cap.packing_one_centre_max_eps_fn(lipschitz)))
+    eps = largest / m * draw(st.sampled_from([1.0, 0.9]))
     m = int(cap.packing_centres_per_axis_fn(eps, lipschitz))
     seed = draw(seeds)
     rng = np.random.default_rng(seed)
@@ -216,7 +218,7 @@ def construction_cases(draw: st.DrawFn) -> ConstructionCase:
     lipschitz = draw(
         st.sampled_from([0.5, 1.0, 2.0]).filter(
             lambda c: (
-                precision_needed(d, length, *grid_sizes(eps, c)) <= 53
+                precision_needed(d, length, *grid_sizes(eps, c)) <= FLOAT64_SIGNIFICAND_BITS
                 and length * grid_sizes(eps, c)[0] ** d <= 64
             )
         )

@@ -1,6 +1,7 @@
 """Hypothesis strategies for the universality and memorization properties.
 
-Sizes are drawn so that the float64 construction fits its precision (``T log2 Q + 6 <= 53``)
+Sizes are drawn so that the float64 construction fits its precision (``T log2 Q + 6 <= 53``,
+:data:`FLOAT64_SIGNIFICAND_BITS`)
 and stays small; targets come with their constants (:mod:`verify.strategies.targets`); inputs
 and datasets are built from a drawn seed.
 """
@@ -12,9 +13,17 @@ from dataclasses import dataclass
 import numpy as np
 from hypothesis import strategies as st
 
-from verify.bounds.universality import cells_per_axis_fn, levels_fn, precision_needed_fn
+from verify.bounds.universality import (
+    GUARD_BITS,
+    cells_per_axis_fn,
+    levels_fn,
+    precision_needed_fn,
+)
 from verify.strategies import seeds
 from verify.strategies.targets import LipschitzTarget, lipschitz_targets, tight_sawtooth
+
+#: Significand bits of float64 (the stored bits and the implicit leading one): 53.
+FLOAT64_SIGNIFICAND_BITS = int(np.finfo(np.float64).nmant) + 1
 
 #: ``(d, L) -> (largest log2 K, largest log2 Q)`` kept for float64 property runs (``d L <= 4``).
 FLOAT64_SIZES: dict[tuple[int, int], tuple[int, int]] = {
@@ -75,7 +84,7 @@ def universal_cases(
     k_top = draw(st.integers(1, k_max))
     target = draw(lipschitz_targets(d, L, kinds=kinds, max_constant=2.0**k_top * eps))
     K = int(cells_per_axis_fn(eps, target.lipschitz))
-    assert precision_needed_fn(d, L, K, int(levels_fn(eps))) <= 53
+    assert precision_needed_fn(d, L, K, int(levels_fn(eps))) <= FLOAT64_SIGNIFICAND_BITS
     seed = draw(seeds)
     xs = edge_biased_inputs(np.random.default_rng(seed), batch, L, d, K)
     return UniversalCase(target, d, L, eps, xs, seed)
@@ -156,7 +165,7 @@ def memorization_cases(
     d, L = draw(st.sampled_from(shapes))
     k = draw(st.integers(1, {1: 4, 2: 3, 3: 2}[L] if d == 1 else 2))
     K = 2**k
-    q_max = min(6, (53 - 6) // K ** (d * (L - 1)))
+    q_max = min(6, (FLOAT64_SIGNIFICAND_BITS - int(GUARD_BITS)) // K ** (d * (L - 1)))
     q = draw(st.integers(1, q_max))
     n = draw(st.integers(1, min(max_n, K ** (d * L))))
     seed = draw(seeds)
