@@ -38,7 +38,7 @@ class TimeAttention:
             raise NotImplementedError("exact attention above 2^16 takes minutes per call")
         if method == "polynomial" and radius >= 9 and n > R9_MAX:
             raise NotImplementedError("R = 9 polynomial above 2^11: minutes per call")
-        from reference.fast_attention import plan
+        from reference.polynomial_attention import plan
         from verify.efficiency_timing import DIM, regime_inputs
 
         self.q, self.k, self.v = regime_inputs(n, radius)
@@ -46,7 +46,7 @@ class TimeAttention:
 
     def time_attention(self, n: int, radius: float, method: str) -> None:
         from reference import attention
-        from reference.fast_attention import fast_attention
+        from reference.polynomial_attention import fast_attention
         from verify.efficiency_timing import SCALE
 
         if method == "exact":

@@ -57,7 +57,7 @@ class TimeGradients:
     def setup(self, n: int, method: str) -> None:
         import numpy as np
 
-        from reference.fast_attention import plan
+        from reference.polynomial_attention import plan
         from verify.efficiency_timing import DIM, regime_inputs
 
         self.q, self.k, self.v = regime_inputs(n, 1.0)

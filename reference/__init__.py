@@ -9,16 +9,35 @@ Public API:
 * :func:`construct_universal`, :func:`construct_memorizer` — the constructive witnesses of
   theory.md §3 (a frozen model and a prompt), returning a :class:`Construction`.
 
-Submodules with their own API (imported explicitly, e.g. ``from reference.fast_attention import
-fast_attention``): ``polyfit`` (certified exp fits), ``features`` (multinomial feature map),
-``fast_attention``, ``prompt_cache``, ``fast_gradient`` (theory.md §5); ``lipschitz`` (the model's
-Lipschitz bound in the prompt) and ``capacity`` (gradient-based capacity, Wang-style floor; §4).
+* :func:`fast_attention`, :class:`FastAttentionResult`, :class:`FastAttentionRefused` — certified
+  polynomial attention (theory.md §5, module ``polynomial_attention``).
+* :class:`PolynomialPromptCache`, :class:`ExactPromptCache`, :class:`InputBlockCache` — prompt
+  caches; :func:`low_rank_key_value_grad`, :func:`fast_prompt_loss_and_grad` — low-rank gradients.
+
+Submodules with more API (imported explicitly): ``polyfit`` (certified exp fits), ``features``
+(multinomial feature map), ``polynomial_attention``, ``prompt_cache``, ``fast_gradient``
+(theory.md §5); ``lipschitz`` (the model's Lipschitz bound in the prompt) and ``capacity``
+(gradient-based capacity, Wang-style floor; §4).
+
+>>> import numpy as np
+>>> from reference import fast_attention
+>>> rng = np.random.default_rng(0)
+>>> q, k, v = (rng.standard_normal((64, 2)) * 0.5 for _ in range(3))
+>>> fast_attention(q, k, v, scale=1.0, eps=1e-3, allow_slower=True).method
+'polynomial'
 """
 
 from reference.attention import attention, softmax_rows
 from reference.construction import Construction
+from reference.fast_gradient import fast_prompt_loss_and_grad, low_rank_key_value_grad
 from reference.memorization import construct_memorizer
 from reference.model import Attention, FFNLayer, Transformer
+from reference.polynomial_attention import (
+    FastAttentionRefused,
+    FastAttentionResult,
+    fast_attention,
+)
+from reference.prompt_cache import ExactPromptCache, InputBlockCache, PolynomialPromptCache
 from reference.prompt_tuning import prompt_forward, prompt_loss_and_grad
 from reference.training import (
     TrainingResult,
@@ -31,14 +50,22 @@ from reference.universality import construct_universal
 __all__ = [
     "Attention",
     "Construction",
+    "ExactPromptCache",
     "FFNLayer",
+    "FastAttentionRefused",
+    "FastAttentionResult",
+    "InputBlockCache",
+    "PolynomialPromptCache",
     "TrainingResult",
     "Transformer",
     "attention",
     "construct_memorizer",
     "construct_universal",
+    "fast_attention",
+    "fast_prompt_loss_and_grad",
     "init_prompt_from_inputs",
     "init_prompt_normal",
+    "low_rank_key_value_grad",
     "prompt_forward",
     "prompt_loss_and_grad",
     "softmax_rows",

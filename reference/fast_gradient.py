@@ -40,7 +40,10 @@ from reference._validation import (
     positive_float,
 )
 from reference.attention import DEFAULT_CHUNK_ELEMENTS
-from reference.fast_attention import (
+from reference.features import FeatureMap
+from reference.model import stack_backward, stack_forward
+from reference.polyfit import fit_exp
+from reference.polynomial_attention import (
     block_rows,
     guaranteed_radius,
     key_summary,
@@ -48,9 +51,6 @@ from reference.fast_attention import (
     resolve_radius,
     resolve_scale,
 )
-from reference.features import FeatureMap
-from reference.model import stack_backward, stack_forward
-from reference.polyfit import fit_exp
 from reference.prompt_cache import input_projections
 from reference.prompt_tuning import check_inputs, check_model, check_prompt, head_loss_and_grad
 
@@ -118,7 +118,7 @@ def exact_key_value_grad(
 def _block_output(raw: np.ndarray, weighted: np.ndarray, dv: int) -> tuple[np.ndarray, np.ndarray]:
     """``Õ`` rows ``(b, d_v)`` and denominators ``D̃`` ``(b,)`` of a query block from its raw
     features ``(r, b)`` and the φ-weighted summary ``(r, d_v + 1)``; asserts ``D̃ > 0`` as
-    :func:`reference.fast_attention.apply_summary` does."""
+    :func:`reference.polynomial_attention.apply_summary` does."""
     num = raw.T @ weighted  # (b, dv+1)
     den = num[:, dv]  # (b,)
     if not np.all(den > 0):

@@ -23,15 +23,15 @@ import numpy as np
 
 from reference._validation import as_array, open_unit_interval, positive_float
 from reference.attention import attention
-from reference.fast_attention import (
+from reference.features import FeatureMap
+from reference.model import Transformer, stack_backward, stack_forward
+from reference.polyfit import ExpFit, fit_exp
+from reference.polynomial_attention import (
     apply_summary,
     certified_output_bound,
     key_summary,
     max_row_norm,
 )
-from reference.features import FeatureMap
-from reference.model import Transformer, stack_backward, stack_forward
-from reference.polyfit import ExpFit, fit_exp
 from reference.prompt_tuning import check_inputs, check_model, check_prompt, head_loss_and_grad
 
 

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import sympy as sp
 
-from reference import fast_attention as fa
+from reference import polynomial_attention as fa
 from reference.features import rank as reference_rank
 from verify.bounds import efficiency as E
 

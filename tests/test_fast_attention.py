@@ -1,4 +1,4 @@
-"""Unit tests of reference.fast_attention: certified output, refusals, fallback, bad input."""
+"""Unit tests of reference.polynomial_attention: certified output, refusals, fallback, bad input."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from reference import attention
-from reference.fast_attention import (
+from reference.features import FeatureMap
+from reference.polynomial_attention import (
     FastAttentionRefused,
     apply_summary,
     fast_attention,
@@ -15,7 +16,6 @@ from reference.fast_attention import (
     key_summary,
     resolve_scale,
 )
-from reference.features import FeatureMap
 
 
 def _inputs(n: int = 40, m: int = 30, d: int = 3, dv: int = 2, seed: int = 0):

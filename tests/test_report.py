@@ -47,7 +47,7 @@ CLAIM_KEYS = {
 }  # fmt: skip
 CHECK_KEYS = {
     "name", "statement", "bound_latex", "cases", "passed", "worst_ratio", "counterexample",
-    "details",
+    "details", "kind",
 }  # fmt: skip
 
 
@@ -278,3 +278,17 @@ def test_a_second_run_replaces_the_previous_report(fake_claims, tmp_path):
     generate_report(claims, out=out, mode="smoke", seed=2, executor_spec="serial")
     assert json.loads((out / "results.json").read_text())["seed"] == 2
     assert _leftovers(tmp_path) == []
+
+
+def test_attainment_and_planted_checks_never_set_the_claim_worst_ratio() -> None:
+    from verify.claims.base import CheckResult, ClaimResult
+
+    claim = ClaimResult("c", "t", "s")
+    claim.checks = [
+        CheckResult("b", "s", "", 10, True, 0.25),
+        CheckResult("a", "s", "", 5, True, 1.0, kind="attainment"),
+        CheckResult("p", "s", "", 3, True, None, kind="planted"),
+    ]
+    assert claim.worst_ratio == 0.25 and claim.cases == 10
+    with pytest.raises(ValueError, match="kind"):
+        CheckResult("x", "s", "", 1, True, 0.1, kind="evidence")

@@ -20,7 +20,10 @@ from numpy.polynomial import polynomial as poly
 
 from reference import attention, prompt_forward
 from reference.attention import softmax_rows
-from reference.fast_attention import (
+from reference.fast_gradient import KeyValueGrad, exact_key_value_grad, low_rank_key_value_grad
+from reference.features import FeatureMap
+from reference.polyfit import fit_exp, gamma
+from reference.polynomial_attention import (
     FastAttentionResult,
     apply_summary,
     certified_output_bound,
@@ -28,9 +31,6 @@ from reference.fast_attention import (
     key_summary,
     resolve_scale,
 )
-from reference.fast_gradient import KeyValueGrad, exact_key_value_grad, low_rank_key_value_grad
-from reference.features import FeatureMap
-from reference.polyfit import fit_exp, gamma
 from reference.prompt_cache import (
     CachedForward,
     ExactPromptCache,

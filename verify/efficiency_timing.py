@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from reference import attention
-from reference.fast_attention import fast_attention, plan
 from reference.fast_gradient import exact_key_value_grad, low_rank_key_value_grad
+from reference.polynomial_attention import fast_attention, plan
 from reference.prompt_cache import ExactPromptCache, PolynomialPromptCache
 
 DIM = 8  # key and value width of the sweeps (theory.md §5: d = 8)

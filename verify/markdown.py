@@ -91,7 +91,10 @@ def _header(results: dict[str, Any]) -> list[str]:
         "",
         "Worst ratio = the largest measured error divided by its bound over all cases tried "
         "(at most 1 when the bound holds; “exact” for a check with no tolerance that held, such "
-        "as an identity or a count equal to its formula; “inf” when a zero bound was broken).",
+        "as an identity or a count equal to its formula; “inf” when a zero bound was broken). "
+        "Only checks of kind *bound* and *exact* are evidence and set it; *attainment* families "
+        "(built to reach a bound) and *planted* violations (which a check must catch) are shown "
+        "beside them.",
         "",
     ]
 
@@ -106,10 +109,29 @@ def _summary(results: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+# What each check kind's verdict reads as (kinds: verify.claims.base.CHECK_KINDS).
+KIND_VERDICTS = {
+    "bound": ("holds", "**FALSIFIED**"),
+    "exact": ("holds", "**FALSIFIED**"),
+    "attainment": ("attained", "**not attained**"),
+    "planted": ("planted violation caught", "**planted violation NOT caught**"),
+}
+KIND_LABELS = {
+    "bound": "bound (measured / bound; can fail)",
+    "exact": "exact (identity or count; can fail)",
+    "attainment": "attainment (a family built to reach the bound: tightness, not evidence)",
+    "planted": "planted violation (a broken case the check must catch: sensitivity, not evidence)",
+}
+
+
 def _check(check: dict[str, Any]) -> list[str]:
-    verdict = "holds" if check["passed"] else "**FALSIFIED**"
+    kind = check.get("kind") or ("exact" if check["worst_ratio"] is None else "bound")
+    held, broke = KIND_VERDICTS[kind]
+    verdict = held if check["passed"] else broke
     lines = [
         f"#### {check['name']}: {verdict}",
+        "",
+        f"Kind: {KIND_LABELS[kind]}.",
         "",
         check["statement"],
         "",

@@ -2,8 +2,9 @@
 
 Every expression is exposed symbolically (upper case) and as a numpy function (lower case, built
 by ``lambdify(..., "numpy")``). Which statements are ours and which are quoted: see
-docs/efficiency.md. The op-count cost models mirror :func:`reference.fast_attention.exact_cost`
-and :func:`reference.fast_attention.polynomial_cost` (a test checks they agree).
+docs/efficiency.md. The op-count cost models mirror
+:func:`reference.polynomial_attention.exact_cost`
+and :func:`reference.polynomial_attention.polynomial_cost` (a test checks they agree).
 
 >>> int(rank(8, 4)), int(rank_alman_song(8, 4))
 (495, 735471)
@@ -16,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from reference.fast_attention import EXP_COST
+from reference.polynomial_attention import EXP_COST
 
 # ---------------------------------------------------------------- symbols
 d, g = sp.symbols("d g", integer=True, positive=True)  # key width, polynomial degree

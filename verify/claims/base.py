@@ -18,6 +18,16 @@ if TYPE_CHECKING:
     from verify.properties import PropertyOutcome
 
 
+# What a check is evidence of (docs/report.md, "Check kinds"):
+#   bound       measured / bound over drawn and adversarial cases; fails when a ratio exceeds 1
+#   exact       an identity or a count equal to its formula; fails when it differs
+#   attainment  a family built to reach a bound: shows tightness, never evidence that it holds
+#   planted     a deliberately broken implementation or input that a named check must catch;
+#               "passed" means the violation was caught (sensitivity, not evidence)
+CHECK_KINDS = ("bound", "exact", "attainment", "planted")
+EVIDENCE_KINDS = ("bound", "exact")
+
+
 @dataclass
 class CheckResult:
     """One checked statement: how many cases, the worst measured/bound ratio, the verdict.
@@ -25,6 +35,15 @@ class CheckResult:
     ``worst_ratio`` is ``max(measured / bound)`` over the cases (``<= 1`` means within the bound,
     ``inf`` when a bound of 0 or an exact check was broken), or ``None`` where the check is exact
     (an identity, a count equal to its formula) and holds.
+
+    ``kind`` is one of :data:`CHECK_KINDS`; when omitted it is ``"exact"`` for a check without a
+    ratio and ``"bound"`` otherwise. Only ``bound`` and ``exact`` checks are evidence: they alone
+    set a claim's worst ratio and case count.
+
+    >>> CheckResult("c", "s", "", 3, True, 0.5).kind
+    'bound'
+    >>> CheckResult("c", "s", "", 3, True, 1.0, kind="attainment").kind
+    'attainment'
     """
 
     name: str
@@ -35,8 +54,13 @@ class CheckResult:
     worst_ratio: float | None = None
     counterexample: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    kind: str | None = None
 
     def __post_init__(self) -> None:
+        if self.kind is None:
+            self.kind = "exact" if self.worst_ratio is None else "bound"
+        if self.kind not in CHECK_KINDS:
+            raise ValueError(f"kind: expected one of {CHECK_KINDS}, got {self.kind!r}")
         # "exact" (None) is a verdict that the check held: a failed exact check has no finite
         # ratio, and the report must never show it as exact
         if self.worst_ratio is None and not self.passed:
@@ -44,7 +68,14 @@ class CheckResult:
 
     @classmethod
     def from_outcome(
-        cls, name: str, statement: str, bound_latex: str, outcome: PropertyOutcome, **details: Any
+        cls,
+        name: str,
+        statement: str,
+        bound_latex: str,
+        outcome: PropertyOutcome,
+        *,
+        kind: str | None = None,
+        **details: Any,
     ) -> CheckResult:
         """The check of a :func:`verify.properties.run_property` outcome: the ratio is kept as
         measured (``inf`` included), and is ``None`` only for an exact property that held.
@@ -66,6 +97,7 @@ class CheckResult:
             worst_ratio=None if outcome.exact and outcome.passed else outcome.worst_ratio,
             counterexample=outcome.counterexample,
             details=details,
+            kind=kind,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -100,12 +132,19 @@ class ClaimResult:
         return all(c.passed for c in self.checks)
 
     @property
+    def evidence(self) -> list[CheckResult]:
+        """The checks that count as evidence for the claim (kinds ``bound`` and ``exact``)."""
+        return [c for c in self.checks if c.kind in EVIDENCE_KINDS]
+
+    @property
     def cases(self) -> int:
-        return sum(c.cases for c in self.checks)
+        return sum(c.cases for c in self.evidence)
 
     @property
     def worst_ratio(self) -> float | None:
-        ratios = [c.worst_ratio for c in self.checks if c.worst_ratio is not None]
+        """The worst ratio over the evidence: attainment families and planted violations are
+        reported beside it and never set it."""
+        ratios = [c.worst_ratio for c in self.evidence if c.worst_ratio is not None]
         return max(ratios) if ratios else None
 
 

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from reference.fast_attention import plan
 from reference.polyfit import fit_exp
+from reference.polynomial_attention import plan
 from verify import efficiency_checks as checks
 from verify.bounds import efficiency as bounds
 from verify.claims._figures import pyplot, save_figure

@@ -68,6 +68,7 @@ def _planted(name: str, statement: str, out: PropertyOutcome) -> CheckResult:
         worst_ratio=None,
         counterexample=None if not out.passed else "planted violation went undetected",
         details={"caught_with_ratio": out.worst_ratio},
+        kind="planted",
     )
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from reference import Transformer
-from reference.fast_attention import max_row_norm, resolve_scale
+from reference.polynomial_attention import max_row_norm, resolve_scale
 from reference.prompt_cache import input_projections
 from verify.strategies import seeds
 
