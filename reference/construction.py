@@ -62,12 +62,14 @@ from reference.construction_sizes import (
     MPMATH_EXTRA_BITS,
     band_width,
     contexts,
+    decoder_precision_needed,
     decoder_ramps,
     inverse_temperature,
     log2_levels,
     power_of_two_at_least,
     precision_needed,
     resolve_precision,
+    shallow_inverse_temperature,
 )
 from reference.decoder_deep import (
     _decoder_commit_units,
@@ -76,6 +78,7 @@ from reference.decoder_deep import (
     _remainder_in,
     _select_units,
 )
+from reference.decoder_shallow import build_shallow_prompt, shallow_spec
 from reference.decoder_wide import _ffn_out_wide_spec, _wide_ramp_index
 from reference.materialise import _Materialiser, _spec_max_weight, build_prompt, materialise
 from reference.model import Transformer
@@ -149,10 +152,15 @@ def lookup_spec(
 ) -> _Spec:
     """The exact rational spec of the lookup model (no allocation of dense arrays).
 
+    ``decoder``: ``"deep"`` or ``"wide"`` (three ``FFN_in`` layers and a multi-layer ``FFN_out``),
+    or ``"shallow"`` (one FFN layer on each side, :mod:`reference.decoder_shallow`).
+
     >>> spec = lookup_spec(1, 1, 2, 2, Fraction(1, 8), 4)
     >>> spec.width, [len(layer) for layer in spec.ffn_in]
     (21, [1, 2, 2])
     """
+    if decoder == "shallow":
+        return shallow_spec(d, L, K, Q, eta, beta)
     lay = Layout(d, L, K, Q, decoder)
     spec = _Spec(lay.width, d, L)
     spec.ffn_in = _ffn_in_spec(lay, eta)
@@ -296,15 +304,22 @@ def construct_lookup(
     if decoder not in DECODERS:
         raise ValueError(f"decoder: expected one of {DECODERS}, got {decoder!r}")
     check_sizes(d, L, K, Q, decoder)
-    needed = precision_needed(d, L, K, Q)
+    needed = decoder_precision_needed(d, L, K, Q, decoder, eta)
     bits = resolve_precision(backend, precision_bits, needed, check_precision=check_precision)
     digits = np.asarray(digits)
     if digits.shape != (L * K**d, T, d):
         raise ValueError(f"digits: expected shape {(L * K**d, T, d)}, got {digits.shape}")
-    beta = inverse_temperature(d, L, K, Q)
+    if decoder == "shallow":
+        beta = shallow_inverse_temperature(d, L, K, Q, bits)
+    else:
+        beta = inverse_temperature(d, L, K, Q)
     spec = lookup_spec(d, L, K, Q, eta, beta, decoder)
     model = materialise(spec, backend, bits)
-    prompt = build_prompt(pack_tables(digits, Q), d, L, K, Q, backend, bits, decoder)
+    packed = pack_tables(digits, Q)
+    if decoder == "shallow":
+        prompt = build_shallow_prompt(packed, d, L, K, Q, backend, bits)
+    else:
+        prompt = build_prompt(packed, d, L, K, Q, backend, bits, decoder)
     q = log2_levels(Q)
     return Construction(
         model=model,

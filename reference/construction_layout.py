@@ -26,10 +26,36 @@ class Layout:
 
     def blocks(self) -> dict[str, tuple[int, int]]:
         """``name -> (start, size)`` for every block of coordinates, in order."""
+        sizes = self._shallow_sizes() if self.decoder == "shallow" else self._deep_sizes()
+        out, start = {}, 0
+        for name, size in sizes:
+            out[name] = (start, size)
+            start += size
+        return out
+
+    def _shallow_sizes(self) -> list[tuple[str, int]]:
+        """Blocks of the shallow model (one FFN layer on each side, :mod:`decoder_shallow`)."""
+        d, L, K = self.d, self.L, self.K
+        return [
+            ("x", d),  # input token
+            ("one", 1),  # 1 on input rows (positional encoding) and on the prompt's pad rows
+            ("pos", L),  # one-hot position (positional encoding)
+            ("g", L * d * (K - 1)),  # FFN_in: gated steps [x_r >= j/K]·[pos = p]
+            ("pk", d),  # prompt: cell coordinate m_r of the row's token
+            ("pk2", 1),  # prompt: Σ_r m_r²
+            ("pkpos", L),  # prompt: one-hot position of the row's token
+            ("pv", d),  # prompt: packed tables
+            ("rem0", d),  # attention output: the packed table of the matching row
+            ("ag", L * d * (K - 1)),  # attention output: every position's gated steps
+            ("acc", d),  # FFN_out: the selected digit (the output level)
+        ]
+
+    def _deep_sizes(self) -> list[tuple[str, int]]:
+        """Blocks of the deep and wide models (three ``FFN_in`` layers, a multi-layer decoder)."""
         d, L, K, Q = self.d, self.L, self.K, self.Q
         T = contexts(d, L, K)
         ramps = decoder_ramps(d, L, K, Q, self.decoder)
-        sizes = [
+        return [
             ("x", d),  # input token
             ("one", 1),  # 1 on input rows (positional encoding)
             ("pos", L),  # one-hot position (positional encoding)
@@ -54,11 +80,6 @@ class Layout:
             ("dig", d),  # last extracted digit
             ("acc", d),  # selected digit (the output level)
         ]
-        out, start = {}, 0
-        for name, size in sizes:
-            out[name] = (start, size)
-            start += size
-        return out
 
     def at(self, name: str, i: int = 0) -> int:
         """Index of component ``i`` of the block ``name``."""
@@ -101,6 +122,13 @@ class _Spec:
     w_o: dict[tuple[int, int], Fraction] = field(default_factory=dict)
     readout: dict[tuple[int, int], Fraction] = field(default_factory=dict)
     positional: dict[tuple[int, int], Fraction] = field(default_factory=dict)
+    key_width: int = 3  # columns of w_q and w_k
+    value_width: int | None = None  # columns of w_v (None: d + L, the deep and wide models)
+
+    @property
+    def values(self) -> int:
+        """Value width ``d_v`` (columns of ``w_v``, rows of ``w_o``)."""
+        return self.d + self.L if self.value_width is None else self.value_width
 
 
 _ONE = Fraction(1)

@@ -12,7 +12,7 @@ from fractions import Fraction
 from reference._validation import positive_int
 
 BACKENDS = ("float64", "mpmath")
-DECODERS = ("deep", "wide")
+DECODERS = ("deep", "wide", "shallow")
 FLOAT64_BITS = 53
 MPMATH_EXTRA_BITS = 8  # default mpmath precision: the needed bits plus this margin
 GUARD_BITS = 6  # the packed table's relative error must stay below 2^-(T log2 Q + 3): 3·2^-p ≤ that
@@ -102,6 +102,108 @@ def decoder_ramps(d: int, L: int, K: int, Q: int, decoder: str = "deep") -> int:
         return d * (Q - 1)
     T = contexts(d, L, K)
     return d * (Q * (Q**T - 1) // (Q - 1) - T)
+
+
+# ------------------------------------------------------------------ the shallow model's sizes
+def shallow_tie_rows(L: int) -> int:
+    """Rows sharing the top attention score in the shallow model: ``n = 2^⌈log2(L + 1)⌉`` (the
+    matching prompt row, the ``L`` input rows and ``n − L − 1`` constant pad rows), a power of
+    two so that the weights ``1/n`` and the products by ``n`` are exact in binary arithmetic.
+
+    >>> [shallow_tie_rows(L) for L in (1, 2, 3, 4)]
+    [2, 4, 4, 8]
+    """
+    return power_of_two_at_least(L + 1, minimum_exponent=1)
+
+
+def shallow_prompt_rows(d: int, L: int, K: int) -> int:
+    """Prompt rows of the shallow model: ``L K^d + n − L − 1`` (``n``: :func:`shallow_tie_rows`).
+
+    >>> shallow_prompt_rows(1, 2, 4)
+    9
+    """
+    return L * K**d + shallow_tie_rows(L) - L - 1
+
+
+def shallow_inverse_temperature(d: int, L: int, K: int, Q: int, precision_bits: int) -> int:
+    """``β = 2^⌈log2(ln 2 · (p + T log2 Q + 3 + log2 Lp))⌉`` at ``p`` significand bits.
+
+    Then the off-match attention mass ``Lp e^{−β} < 2^{−(p + T log2 Q + 3)}`` is absorbed by
+    rounding: the attention output is exactly the hard average (docs/universality.md).
+
+    >>> shallow_inverse_temperature(1, 2, 4, 4, 53)
+    64
+    """
+    q = log2_levels(Q)
+    rows = shallow_prompt_rows(d, L, K)
+    needed = math.log(2) * (precision_bits + contexts(d, L, K) * q + 3 + math.log2(rows))
+    return power_of_two_at_least(needed, minimum_exponent=0)
+
+
+def shallow_precision_terms(d: int, L: int, K: int, Q: int, eta: Fraction) -> dict[str, int]:
+    """The bit requirements of the shallow model that do not depend on ``β``.
+
+    ``decoder``: partial sums of the output column ``< 4 Q^{2T+1}`` (``2T log2 Q + log2 Q + 3``);
+    ``pre_activation``: ``FFN_out`` pre-activations ``< 2^{T log2 Q + 2}(3 + (L−1)d(K−1))``;
+    ``ffn_in``: the slope ``1/η`` of the quantizer ramps (``log2(1/η) + 2``).
+
+    >>> shallow_precision_terms(1, 2, 4, 4, Fraction(1, 32))
+    {'decoder': 21, 'pre_activation': 14, 'ffn_in': 7}
+    """
+    q, T = log2_levels(Q), contexts(d, L, K)
+    gate_terms = 3 + (L - 1) * d * (K - 1)
+    return {
+        "decoder": 2 * T * q + q + 3,
+        "pre_activation": T * q + 3 + (gate_terms - 1).bit_length(),
+        "ffn_in": shallow_slope(eta).bit_length() + 1,
+    }
+
+
+def shallow_slope(eta: Fraction) -> int:
+    """Slope ``s = 2^⌈log2(1/η)⌉`` of the shallow model's quantizer ramps (``1/s <= η``).
+
+    >>> shallow_slope(Fraction(1, 32)), shallow_slope(Fraction(1, 48))
+    (32, 64)
+    """
+    return power_of_two_at_least(1 / Fraction(eta), minimum_exponent=0)
+
+
+def shallow_logit_bits(d: int, K: int, beta: int) -> int:
+    """Bits that keep the shallow model's attention logits (and their differences) exact:
+    ``log2 β + 1 + ⌈log2(3d(K−1)² + 1)⌉``.
+
+    >>> shallow_logit_bits(1, 4, 64)
+    12
+    """
+    return beta.bit_length() - 1 + 1 + (3 * d * (K - 1) ** 2).bit_length()
+
+
+def shallow_precision_needed(d: int, L: int, K: int, Q: int, eta: Fraction) -> int:
+    """Smallest ``p`` meeting every requirement of the shallow model, β taken at ``p`` itself.
+
+    >>> shallow_precision_needed(1, 2, 4, 4, Fraction(1, 32))
+    21
+    """
+    p = max(shallow_precision_terms(d, L, K, Q, eta).values())
+    while p < shallow_logit_bits(d, K, shallow_inverse_temperature(d, L, K, Q, p)):
+        p += 1
+    return p
+
+
+def decoder_precision_needed(
+    d: int, L: int, K: int, Q: int, decoder: str = "deep", eta: Fraction | None = None
+) -> int:
+    """:func:`precision_needed` for the deep and wide decoders, the shallow model's otherwise.
+
+    >>> decoder_precision_needed(1, 2, 4, 4), decoder_precision_needed(1, 2, 4, 4, "shallow",
+    ...                                                              Fraction(1, 32))
+    (14, 21)
+    """
+    if decoder != "shallow":
+        return precision_needed(d, L, K, Q)
+    if eta is None:
+        raise ValueError("eta: the shallow model's precision depends on the band, got None")
+    return shallow_precision_needed(d, L, K, Q, eta)
 
 
 def resolve_precision(

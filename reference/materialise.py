@@ -73,10 +73,10 @@ def materialise(spec: _Spec, backend: str, precision_bits: int) -> Transformer:
     D, d, L = spec.width, spec.d, spec.L
     embed = mat.dense((d, D), {(r, r): Fraction(1) for r in range(d)})
     attn = Attention(
-        mat.dense((D, 3), spec.w_q),
-        mat.dense((D, 3), spec.w_k),
-        mat.dense((D, d + L), spec.w_v),
-        mat.dense((d + L, D), spec.w_o),
+        mat.dense((D, spec.key_width), spec.w_q),
+        mat.dense((D, spec.key_width), spec.w_k),
+        mat.dense((D, spec.values), spec.w_v),
+        mat.dense((spec.values, D), spec.w_o),
         1.0,
     )
     return Transformer(
