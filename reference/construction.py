@@ -79,7 +79,7 @@ from reference.decoder_deep import (
     _remainder_in,
     _select_units,
 )
-from reference.decoder_shallow import build_shallow_prompt, shallow_spec
+from reference.decoder_shallow import shallow_spec
 from reference.decoder_wide import _ffn_out_wide_spec, _wide_ramp_index
 from reference.materialise import _Materialiser, _spec_max_weight, build_prompt, materialise
 from reference.model import Transformer
@@ -364,11 +364,7 @@ def construct_lookup(
         beta = inverse_temperature(d, L, K, Q)
     spec = lookup_spec(d, L, K, Q, eta, beta, decoder)
     model = materialise(spec, backend, bits)
-    packed = pack_tables(digits, Q)
-    if decoder == "shallow":
-        prompt = build_shallow_prompt(packed, d, L, K, Q, backend, bits)
-    else:
-        prompt = build_prompt(packed, d, L, K, Q, backend, bits, decoder)
+    prompt = build_prompt(pack_tables(digits, Q), d, L, K, Q, backend, bits, decoder)
     q = log2_levels(Q)
     return Construction(
         model=model,

@@ -114,11 +114,16 @@ def build_prompt(
     precision_bits: int,
     decoder: str = "deep",
 ) -> np.ndarray:
-    """The prompt ``(L K^d, D)``: flag, key features ``m, m²`` and the packed tables.
+    """The prompt ``(L K^d, D)``: flag, key features ``m, m²`` and the packed tables (the
+    shallow model's: :func:`reference.decoder_shallow.build_shallow_prompt`).
 
     >>> build_prompt([[Fraction(1, 4)], [Fraction(3, 4)]], 1, 1, 2, 2, "float64", 53).shape
     (2, 21)
     """
+    if decoder == "shallow":  # its own key features and pad rows
+        from reference.decoder_shallow import build_shallow_prompt
+
+        return build_shallow_prompt(packed, d, L, K, Q, backend, precision_bits)
     lay = Layout(d, L, K, Q, decoder)
     mat = _Materialiser(backend, precision_bits)
     rows = L * K**d
