@@ -11,6 +11,7 @@ from verify.universality_shapes import (
     check_shallow_error,
     check_shapes,
     planted_extra_layer,
+    planted_wrong_prompt,
     shape_job,
     table_rows,
 )
@@ -56,3 +57,8 @@ def test_refused_sizes_are_reported_not_built():
     row = shape_job(("wide", 1, 2, 0.5, 0.125, 0))
     assert not row["built"] and row["refused"].startswith("refused: dense FFN weights")
     assert row["parameters"] > 2**24  # from the formula, never allocated
+
+
+def test_planted_wrong_prompt_is_caught_by_the_bound_check():
+    check = planted_wrong_prompt(("shallow", 1, 2, 1.0, 0.25, 0))
+    assert check.kind == "planted" and check.passed and check.details["caught_with_ratio"] > 1

@@ -89,9 +89,12 @@ def shape_mismatches(formula: dict[str, int], built: dict[str, int]) -> list[str
     ]
 
 
-def _held_out_error(c: Construction, d: int, L: int, lipschitz: float, seed: int) -> float:
+def _held_out_error(
+    c: Construction, d: int, L: int, lipschitz: float, seed: int, *, wrong_prompt: bool = False
+) -> float:
     """Worst off-band sup error / bound over two held-out targets (not used to build ``c``'s
-    shape, drawn from ``seed``) at 256 random inputs."""
+    shape, drawn from ``seed``) at 256 random inputs. ``wrong_prompt`` (a planted violation)
+    compares each model with the reflected target ``1 − f`` instead of ``f``."""
     rng = np.random.default_rng(seed)
     xs = rng.random((256, L, d))  # (B, L, d)
     xs = xs[c.off_band(xs)]
@@ -100,7 +103,8 @@ def _held_out_error(c: Construction, d: int, L: int, lipschitz: float, seed: int
         model = construct_universal(
             f, d=d, L=L, lipschitz=lipschitz, eps=c.eps, decoder=c.decoder, band=c.band
         )
-        err = float(np.abs(model.forward(xs) - np.stack([f(x) for x in xs])).max())
+        target = np.stack([f(x) for x in xs])  # (B, L, d)
+        err = float(np.abs(model.forward(xs) - (1 - target if wrong_prompt else target)).max())
         worst = max(worst, err / float(ub.error_bound_fn(lipschitz, c.K, c.Q)))
     return worst
 
@@ -207,6 +211,27 @@ def planted_extra_layer(row_item: tuple[str, int, int, float, float, int]) -> Ch
     )
 
 
+def planted_wrong_prompt(item: tuple[str, int, int, float, float, int]) -> CheckResult:
+    """``planted``: the shallow model with the prompt of ``f`` compared with ``1 − f`` must fail
+    :func:`check_shallow_error`."""
+    decoder, d, L, lipschitz, eps, seed = item
+    f = make_sawtooth(d, L, np.random.default_rng(seed), lipschitz)
+    c = construct_universal(f, d=d, L=L, lipschitz=lipschitz, eps=eps, decoder=decoder)
+    ratio = _held_out_error(c, d, L, lipschitz, seed + 1, wrong_prompt=True)
+    caught = not check_shallow_error([{"held_out_error_ratio": ratio}]).passed
+    return CheckResult(
+        "prompt of another target caught",
+        "the shallow model prompted for f, compared with 1 - f, fails the bound check",
+        "",
+        1,
+        caught,
+        None,
+        None if caught else "planted violation went undetected",
+        {"caught_with_ratio": ratio},
+        kind="planted",
+    )
+
+
 def table_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The report's trade-off table: formulas, the widest built layer, and the verdict."""
     out = []
@@ -241,3 +266,4 @@ def add_shape_tradeoff(result: ClaimResult, ctx: ClaimContext) -> None:
     result.checks.append(check_shapes(rows))
     result.checks.append(check_shallow_error(rows))
     result.checks.append(planted_extra_layer(("shallow", 1, 2, 1.0, 0.25, ctx.seed)))
+    result.checks.append(planted_wrong_prompt(("shallow", 1, 2, 1.0, 0.25, ctx.seed)))
