@@ -34,6 +34,7 @@ was importable from here before the split still is (``__all__``, private helpers
 from __future__ import annotations
 
 import contextlib
+import warnings
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -78,7 +79,7 @@ from reference.decoder_deep import (
     _remainder_in,
     _select_units,
 )
-from reference.decoder_shallow import build_shallow_prompt, shallow_spec
+from reference.decoder_shallow import shallow_spec
 from reference.decoder_wide import _ffn_out_wide_spec, _wide_ramp_index
 from reference.materialise import _Materialiser, _spec_max_weight, build_prompt, materialise
 from reference.model import Transformer
@@ -105,7 +106,9 @@ __all__ = [
     "MAX_GRID_SEQUENCES",
     "MAX_PROMPT_ROWS",
     "MPMATH_EXTRA_BITS",
+    "ON_BAND",
     "_ONE",
+    "BandWarning",
     "Construction",
     "Layout",
     "_Materialiser",
@@ -185,13 +188,26 @@ def lookup_spec(
 
 
 # ------------------------------------------------------------------------------- the result type
+ON_BAND = ("warn", "raise", "ignore")
+
+
+class BandWarning(UserWarning):
+    """Some inputs of :meth:`Construction.forward` lie in the boundary band (or outside
+    ``[0, 1]``), where the construction's error bound does not hold."""
+
+
 @dataclass(frozen=True, eq=False)
 class Construction:
     """A constructed frozen model, its prompt and its resources (see docs/universality.md).
 
-    Evaluate with ``reference.prompt_forward(c.model, c.prompt, x)`` (float64), or with
-    :meth:`forward`, which does exactly that inside :meth:`working_precision` after converting
-    ``x`` to the backend (needed for ``mpmath``).
+    The guarantee ``error <= error_bound`` holds OFF the band only: for inputs whose every
+    coordinate lies in ``[0, 1]`` at distance ``>= band`` from the interior cell boundaries
+    ``j/K`` (:meth:`off_band` gives the mask; the band has measure ``<= eps``). Inside it a token
+    may be read as its neighbour cell and the error can reach the whole range; :meth:`forward`
+    warns (:class:`BandWarning`) or raises there.
+
+    Evaluate with :meth:`forward` (converts ``x`` to the backend and runs at its precision), or
+    with ``reference.prompt_forward(c.model, c.prompt, x)`` (float64, no band check).
     """
 
     model: Transformer
@@ -267,11 +283,44 @@ class Construction:
 
         return mpmath.workprec(self.precision_bits)
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        """``prompt_forward(model, prompt, x)`` at the backend's precision, as float64."""
+    def forward(self, x: np.ndarray, *, on_band: str = "warn") -> np.ndarray:
+        """``τ([P; X])``: within :attr:`error_bound` of the target only OFF the band.
+
+        Inputs with a coordinate closer than :attr:`band` to an interior cell boundary ``j/K``
+        (or outside ``[0, 1]``) may be decoded into the wrong cell: their error is unbounded
+        by the theorem (up to the whole range). ``on_band``: ``"warn"`` (default) issues a
+        :class:`BandWarning` giving the fraction of such inputs, ``"raise"`` raises it as a
+        ``ValueError``, ``"ignore"`` does neither; :meth:`off_band` gives the mask. The value
+        is ``prompt_forward(model, prompt, x)`` at the backend's precision, as float64.
+
+        >>> c = construct_lookup(np.array([[[0]], [[1]]]), d=1, L=1, K=2, Q=2,
+        ...                      eta=Fraction(1, 8))
+        >>> c.forward(np.array([[0.45]]), on_band="ignore").tolist()
+        [[0.25]]
+        """
+        if on_band not in ON_BAND:
+            raise ValueError(f"on_band: expected one of {ON_BAND}, got {on_band!r}")
+        if on_band != "ignore":
+            self._check_band(x, on_band)
         with self.working_precision():
             out = prompt_forward(self.model, self.prompt, self.convert(x))
         return np.asarray(out, dtype=np.float64) if out.dtype == object else out
+
+    def _check_band(self, x: np.ndarray, on_band: str) -> None:
+        arr = as_array("x", x, ndim=(2, 3), allow_object=True)
+        ok = np.atleast_1d(self.off_band(np.asarray(arr, dtype=np.float64)))  # (B,)
+        bad = int(ok.size - ok.sum())
+        if bad == 0:
+            return
+        message = (
+            f"{bad} of {ok.size} input sequences ({bad / ok.size:.2%}) lie in the band (a "
+            f"coordinate within {self.band:g} of a cell boundary j/{self.K}) or outside [0, 1]: "
+            f"the guarantee error <= {self.error_bound:g} holds only off the band (mask: "
+            f"Construction.off_band(x))"
+        )
+        if on_band == "raise":
+            raise ValueError(f"x: {message}")
+        warnings.warn(message, BandWarning, stacklevel=3)
 
 
 def construct_lookup(
@@ -315,11 +364,7 @@ def construct_lookup(
         beta = inverse_temperature(d, L, K, Q)
     spec = lookup_spec(d, L, K, Q, eta, beta, decoder)
     model = materialise(spec, backend, bits)
-    packed = pack_tables(digits, Q)
-    if decoder == "shallow":
-        prompt = build_shallow_prompt(packed, d, L, K, Q, backend, bits)
-    else:
-        prompt = build_prompt(packed, d, L, K, Q, backend, bits, decoder)
+    prompt = build_prompt(pack_tables(digits, Q), d, L, K, Q, backend, bits, decoder)
     q = log2_levels(Q)
     return Construction(
         model=model,

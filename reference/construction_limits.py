@@ -124,5 +124,5 @@ def check_sizes(
             L,
             K,
             Q,
-            "use a larger eps" + (" or decoder='deep'" if decoder != "deep" else ""),
+            hint + ("; or use decoder='deep'" if decoder != "deep" else ""),
         )

@@ -45,19 +45,34 @@ class _Materialiser:
         hidden = len(units)
         w1, b1 = self.zeros((width, hidden)), self.zeros((hidden,))
         w2, b2 = self.zeros((hidden, width)), self.zeros((width,))
-        cache: dict[Fraction, object] = {}
+        cache: dict[tuple[int, int], object] = {}
 
         def conv(v: Fraction):
-            if v not in cache:
-                cache[v] = self.scalar(v)
-            return cache[v]
+            if self.backend == "float64":
+                return float(v)  # correctly rounded, as in scalar()
+            key = (v.numerator, v.denominator)  # hashing a Fraction itself is slow
+            if key not in cache:
+                cache[key] = self.scalar(v)
+            return cache[key]
 
+        # gather (index, value) lists, then one fancy assignment per array (fast for wide layers)
+        rows_in, cols_in, vals_in, rows_out, cols_out, vals_out = [], [], [], [], [], []
         for h, unit in enumerate(units):
             for c, w in unit.w_in.items():
-                w1[c, h] = conv(Fraction(w))
-            b1[h] = conv(Fraction(unit.bias))
+                rows_in.append(c)
+                cols_in.append(h)
+                vals_in.append(conv(w))
+            b1[h] = conv(unit.bias)
             for c, w in unit.w_out.items():
-                w2[h, c] = conv(Fraction(w))
+                rows_out.append(h)
+                cols_out.append(c)
+                vals_out.append(conv(w))
+        for arr, rows, cols, vals in (
+            (w1, rows_in, cols_in, vals_in),
+            (w2, rows_out, cols_out, vals_out),
+        ):
+            if vals:
+                arr[np.array(rows), np.array(cols)] = np.array(vals, dtype=arr.dtype)
         return FFNLayer(w1, b1, w2, b2)
 
 
@@ -99,11 +114,16 @@ def build_prompt(
     precision_bits: int,
     decoder: str = "deep",
 ) -> np.ndarray:
-    """The prompt ``(L K^d, D)``: flag, key features ``m, m²`` and the packed tables.
+    """The prompt ``(L K^d, D)``: flag, key features ``m, m²`` and the packed tables (the
+    shallow model's: :func:`reference.decoder_shallow.build_shallow_prompt`).
 
     >>> build_prompt([[Fraction(1, 4)], [Fraction(3, 4)]], 1, 1, 2, 2, "float64", 53).shape
     (2, 21)
     """
+    if decoder == "shallow":  # its own key features and pad rows
+        from reference.decoder_shallow import build_shallow_prompt
+
+        return build_shallow_prompt(packed, d, L, K, Q, backend, precision_bits)
     lay = Layout(d, L, K, Q, decoder)
     mat = _Materialiser(backend, precision_bits)
     rows = L * K**d

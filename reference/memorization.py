@@ -32,12 +32,14 @@ from reference.construction import (
     flatten_cells,
     in_band,
     power_of_two_at_least,
-    precision_needed,
     resolve_precision,
 )
+from reference.construction_sizes import decoder_precision_needed
 from reference.universality import quantize_levels
 
 DEFAULT_MEMORIZER_BAND = Fraction(1, 1 << 30)
+#: Relative tolerance of the separation test ``K δ >= 1`` (float rounding of a difference).
+SEPARATION_RTOL = 2.0**-40
 
 
 def min_token_separation(xs: np.ndarray) -> float:
@@ -76,7 +78,7 @@ def _check_dataset(xs: np.ndarray, ys: np.ndarray, separation: float) -> float:
             f"xs: expected distinct input sequences, got duplicates at indices {twins}"
         )
     gap = min_token_separation(xs)
-    if gap < separation:
+    if gap < separation * (1 - SEPARATION_RTOL):
         raise ValueError(
             f"xs: expected a token-separated dataset (distinct tokens at max-norm distance "
             f">= separation = {separation}), got two tokens at distance {gap}"
@@ -84,14 +86,45 @@ def _check_dataset(xs: np.ndarray, ys: np.ndarray, separation: float) -> float:
     return gap
 
 
+def cells_for_separation(separation: float) -> int:
+    """``K = 2^⌈log2(1/δ)⌉`` (at least 2), with ``K δ >= 1`` compared up to a relative
+    ``SEPARATION_RTOL``: a separation rounded just below ``1/K`` (``0.35 − 0.1 < 0.25`` in
+    binary) does not double ``K``. :func:`construct_memorizer` then checks that distinct tokens
+    fall in distinct cells, exactly.
+
+    >>> cells_for_separation(0.35 - 0.1), cells_for_separation(0.25), cells_for_separation(0.2)
+    (4, 4, 8)
+    """
+    K = 2
+    while K * separation < 1 - SEPARATION_RTOL:
+        K *= 2
+    return K
+
+
+def _check_distinct_cells(xs: np.ndarray, K: int, separation: float) -> None:
+    tokens = np.unique(xs.reshape(-1, xs.shape[-1]), axis=0)  # (n, d)
+    cells = np.unique(cell_coordinates(tokens, K), axis=0)  # (n', d)
+    if cells.shape[0] < tokens.shape[0]:
+        raise ValueError(
+            f"xs: two distinct tokens fall in one of the K = {K} cells per coordinate chosen "
+            f"for separation = {separation}; pass a smaller separation"
+        )
+
+
 def _check_band(xs: np.ndarray, K: int, eta: Fraction) -> None:
     inside = in_band(xs, K, eta)  # (N, L, d)
     if K > 1 and inside.any():
         n, pos, r = (int(i) for i in np.argwhere(inside)[0])
+        value = xs[n, pos, r]
+        where = f"xs: token {pos} of sequence {n} has coordinate {r} = {value}"
+        if float(value) * K == round(float(value) * K):
+            raise ValueError(
+                f"{where} exactly on the cell boundary {round(value * K)}/{K}: no band excludes "
+                f"it; shift the data, or pass a separation giving another K"
+            )
         raise ValueError(
-            f"xs: token {pos} of sequence {n} has coordinate {r} = {xs[n, pos, r]} within the "
-            f"band η = {float(eta)} of a cell boundary j/{K}; the quantizer is exact only "
-            f"off the band (shift the data or pass a smaller band)"
+            f"{where} within the band η = {float(eta)} of a cell boundary j/{K}; the quantizer "
+            f"is exact only off the band (shift the data or pass a smaller band)"
         )
 
 
@@ -117,7 +150,8 @@ def construct_memorizer(
             distance between distinct tokens (then the model depends on the data through ``K``).
         backend, precision_bits, check_precision: as in :func:`reference.construct_universal`.
         band: the band half-width ``η`` (default ``2^{-30}``); tokens must lie off it.
-        decoder: ``"deep"`` or ``"wide"``, as in :func:`reference.construct_universal`.
+        decoder: ``"deep"``, ``"wide"`` or ``"shallow"``, as in
+            :func:`reference.construct_universal`.
 
     The frozen model depends on ``(d, L, δ, ε, backend, band)`` only; the data enter the prompt.
 
@@ -140,15 +174,20 @@ def construct_memorizer(
     if separation is None:
         separation = min(1.0, gap)
     _, L, d = xs.shape
-    K = power_of_two_at_least(1 / separation)
+    K = cells_for_separation(separation)
     Q = power_of_two_at_least(1 / eps)
-    check_sizes(d, L, K, Q, decoder)
-    resolve_precision(
-        backend, precision_bits, precision_needed(d, L, K, Q), check_precision=check_precision
+    hint = (
+        f"the cells K = {K} come from separation = {separation} (K = 2^ceil(log2(1/separation)))"
+        f" and the levels Q = {Q} from eps: pass data with a larger token separation, shorter "
+        f"sequences, or a larger eps"
     )
+    check_sizes(d, L, K, Q, decoder, hint=hint)
     eta = DEFAULT_MEMORIZER_BAND if band is None else Fraction(positive_float("band", band))
     if eta >= Fraction(1, 2 * K):
         raise ValueError(f"band: expected a number below 1/(2K) = {1 / (2 * K)}, got {band}")
+    needed = decoder_precision_needed(d, L, K, Q, decoder, eta)
+    resolve_precision(backend, precision_bits, needed, check_precision=check_precision)
+    _check_distinct_cells(xs, K, separation)
     _check_band(xs, K, eta)
     cells = flatten_cells(cell_coordinates(xs, K), K)  # (N, L)
     digits = digit_table(cells, quantize_levels(ys, Q), d, L, K)  # (Lp, T, d)

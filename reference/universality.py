@@ -25,9 +25,9 @@ from reference.construction import (
     digit_table,
     grid_cells,
     power_of_two_at_least,
-    precision_needed,
     resolve_precision,
 )
+from reference.construction_sizes import decoder_precision_needed
 
 
 def grid_sizes(eps: float, lipschitz: float) -> tuple[int, int]:
@@ -98,7 +98,11 @@ def construct_universal(
     check_precision: bool = True,
     band: float | None = None,
 ) -> Construction:
-    """The fixed transformer for ``(d, L, ε, C)`` and the prompt realising ``f`` within ``ε``.
+    """The fixed transformer for ``(d, L, ε, C)`` and the prompt realising ``f`` within ``ε``
+    OFF THE BAND: on inputs whose coordinates lie at distance ``>= band`` from the cell
+    boundaries ``j/K`` (a set of measure ``>= 1 − ε``; ``c.off_band(x)`` is the mask). In the band
+    a token may be read as its neighbour cell and the error can reach the whole range;
+    ``c.forward`` warns there (:class:`reference.construction.BandWarning`).
 
     Args:
         f: maps one ``(L, d)`` array in ``[0,1]`` to one ``(L, d)`` array in ``[0,1]`` and is
@@ -108,8 +112,10 @@ def construct_universal(
         backend: ``"float64"`` or ``"mpmath"`` (object arrays of ``mpmath.mpf`` at
             ``precision_bits``, default: the needed bits + ``MPMATH_EXTRA_BITS``).
         decoder: ``"deep"`` (two ``FFN_out`` layers per digit, width ``O(dQ)``, depth
-            ``2T + 2``) or ``"wide"`` (four layers, width ``d Σ_t (Q^{t+1} − 1)``, exponential
-            in ``T = K^{d(L−1)}``; refused when too large).
+            ``2T + 2``), ``"wide"`` (four layers, width ``d Σ_t (Q^{t+1} − 1)``, exponential
+            in ``T = K^{d(L−1)}``) or ``"shallow"`` (the paper's shape: ONE FFN layer before
+            the attention and ONE after it, ``FFN_out`` width ``2L d Σ_t (Q^{t+1} − 1)``; see
+            docs/universality.md); the wide and shallow models are refused when too large.
         check_precision: refuse (before any allocation) a backend with fewer bits than needed;
             ``False`` builds it anyway, to exhibit the precision phase transition.
         band: half-width ``η`` of the boundary band (default ``2^⌊log2(ε/(2dLK))⌋``, so the band
@@ -131,12 +137,11 @@ def construct_universal(
     if backend not in BACKENDS:
         raise ValueError(f"backend: expected one of {BACKENDS}, got {backend!r}")
     check_sizes(d, L, K, Q, decoder)
-    resolve_precision(
-        backend, precision_bits, precision_needed(d, L, K, Q), check_precision=check_precision
-    )
     eta = band_width(eps, d, L, K) if band is None else Fraction(positive_float("band", band))
     if eta >= Fraction(1, 2 * K) or eta.numerator != 1 or eta.denominator & (eta.denominator - 1):
         raise ValueError(f"band: expected a power of two below 1/(2K) = {1 / (2 * K)}, got {band}")
+    needed = decoder_precision_needed(d, L, K, Q, decoder, eta)
+    resolve_precision(backend, precision_bits, needed, check_precision=check_precision)
     first = cell_centers(np.zeros(L, dtype=np.int64), d, K)  # (L, d): cheap shape/range check
     _evaluate_target(f, first, L, d)
     digits = target_table(f, d=d, L=L, K=K, Q=Q)

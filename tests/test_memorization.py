@@ -83,7 +83,13 @@ def _forbid_allocation(monkeypatch):
         ([[[0.1]], [[1.2]]], [[[0.2]], [[0.3]]], {}, r"xs: expected values in \[0, 1\]"),
         ([[[0.1]], [[0.7]]], [[[0.2]], [[1.3]]], {}, r"ys: expected values in \[0, 1\]"),
         ([[[0.1]], [[0.7]]], [[[0.2]]], {}, "ys: expected the shape of xs"),
-        ([[[0.1]], [[0.5]]], [[[0.2]], [[0.3]]], {"separation": 0.25}, "within the band"),
+        (
+            [[[0.1]], [[0.5]]],
+            [[[0.2]], [[0.3]]],
+            {"separation": 0.25},
+            "exactly on the cell boundary 2/4: no band excludes it",
+        ),
+        ([[[0.1]], [[0.5 + 1e-12]]], [[[0.2]], [[0.3]]], {"separation": 0.25}, "within the band"),
         ([[[0.1]], [[0.7]]], [[[0.2]], [[0.3]]], {"eps": 1.0}, "eps"),
         ([[[0.1]], [[0.7]]], [[[0.2]], [[0.3]]], {"backend": "x"}, "backend"),
         ([[[0.1]], [[0.7]]], [[[0.2]], [[0.3]]], {"decoder": "x"}, "decoder"),
@@ -104,3 +110,22 @@ def test_lacking_precision_is_refused_before_allocation(monkeypatch):
     xs, ys = grid_dataset(np.random.default_rng(3), 8, 2, 1, 16)
     with pytest.raises(ValueError, match="lacks the precision"):
         construct_memorizer(xs, ys, eps=1 / 16, separation=1 / 16)
+
+
+def test_separation_rounded_below_a_power_of_two_does_not_double_K():
+    # 0.35 − 0.1 = 0.24999999999999997 in binary: K stays 4 (it was 8, and 262 bits for d = 2)
+    xs = np.array([[[0.1, 0.1], [0.35, 0.35]], [[0.35, 0.1], [0.1, 0.35]]])
+    ys = np.full_like(xs, 0.5)
+    c = construct_memorizer(xs, ys, eps=0.25)
+    assert c.K == 4 == ub.memorizer_cells_per_axis_fn(0.25)
+    assert c.precision_needed <= 53
+    assert np.abs(c.forward(xs) - ys).max() <= 1 / (2 * c.Q)
+    c = construct_memorizer(xs, ys, eps=0.25, separation=0.25)  # the stated δ is accepted too
+    assert c.K == 4
+
+
+def test_memorizer_size_hint_names_the_separation(monkeypatch):
+    _forbid_allocation(monkeypatch)
+    xs = np.array([[[0.001], [0.5]], [[0.5], [0.001]]])
+    with pytest.raises(ValueError, match="cells K = 1024 come from separation"):
+        construct_memorizer(xs, np.full_like(xs, 0.5), eps=0.25, separation=2.0**-10)

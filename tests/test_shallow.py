@@ -3,6 +3,7 @@ band on held-out targets, shapes equal to the sympy formulas, refusal above the 
 
 from __future__ import annotations
 
+import itertools
 from fractions import Fraction
 
 import numpy as np
@@ -140,3 +141,33 @@ def test_too_large_is_refused_by_name_before_any_allocation(monkeypatch):
     ):
         construct_universal(f, d=2, L=2, lipschitz=2.0, eps=0.5, decoder="shallow")
     assert not calls
+
+
+SIZES = [
+    (d, L, K, Q)
+    for d, L, (K, Q) in itertools.product([1, 2, 3], [1, 2, 3, 4, 5], [(2, 2), (4, 4), (8, 2)])
+    if K ** (d * (L - 1)) <= 64
+]
+
+
+@pytest.mark.parametrize(("d", "L", "K", "Q"), SIZES)
+def test_reference_sizes_equal_the_sympy_expressions_without_building(d, L, K, Q):
+    from reference.construction_sizes import (
+        shallow_inverse_temperature,
+        shallow_prompt_rows,
+        shallow_tie_rows,
+    )
+
+    widths_in, widths_out = construction.ffn_widths(d, L, K, Q, "shallow")
+    size = {"d": d, "L": L, "K": K, "Q": Q}
+    assert widths_in == (bd.exact(bd.shallow_ffn_in_width, **size),)
+    assert widths_out == (bd.exact(bd.shallow_ffn_out_width, **size),)
+    assert construction.Layout(d, L, K, Q, "shallow").width == bd.exact(
+        bd.shallow_model_width, **size
+    )
+    assert shallow_tie_rows(L) == bd.shallow_tie_rows_fn(L) >= L + 1
+    assert shallow_prompt_rows(d, L, K) == bd.shallow_prompt_rows_fn(d, L, K)
+    for p in (21, 53, 200):
+        assert shallow_inverse_temperature(d, L, K, Q, p) == bd.shallow_inverse_temperature_fn(
+            d, L, K, Q, p
+        )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -53,7 +55,7 @@ def test_forward_is_prompt_forward():
     f = _target(1, 2, 1.0)
     c = construct_universal(f, d=1, L=2, lipschitz=1.0, eps=0.25)
     xs = np.random.default_rng(0).random((5, 2, 1))
-    assert np.array_equal(c.forward(xs), prompt_forward(c.model, c.prompt, xs))
+    assert np.array_equal(c.forward(xs, on_band="ignore"), prompt_forward(c.model, c.prompt, xs))
 
 
 def _model_arrays(c: Construction) -> list[np.ndarray]:
@@ -281,4 +283,31 @@ def test_wide_decoder_refuses_exponential_sizes_before_allocation():
     f = _Recorder(_ok)
     with pytest.raises(ValueError, match="the wide decoder's ramps"):
         construct_universal(f, d=1, L=2, lipschitz=1.0, eps=2.0**-4, decoder="wide")
+    assert f.calls == 0
+
+
+# ----------------------------------------------------------------------------- the band
+def test_forward_warns_with_the_band_fraction_raises_on_request():
+    c = construct_universal(_target(1, 1, 1.0), d=1, L=1, lipschitz=1.0, eps=0.25)
+    eta = c.band
+    xs = np.array([[[0.1]], [[0.25]], [[0.6]], [[0.75 - eta / 2]]])  # two of four in the band
+    with pytest.warns(construction.BandWarning, match=r"2 of 4 input sequences \(50.00%\)"):
+        out = c.forward(xs)
+    assert np.array_equal(out, prompt_forward(c.model, c.prompt, xs))
+    with pytest.raises(ValueError, match="x: 2 of 4 input sequences"):
+        c.forward(xs, on_band="raise")
+    with pytest.raises(ValueError, match="on_band: expected one of"):
+        c.forward(xs, on_band="loud")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        c.forward(xs, on_band="ignore")
+        c.forward(xs[[0, 2]])  # off the band: no warning
+    assert c.off_band(xs).tolist() == [True, False, True, False]
+
+
+def test_huge_sizes_are_refused_fast_in_logarithms():
+    f = _Recorder(_ok)
+    for d, L in [(2, 2**63), (1000, 10**6), (10**9, 2)]:
+        with pytest.raises(ValueError, match=r"construction too large: prompt rows L·K\^d = 2\^"):
+            construct_universal(f, d=d, L=L, lipschitz=1.0, eps=0.25)
     assert f.calls == 0

@@ -155,41 +155,53 @@ def shallow_precision_needed(d: int, L: int, K: int, Q: int, eta: float) -> int:
     return bits
 
 
+def exact(expr: sp.Expr, **values: float) -> int:
+    """An expression evaluated exactly (sympy integers; the ``_fn`` forms round above 2^53).
+
+    >>> exact(shallow_ffn_out_width, d=1, L=2, K=8, Q=8)
+    76695808
+    """
+    return int(sp.Integer(expr.subs(_symbols(values))))
+
+
 def shape_formulas(decoder: str, d: int, L: int, K: int, Q: int, eta: float) -> dict[str, int]:
-    """Layers, widths, parameters, bits and prompt rows of one model, from the expressions.
+    """Layers, widths, parameters, bits and prompt rows of one model, from the expressions
+    (exact integers).
 
     >>> shape_formulas("shallow", 1, 2, 4, 4, 2.0**-5)["ffn_out_units"]
     1344
     """
+    size = {"d": d, "L": L, "K": K, "Q": Q}
     if decoder == "shallow":
-        values = {
+        exprs = {
             "depth_in": shallow_depth_in,
             "depth_out": shallow_depth_out,
-            "ffn_in_units": shallow_ffn_in_width_fn(d, L, K),
-            "ffn_out_units": shallow_ffn_out_width_fn(d, L, K, Q),
-            "model_width": shallow_model_width_fn(d, L, K),
-            "parameters": shallow_parameters_fn(d, L, K, Q),
-            "precision_bits": shallow_precision_needed(d, L, K, Q, eta),
-            "prompt_rows": shallow_prompt_rows_fn(d, L, K),
+            "ffn_in_units": shallow_ffn_in_width,
+            "ffn_out_units": shallow_ffn_out_width,
+            "model_width": shallow_model_width,
+            "parameters": shallow_parameters,
+            "prompt_rows": shallow_prompt_rows,
         }
+        bits = shallow_precision_needed(d, L, K, Q, eta)
     else:
         wide = decoder == "wide"
-        subs = {"d": d, "L": L, "K": K, "Q": Q}
-        values = {
+        exprs = {
             "depth_in": depth_in,
-            "depth_out": (wide_depth_out if wide else depth_out).subs(_symbols(subs)),
-            "ffn_in_units": ffn_in_units.subs(_symbols(subs)),
-            "ffn_out_units": (wide_ffn_out_units if wide else ffn_out_units).subs(_symbols(subs)),
-            "model_width": (wide_model_width if wide else model_width).subs(_symbols(subs)),
-            "parameters": (wide_parameters_fn if wide else deep_parameters_fn)(d, L, K, Q),
-            "precision_bits": precision_needed_fn(d, L, K, Q),
-            "prompt_rows": prompt_rows.subs(_symbols(subs)),
+            "depth_out": wide_depth_out if wide else depth_out,
+            "ffn_in_units": ffn_in_units,
+            "ffn_out_units": wide_ffn_out_units if wide else ffn_out_units,
+            "model_width": wide_model_width if wide else model_width,
+            "parameters": wide_parameters if wide else deep_parameters,
+            "prompt_rows": prompt_rows,
         }
-    values["bits_per_row"] = bits_per_row.subs(_symbols({"d": d, "L": L, "K": K, "Q": Q}))
+        bits = exact(precision_needed, **size)
+    values = {name: exact(expr, **size) for name, expr in exprs.items()}
+    values["precision_bits"] = int(bits)
+    values["bits_per_row"] = exact(bits_per_row, **size)
     values["layers"] = values["depth_in"] + values["depth_out"]
-    return {k: int(v) for k, v in values.items()}
+    return values
 
 
-def _symbols(values: dict[str, int]) -> dict[sp.Symbol, int]:
-    names = {"d": d, "L": L, "K": K, "Q": Q}
-    return {names[k]: v for k, v in values.items()}
+def _symbols(values: dict[str, float]) -> dict[sp.Symbol, float]:
+    names = {"d": d, "L": L, "K": K, "Q": Q, "eta": eta, "p": p, "beta": beta}
+    return {names[k]: sp.nsimplify(v) if isinstance(v, float) else v for k, v in values.items()}

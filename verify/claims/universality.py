@@ -43,6 +43,7 @@ from verify.universality_checks import (
     grid_deviation,
     precision_point,
 )
+from verify.universality_shapes import add_shape_tradeoff
 
 NAME = "universality"
 STATEMENT = (
@@ -433,6 +434,7 @@ def run(ctx: ClaimContext) -> ClaimResult:
     fig2 = "universality_precision_phase_transition.png"
     _precision_figure(ctx.figure_dir / fig2, f64, sweep)
     result.figures.append(FigureResult(fig2, "precision phase transition"))
+    add_shape_tradeoff(result, ctx)  # width against depth: shallow, wide, deep (sympy vs built)
     result.notes.append(
         "All constants (K, Q rounded up to powers of two, eta = 2^floor(log2(eps/(2dLK))), "
         f"beta, the {ub.GUARD_BITS} guard bits) are ours; see docs/universality.md."
