@@ -573,8 +573,8 @@ def _capacity_specs(ctx: ClaimContext) -> tuple[list[CapacitySpec], int]:
     grid = ctx.pick([(1, 1)], [(1, 1), (1, 2)], [(1, 1), (2, 1), (1, 2), (2, 2)])
     counts = ctx.pick([1, 2], [1, 2, 4], [1, 2, 4, 8])
     lengths = ctx.pick((1, 2, 4), (1, 2, 4, 8, 16), (1, 2, 4, 8, 16, 32, 64))
-    budgets = ctx.pick((200, 1000), (1000, 4000), (2000, 20000))
-    seeds = ctx.pick(2, 3, 7)
+    budgets = ctx.pick((200, 1000), (1000, 4000), (2000, 10000))
+    seeds = ctx.pick(2, 3, 5)
     specs = [
         CapacitySpec(
             n_pairs=n,
