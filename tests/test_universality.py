@@ -195,7 +195,7 @@ def test_target_that_goes_out_of_range_later_is_rejected():
         ({"d": 0}, ValueError, "d: expected an integer >= 1"),
         ({"L": 1.5}, TypeError, "L: expected an integer"),
         ({"backend": "float32"}, ValueError, "backend: expected one of"),
-        ({"decoder": "shallow"}, ValueError, "decoder: expected one of"),
+        ({"decoder": "bogus"}, ValueError, "decoder: expected one of"),
         ({"band": 0.3}, ValueError, "band: expected a power of two"),
         ({"precision_bits": 80}, ValueError, "precision_bits: the float64 backend"),
     ],
@@ -279,6 +279,6 @@ def test_wide_decoder_is_exact_and_matches_its_formulas(d, L, lipschitz, eps):
 
 def test_wide_decoder_refuses_exponential_sizes_before_allocation():
     f = _Recorder(_ok)
-    with pytest.raises(ValueError, match="wide decoder needs about"):
+    with pytest.raises(ValueError, match="the wide decoder's ramps"):
         construct_universal(f, d=1, L=2, lipschitz=1.0, eps=2.0**-4, decoder="wide")
     assert f.calls == 0

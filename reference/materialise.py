@@ -1,0 +1,129 @@
+"""Materialisation: the exact spec and the prompt as dense float64 or mpmath arrays."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+from reference.construction_layout import _ONE, Layout, _Spec, _Unit
+from reference.model import Attention, FFNLayer, Transformer
+
+
+class _Materialiser:
+    """Turns exact rationals into float64 or mpmath.mpf arrays at a given precision."""
+
+    def __init__(self, backend: str, precision_bits: int) -> None:
+        self.backend = backend
+        self.precision_bits = precision_bits
+
+    def scalar(self, value: Fraction | int):
+        value = Fraction(value)
+        if self.backend == "float64":
+            return float(value)
+        import mpmath
+
+        with mpmath.workprec(self.precision_bits):
+            return mpmath.mpf(value.numerator) / value.denominator
+
+    def zeros(self, shape: tuple[int, ...]) -> np.ndarray:
+        if self.backend == "float64":
+            return np.zeros(shape)
+        import mpmath
+
+        out = np.empty(shape, dtype=object)
+        out.fill(mpmath.mpf(0))
+        return out
+
+    def dense(self, shape: tuple[int, int], entries: dict) -> np.ndarray:
+        out = self.zeros(shape)
+        for (i, j), value in entries.items():
+            out[i, j] = self.scalar(value)
+        return out
+
+    def layer(self, width: int, units: list[_Unit]) -> FFNLayer:
+        hidden = len(units)
+        w1, b1 = self.zeros((width, hidden)), self.zeros((hidden,))
+        w2, b2 = self.zeros((hidden, width)), self.zeros((width,))
+        cache: dict[Fraction, object] = {}
+
+        def conv(v: Fraction):
+            if v not in cache:
+                cache[v] = self.scalar(v)
+            return cache[v]
+
+        for h, unit in enumerate(units):
+            for c, w in unit.w_in.items():
+                w1[c, h] = conv(Fraction(w))
+            b1[h] = conv(Fraction(unit.bias))
+            for c, w in unit.w_out.items():
+                w2[h, c] = conv(Fraction(w))
+        return FFNLayer(w1, b1, w2, b2)
+
+
+def materialise(spec: _Spec, backend: str, precision_bits: int) -> Transformer:
+    """Dense :class:`Transformer` of the spec on ``backend``.
+
+    >>> from reference.construction import lookup_spec
+    >>> model = materialise(lookup_spec(1, 1, 2, 2, Fraction(1, 8), 4), "float64", 53)
+    >>> model.width, model.attn.scale
+    (21, 1.0)
+    """
+    mat = _Materialiser(backend, precision_bits)
+    D, d, L = spec.width, spec.d, spec.L
+    embed = mat.dense((d, D), {(r, r): Fraction(1) for r in range(d)})
+    attn = Attention(
+        mat.dense((D, spec.key_width), spec.w_q),
+        mat.dense((D, spec.key_width), spec.w_k),
+        mat.dense((D, spec.values), spec.w_v),
+        mat.dense((spec.values, D), spec.w_o),
+        1.0,
+    )
+    return Transformer(
+        embed=embed,
+        readout=mat.dense((D, d), spec.readout),
+        attn=attn,
+        ffn_in=tuple(mat.layer(D, units) for units in spec.ffn_in),
+        ffn_out=tuple(mat.layer(D, units) for units in spec.ffn_out),
+        positional=mat.dense((L, D), spec.positional),
+    )
+
+
+def build_prompt(
+    packed: list[list[Fraction]],
+    d: int,
+    L: int,
+    K: int,
+    Q: int,
+    backend: str,
+    precision_bits: int,
+    decoder: str = "deep",
+) -> np.ndarray:
+    """The prompt ``(L K^d, D)``: flag, key features ``m, m²`` and the packed tables.
+
+    >>> build_prompt([[Fraction(1, 4)], [Fraction(3, 4)]], 1, 1, 2, 2, "float64", 53).shape
+    (2, 21)
+    """
+    lay = Layout(d, L, K, Q, decoder)
+    mat = _Materialiser(backend, precision_bits)
+    rows = L * K**d
+    prompt = mat.zeros((rows, lay.width))  # (Lp, D)
+    one = mat.scalar(1)
+    for m in range(rows):
+        prompt[m, lay["flag"]] = one
+        prompt[m, lay["pk1"]] = mat.scalar(m)
+        prompt[m, lay["pk2"]] = mat.scalar(m * m)
+        for r in range(d):
+            prompt[m, lay.at("pv", r)] = mat.scalar(packed[m][r])
+    return prompt
+
+
+def _spec_max_weight(spec: _Spec) -> float:
+    """Largest weight magnitude, read off the exact spec (the embedding is the identity, FFN
+    output biases are zero) rather than off the dense, mostly-zero materialised arrays."""
+    values: list[Fraction] = [_ONE]  # embed
+    for entries in (spec.w_q, spec.w_k, spec.w_v, spec.w_o, spec.readout, spec.positional):
+        values += entries.values()
+    for unit in (u for layer in (*spec.ffn_in, *spec.ffn_out) for u in layer):
+        values += [*unit.w_in.values(), unit.bias, *unit.w_out.values()]
+    return float(max(abs(Fraction(v)) for v in values))
