@@ -65,6 +65,12 @@ class LengthTrial:
     steps: tuple[int, ...]
     radii: tuple[float, ...]
     memorized: bool
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def converged(self) -> bool:
+        """Every restart stopped on the target or on a certified plateau (not on the step cap)."""
+        return all(r in ("target_loss", "plateau") for r in self.reasons)
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,7 @@ def gradient_capacity(
     max_steps: int = 2000,
     lr: float = 0.1,
     patience: int = 500,
+    min_improvement: float = 1e-4,
     stop_at_first: bool = True,
 ) -> CapacityResult:
     """Train prompts of increasing length until one memorizes ``(xs, ys)`` to ``tolerance``.
@@ -103,8 +110,10 @@ def gradient_capacity(
     "Memorizes" means ``max |prompt_forward(model, P, xs) - ys| <= tolerance`` for the best
     prompt of a run. Each run starts from ``N(0, 1)`` entries drawn from ``rng`` and stops when
     the loss reaches ``tolerance² / (N L d)`` (then the max-norm error is ``<= tolerance``), on a
-    plateau (``patience``), or after ``max_steps``. With ``stop_at_first`` the scan ends at the
-    first memorizing length.
+    certified plateau (the best loss improved by less than a relative ``min_improvement`` over
+    the last ``patience`` steps), or at the cap ``max_steps``; each restart's reason is kept
+    (:attr:`LengthTrial.converged`: no restart hit the cap). With ``stop_at_first`` the scan ends
+    at the first memorizing length.
 
     >>> rng = np.random.default_rng(0)
     >>> m = Transformer.random(1, rng=rng, width=2)
@@ -127,7 +136,7 @@ def gradient_capacity(
     target = tolerance**2 / ys.size
     trials = []
     for lp in lengths:
-        losses, errors, steps, radii = [], [], [], []
+        losses, errors, steps, radii, reasons = [], [], [], [], []
         for _ in range(restarts):
             start = init_prompt_normal(model, lp, rng=rng)  # (Lp, D)
             run = train_prompt(
@@ -139,8 +148,10 @@ def gradient_capacity(
                 max_steps=max_steps,
                 target_loss=target,
                 patience=patience,
+                min_improvement=min_improvement,
             )
             error = float(np.abs(prompt_forward(model, run.prompt, xs) - ys).max())
+            reasons.append(run.reason)
             losses.append(run.loss)
             errors.append(error)
             steps.append(run.steps)
@@ -149,7 +160,15 @@ def gradient_capacity(
                 break
         memorized = min(errors) <= tolerance
         trials.append(
-            LengthTrial(lp, tuple(losses), tuple(errors), tuple(steps), tuple(radii), memorized)
+            LengthTrial(
+                lp,
+                tuple(losses),
+                tuple(errors),
+                tuple(steps),
+                tuple(radii),
+                memorized,
+                tuple(reasons),
+            )
         )
         if memorized and stop_at_first:
             break
@@ -165,7 +184,9 @@ def gradient_capacity(
 
 @dataclass(frozen=True)
 class CapacitySpec:
-    """One point of a capacity sweep; everything random comes from ``seed``."""
+    """One point of a capacity sweep; everything random comes from ``seed`` (or, with
+    ``problem_seed``, the model and pairs from ``problem_seed`` and the prompts from both, so
+    several trial seeds share one problem)."""
 
     n_pairs: int
     d: int
@@ -177,6 +198,9 @@ class CapacitySpec:
     max_steps: int = 2000
     lr: float = 0.1
     seed: int = 0
+    patience: int = 500
+    min_improvement: float = 1e-4
+    problem_seed: int | None = None
 
 
 def build_capacity_problem(
@@ -192,9 +216,12 @@ def build_capacity_problem(
     """
     if not isinstance(spec, CapacitySpec):
         raise TypeError(f"spec: expected a CapacitySpec, got {type(spec).__name__}")
-    rng = np.random.default_rng(spec.seed)
+    problem = spec.seed if spec.problem_seed is None else spec.problem_seed
+    rng = np.random.default_rng(problem)
     model = Transformer.random(spec.d, rng=rng, width=spec.width)
     xs, ys = random_pairs(spec.n_pairs, d=spec.d, length=spec.input_length, rng=rng)
+    if spec.problem_seed is not None:  # same model and pairs, prompts from the trial seed
+        rng = np.random.default_rng([spec.problem_seed, spec.seed])
     return model, xs, ys, rng
 
 
@@ -216,6 +243,8 @@ def run_capacity_spec(spec: CapacitySpec) -> CapacityResult:
         restarts=spec.restarts,
         max_steps=spec.max_steps,
         lr=spec.lr,
+        patience=spec.patience,
+        min_improvement=spec.min_improvement,
     )
 
 
@@ -238,6 +267,10 @@ def wang_loss_floor(ys: np.ndarray, permutation: np.ndarray) -> float:
     """Smallest mean squared error when row ``j`` of sequence 1 must share its output with row
     ``permutation[j]`` of sequence 0: ``Σ (a - b)² / 2`` over matched targets, over ``2 L d``.
 
+    The per-pair floor ``(a - b)² / 2`` is derived in sympy (``verify.bounds.capacity.
+    wang_pair_floor``); ``tests/test_capacity.py`` ties this numpy evaluation to it.
+    ``permutation`` must be an integer array (booleans and floats are refused).
+
     >>> float(wang_loss_floor(np.array([[[0.0]], [[1.0]]]), np.array([0])))
     0.25
     """
@@ -251,6 +284,11 @@ def wang_loss_floor(ys: np.ndarray, permutation: np.ndarray) -> float:
 
 def _check_permutation(permutation: object, n: int) -> np.ndarray:
     perm = np.asarray(permutation)
+    if perm.dtype == np.bool_ or not np.issubdtype(perm.dtype, np.integer):
+        raise TypeError(
+            f"permutation: expected an integer array (a permutation of range({n})), got dtype "
+            f"{perm.dtype}"
+        )
     if perm.shape != (n,) or sorted(perm.tolist()) != list(range(n)):
         raise ValueError(f"permutation: expected a permutation of range({n}), got {perm.tolist()}")
     return perm
@@ -316,8 +354,13 @@ def trained_losses(
     restarts: int = 2,
     max_steps: int = 2000,
     lr: float = 0.1,
+    patience: int = 200,
+    min_improvement: float = 1e-4,
 ) -> list[float]:
     """Best training MSE (over ``restarts``) at each prompt length: the loss-versus-``Lp`` curve.
+
+    Each run stops on a certified plateau (relative improvement of the best loss below
+    ``min_improvement`` over ``patience`` steps) or at the cap ``max_steps``.
 
     >>> rng = np.random.default_rng(0)
     >>> m = Transformer.random(1, rng=rng, width=2)
@@ -338,7 +381,14 @@ def trained_losses(
     for lp in lengths:
         runs = [
             train_prompt(
-                model, init_prompt_normal(model, lp, rng=rng), xs, ys, lr=lr, max_steps=max_steps
+                model,
+                init_prompt_normal(model, lp, rng=rng),
+                xs,
+                ys,
+                lr=lr,
+                max_steps=max_steps,
+                patience=patience,
+                min_improvement=min_improvement,
             ).loss
             for _ in range(restarts)
         ]

@@ -52,18 +52,37 @@ def packing_centres(*, eps: float, lipschitz: float) -> np.ndarray:
     return (np.arange(m) + 0.5) / m  # (m,)
 
 
-def packing_member(x: np.ndarray, signs: np.ndarray, *, eps: float, lipschitz: float) -> np.ndarray:
+def packing_member(
+    x: np.ndarray,
+    signs: np.ndarray,
+    *,
+    eps: float,
+    lipschitz: float,
+    centres: np.ndarray | None = None,
+) -> np.ndarray:
     """``f_σ(x) = 1/2 + σ_{j(x)} · max(0, 2 eps - C ||x - c_{j(x)}||_max)``, shape of ``x``.
 
     ``x`` is ``(L, d)`` or ``(batch, L, d)``; ``signs`` has shape ``(m,) * (L d) + (L, d)`` with
     entries ±1: one sign per (centre, output coordinate); ``c_{j(x)}`` is the centre nearest to
     ``x`` (the only one whose bump can be non-zero there, since bumps have disjoint supports).
 
+    ``centres`` (optional, increasing, pairwise ``>= 4 eps / C`` apart) replaces the default
+    per-axis centre coordinates ``(k + 1/2)/m``, e.g. by cell centres of a construction's grid.
+
     >>> s = np.ones((2, 1, 1))
     >>> packing_member(np.array([[0.25]]), s, eps=0.125, lipschitz=1.0).tolist()
     [[0.75]]
     """
     eps, lipschitz, m = packing_parameters(eps, lipschitz)
+    axis = (np.arange(m) + 0.5) / m  # (m,)
+    if centres is not None:
+        axis = as_array("centres", centres, ndim=1)
+        spacing = float(2 * cap.bump_height_fn(eps) / lipschitz)
+        if axis.size == 0 or np.any(np.diff(axis) < spacing * (1 - 1e-12)):
+            raise ValueError(
+                f"centres: expected increasing coordinates >= {spacing} apart, got {axis.tolist()}"
+            )
+        m = axis.size
     x = as_array("x", x, ndim=(2, 3))
     length, d = x.shape[-2:]
     signs = np.asarray(signs)
@@ -71,8 +90,8 @@ def packing_member(x: np.ndarray, signs: np.ndarray, *, eps: float, lipschitz: f
     if signs.shape != expected or not np.all(np.abs(signs) == 1):
         raise ValueError(f"signs: expected ±1 entries of shape {expected}, got shape {signs.shape}")
     batch = x.reshape(-1, length * d)  # (B, L d)
-    index = np.clip(np.floor(batch * m), 0, m - 1).astype(int)  # (B, L d) nearest centre
-    centre = (index + 0.5) / m  # (B, L d)
+    index = np.abs(batch[..., None] - axis).argmin(axis=-1)  # (B, L d) nearest centre
+    centre = axis[index]  # (B, L d)
     height = cap.bump_height_fn(eps)
     bump = np.maximum(0.0, height - lipschitz * np.abs(batch - centre).max(axis=1))  # (B,)
     sign = signs[tuple(index.T)]  # (B, L, d)

@@ -4,7 +4,8 @@
 * the packing family behind ``M(eps)`` is ``C``-Lipschitz, ``[0,1]``-valued, ``4 eps``-separated;
 * without positional encoding, outputs are permutation-equivariant for every prompt (the
   reason the Wang-style dataset has a loss floor at every prompt length);
-* constructions meet the memorization count (rows = formula, never below the lower bounds).
+* constructions have the formula's rows and memorize the packing family at packing centres off
+  their boundary band (the covering theorem's premise).
 """
 
 from __future__ import annotations
@@ -132,7 +133,16 @@ def test_constructions_meet_the_memorization_count() -> None:
 def test_planted_construction_missing_a_row_is_caught() -> None:
     cheap = st.sampled_from([ConstructionCase(1, 2, 0.25, 1.0), ConstructionCase(2, 1, 0.25, 1.0)])
     out = run_property(
-        "planted memorization count", cheap, construction_observations(drop_rows=1), max_examples=3
+        "planted memorization count", cheap, construction_observations(drop_row=0), max_examples=3
     )
     assert not out.passed
     assert "rows - formula" in out.counterexample
+
+
+def test_planted_prompt_for_the_wrong_target_is_caught() -> None:
+    cheap = st.sampled_from([ConstructionCase(1, 1, 0.125, 1.0), ConstructionCase(1, 2, 0.25, 1.0)])
+    out = run_property(
+        "planted wrong target", cheap, construction_observations(wrong_target=True), max_examples=3
+    )
+    assert not out.passed
+    assert "memorization error" in out.counterexample

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from reference import Transformer
 from verify.bounds import capacity as cap
+from verify.packing import packing_centres, packing_member
 from verify.strategies import draw_random_model, seeds
 from verify.strategies.universality import FLOAT64_SIGNIFICAND_BITS
 
@@ -53,10 +54,39 @@ def prompt_pair_cases(draw: st.DrawFn, *, max_d: int = 3, max_length: int = 4) -
         max_length=max_length if draw(st.booleans()) else None,
         weight_scale=draw(st.sampled_from([0.5, 1.0, 2.0])),
     )
+    return prompt_pair_around(model, radius, step, lp, length, rng, seed)
+
+
+def prompt_pair_around(
+    model: Transformer,
+    radius: float,
+    step: float,
+    lp: int,
+    length: int,
+    rng: np.random.Generator,
+    seed: int,
+) -> PromptPairCase:
+    """A prompt in the box, another ``step · radius`` away (clipped to the box), inputs."""
+    width, d = model.width, model.d
     prompt = rng.uniform(-radius, radius, (lp, width))  # (Lp, D)
     other = np.clip(prompt + step * radius * rng.choice([-1.0, 1.0], (lp, width)), -radius, radius)
     xs = rng.random((3, length, d))  # (B, L, d)
     return PromptPairCase(model, radius, prompt, other, xs, seed)
+
+
+def seeded_prompt_pair(seed: int) -> PromptPairCase:
+    """One prompt pair with sizes drawn from ``seed`` by numpy (no Hypothesis: for planted
+    violations, which then need no shrinking).
+
+    >>> seeded_prompt_pair(0).prompt.shape == seeded_prompt_pair(0).other.shape
+    True
+    """
+    rng = np.random.default_rng(seed)
+    d = int(rng.integers(1, 4))
+    width = d + int(rng.integers(0, 3))
+    model = Transformer.random(d, rng=rng, width=width)
+    lp, length = int(rng.integers(1, 7)), int(rng.integers(1, 5))
+    return prompt_pair_around(model, 1.0, 1e-3, lp, length, rng, seed)
 
 
 @dataclass(frozen=True)
@@ -123,16 +153,34 @@ def permutation_cases(draw: st.DrawFn, *, positional: bool = False) -> Permutati
     width = d + draw(st.integers(0, 2))
     length = draw(st.integers(2, 5))
     seed = draw(seeds)
+    layers = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+    return permutation_case(d, width, length, layers, draw(st.integers(0, 6)), seed, positional)
+
+
+def permutation_case(
+    d: int,
+    width: int,
+    length: int,
+    layers: tuple[int, int],
+    lp: int,
+    seed: int,
+    positional: bool,
+) -> PermutationCase:
+    """The case of :func:`permutation_cases` for given sizes (``layers``: FFN_in, FFN_out).
+
+    >>> permutation_case(1, 2, 3, (0, 0), 2, 0, False).permutation.shape
+    (3,)
+    """
     rng = np.random.default_rng(seed)
     model = Transformer.random(
         d,
         rng=rng,
         width=width,
-        ffn_in_layers=draw(st.integers(0, 2)),
-        ffn_out_layers=draw(st.integers(0, 2)),
+        ffn_in_layers=layers[0],
+        ffn_out_layers=layers[1],
         max_length=length if positional else None,
     )
-    prompt = rng.standard_normal((draw(st.integers(0, 6)), width)) * 2  # (Lp, D)
+    prompt = rng.standard_normal((lp, width)) * 2  # (Lp, D)
     x = rng.random((length, d))  # (L, d)
     perm = rng.permutation(length)  # (L,)
     if np.array_equal(perm, np.arange(length)):
@@ -141,32 +189,78 @@ def permutation_cases(draw: st.DrawFn, *, positional: bool = False) -> Permutati
 
 
 @dataclass(frozen=True)
-class ShiftTarget:
-    """``f(X)_{l,r} = clip(1/2 + w_{l,r} (X_{l+1 mod L, r} − 1/2), 0, 1)`` with ``|w| <= C``:
-    ``C``-Lipschitz in the max norm, and each output token depends on another token (a context).
+class PackingTarget:
+    """A member ``f_σ`` of the packing family (docs/capacity.md, Lemma 2) with per-axis centre
+    coordinates ``centres`` and signs drawn from ``seed``; picklable, for the constructions.
 
-    >>> f = ShiftTarget(d=1, L=2, lipschitz=1.0, seed=0)
-    >>> f(np.array([[0.5], [0.5]])).tolist()
-    [[0.5], [0.5]]
+    ``centres`` default to the cell-centre placement on the ``K``-grid of a construction
+    (:func:`cell_centre_packing`), which keeps every centre off the construction's boundary band.
+
+    >>> f = PackingTarget(d=1, L=1, eps=0.125, lipschitz=1.0, centres=(0.0625, 0.5625))
+    >>> f.centre_sequences()[:, 0, 0].tolist(), np.abs(f(f.centre_sequences()) - 0.5).max()
+    ([0.0625, 0.5625], np.float64(0.25))
     """
 
     d: int
     L: int
+    eps: float
     lipschitz: float
+    centres: tuple[float, ...]
     seed: int = 0
 
-    def weights(self) -> np.ndarray:
+    def signs(self) -> np.ndarray:
+        """``±1`` of shape ``(m,) * (L d) + (L, d)``, from ``seed``."""
         rng = np.random.default_rng(self.seed)
-        return rng.uniform(-self.lipschitz, self.lipschitz, (self.L, self.d))  # (L, d)
+        m = len(self.centres)
+        return rng.choice([-1, 1], size=(m,) * (self.d * self.L) + (self.L, self.d))
+
+    def centre_sequences(self) -> np.ndarray:
+        """All ``m^{dL}`` sequences of centres: shape ``(m^{dL}, L, d)``."""
+        axis = np.asarray(self.centres, dtype=np.float64)  # (m,)
+        grids = np.meshgrid(*([axis] * (self.d * self.L)), indexing="ij")
+        flat = np.stack([g.ravel() for g in grids], axis=-1)  # (m^{dL}, L d)
+        return flat.reshape(-1, self.L, self.d)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        shifted = np.roll(np.asarray(x, dtype=np.float64), -1, axis=-2)  # (..., L, d)
-        return np.clip(0.5 + self.weights() * (shifted - 0.5), 0.0, 1.0)
+        return packing_member(
+            x,
+            self.signs(),
+            eps=self.eps,
+            lipschitz=self.lipschitz,
+            centres=np.asarray(self.centres, dtype=np.float64),
+        )
+
+
+def cell_centre_packing(eps: float, lipschitz: float, k: int) -> tuple[float, ...]:
+    """Packing centres at every ``r``-th cell centre ``(j + 1/2)/K`` of a ``K``-grid,
+    ``r = ceil(4 eps K / C)`` (from :data:`verify.bounds.capacity.cell_centre_packing_stride`).
+
+    >>> cell_centre_packing(0.125, 1.0, 8)
+    (0.0625, 0.5625)
+    """
+    stride = int(cap.cell_centre_packing_stride_fn(eps, lipschitz, k))
+    count = int(cap.cell_centre_packing_per_axis_fn(eps, lipschitz, k))
+    return tuple((stride * j + 0.5) / k for j in range(count))
+
+
+def unit_grid_packing(eps: float, lipschitz: float) -> tuple[float, ...]:
+    """The default packing centres ``(j + 1/2)/m``, ``m = floor(C/(4 eps))`` (on cell
+    boundaries of a power-of-two grid when ``m`` is: the premise fails there).
+
+    >>> unit_grid_packing(0.125, 1.0)
+    (0.25, 0.75)
+    """
+    return tuple(float(c) for c in packing_centres(eps=eps, lipschitz=lipschitz))
 
 
 @dataclass(frozen=True)
 class ConstructionCase:
-    """One construction to compare with the bounds (built in the worker, from these numbers)."""
+    """One construction to compare with the bounds (built in the worker, from these numbers).
+
+    ``centres``: ``"cells"`` (packing centres at cell centres of the construction's grid: the
+    covering theorem's premise can hold) or ``"unit"`` (the default packing grid ``(j+1/2)/m``,
+    on the boundary band: the premise fails, the case is shown and not counted).
+    """
 
     d: int
     L: int
@@ -175,12 +269,15 @@ class ConstructionCase:
     seed: int = 0
     backend: str = "float64"
     probe: bool = True
+    centres: str = "cells"
+    precision_bits: int | None = None
 
 
 @dataclass(frozen=True)
 class MemorizerCase:
-    """``N`` distinct sequences of grid-cell centres (spacing ``separation``) with targets from a
-    :class:`ShiftTarget`: a token-separated dataset from a ``C``-Lipschitz map."""
+    """``N`` distinct sequences of grid-cell centres (spacing ``separation``) with two-level
+    targets ``1/2 ± 2 eps`` (signs from ``seed``): one of the ``2^{N L d}`` labelings of the
+    dataset token bound's premise."""
 
     n_sequences: int
     d: int
@@ -203,13 +300,15 @@ class MemorizerCase:
         picks = rng.choice(total, size=self.n_sequences, replace=False)  # (N,)
         digits = (picks[:, None] // cells ** np.arange(self.d * self.L)) % cells  # (N, L d)
         xs = ((digits + 0.5) / cells).reshape(self.n_sequences, self.L, self.d)  # (N, L, d)
-        return xs, ShiftTarget(self.d, self.L, self.lipschitz, self.seed)(xs)
+        signs = rng.choice([-1.0, 1.0], size=xs.shape)  # (N, L, d)
+        return xs, 0.5 + signs * float(cap.bump_height_fn(self.eps))
 
 
 @st.composite
 def construction_cases(draw: st.DrawFn) -> ConstructionCase:
-    """Small float64 universality constructions (``d L <= 2``, ``eps`` in ``{1/4, 1/8}``) whose
-    needed precision fits float64 and whose prompt has at most 64 rows (fast)."""
+    """Small float64 universality constructions (``d L <= 2``, ``eps`` in ``{1/4, 1/8}``) with at
+    least one packing centre per axis, whose needed precision fits float64 and whose prompt has
+    at most 64 rows (fast)."""
     from reference.construction import precision_needed
     from reference.universality import grid_sizes
 
@@ -218,9 +317,29 @@ def construction_cases(draw: st.DrawFn) -> ConstructionCase:
     lipschitz = draw(
         st.sampled_from([0.5, 1.0, 2.0]).filter(
             lambda c: (
-                precision_needed(d, length, *grid_sizes(eps, c)) <= FLOAT64_SIGNIFICAND_BITS
+                eps <= float(cap.packing_one_centre_max_eps_fn(c))
+                and precision_needed(d, length, *grid_sizes(eps, c)) <= FLOAT64_SIGNIFICAND_BITS
                 and length * grid_sizes(eps, c)[0] ** d <= 64
             )
         )
     )
     return ConstructionCase(d, length, eps, lipschitz, seed=draw(st.integers(0, 2**16)))
+
+
+__all__ = [
+    "ConstructionCase",
+    "MemorizerCase",
+    "PackingCase",
+    "PackingTarget",
+    "PermutationCase",
+    "PromptPairCase",
+    "cell_centre_packing",
+    "construction_cases",
+    "packing_cases",
+    "permutation_case",
+    "permutation_cases",
+    "prompt_pair_around",
+    "prompt_pair_cases",
+    "seeded_prompt_pair",
+    "unit_grid_packing",
+]
