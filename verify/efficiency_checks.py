@@ -23,7 +23,7 @@ from reference import attention, prompt_forward
 from reference.attention import softmax_rows
 from reference.fast_gradient import KeyValueGrad, exact_key_value_grad, low_rank_key_value_grad
 from reference.features import FeatureMap
-from reference.polyfit import ExpFit, FastAttentionRefused, fit_exp, gamma
+from reference.polyfit import ExpFit, FastAttentionRefused, fit_exp, gamma, minimax_coefficients
 from reference.polynomial_attention import (
     FastAttentionResult,
     attend_with_fit,
@@ -184,11 +184,11 @@ def understated_fit_attention(
     q, k, v, *, scale, eps, R, factor: float = 3.0, **_: object
 ) -> FastAttentionResult:
     """PLANT: a fit whose relative error is ``factor``× what it reports: ``p_bad = factor·p −
-    (factor − 1)·p_fine`` (``p_fine`` a much finer fit), so ``p_bad e^{-t} − 1 ≈ factor·ρ(t)``,
-    while the certificate of ``p`` is reported. Random cases rarely reach the bound; the tight
-    family (keys at the extremes of ``ρ``) catches it."""
+    (factor − 1)·p_fine`` (``p_fine`` the minimax fit four degrees higher), so
+    ``p_bad e^{-t} − 1 ≈ factor·ρ(t)``, while the certificate of ``p`` is reported. Random
+    cases rarely reach the bound; the tight family (keys at the extremes of ``ρ``) catches it."""
     fit = fit_exp(R, eps)
-    fine = fit_exp(R, max(eps * 1e-4, 1e-12)).coeffs
+    fine = minimax_coefficients(R, fit.degree + 4)  # about 1e-2 of the fit's error or less
     c = np.zeros(max(fine.size, fit.coeffs.size))
     c[: fit.coeffs.size] += factor * fit.coeffs
     c[: fine.size] -= (factor - 1.0) * fine

@@ -116,3 +116,21 @@ def test_near_rank_budget_cases_hold() -> None:
         "near budget", near_budget_cases(), checks.check_fast_attention, max_examples=3
     )
     assert outcome.passed, outcome.counterexample
+
+
+def test_degree_is_minimal_against_the_mpmath_lower_bound() -> None:
+    obs = [checks.check_degree_minimal(r, 1e-3) for r in (0.5, 2.0)]
+    assert all(o.holds for o in obs)
+
+
+def test_planted_degree_one_too_high_is_caught() -> None:
+    obs = checks.check_degree_minimal(2.0, 1e-3, degree=checks.degree_one_too_high)
+    assert not obs.holds
+
+
+def test_planted_halved_degrees_break_the_rank_asymptotics() -> None:
+    from verify.claims import efficiency as claim
+
+    assert claim._asymptotic_check().passed
+    planted = claim._asymptotic_check(claim.degree_halved)
+    assert not planted.passed and planted.worst_ratio > 1.0

@@ -96,9 +96,9 @@ rank_alman_song = np.vectorize(
 )
 output_error = sp.lambdify((eps, v_spread), OUTPUT_ERROR, "numpy")
 output_error_loose = sp.lambdify((eps, v_max), OUTPUT_ERROR_LOOSE, "numpy")
-rounding_relative = sp.lambdify((g, keys, r, abs_poly, R_sym, eps), ROUNDING_RELATIVE, "mpmath")
+rounding_relative = sp.lambdify((g, keys, r, abs_poly, R_sym, eps), ROUNDING_RELATIVE, "numpy")
 rounding_error = sp.lambdify(
-    (g, keys, r, abs_poly, R_sym, eps, half_width, center), ROUNDING_ERROR, "mpmath"
+    (g, keys, r, abs_poly, R_sym, eps, half_width, center), ROUNDING_ERROR, "numpy"
 )
 grad_v_error = sp.lambdify((eps, g_max, c_max), GRAD_V_ERROR, "numpy")
 grad_k_error = sp.lambdify((eps, scale, q_max, v_max, g_row1, c_max), GRAD_K_ERROR, "numpy")
