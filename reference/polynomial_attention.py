@@ -160,6 +160,25 @@ def resolve_radius(needed: float, declared: float | None, *, name: str = "R") ->
     return radius
 
 
+def certifiable_radius(needed: float, declared: float | None, eps: float, name: str = "R") -> float:
+    """:func:`resolve_radius`, after refusing (:class:`FastAttentionRefused`) inputs whose
+    radius exceeds the largest a float64 fit can certify at ``eps``
+    (:func:`reference.polyfit.largest_certifiable_radius`).
+
+    >>> certifiable_radius(30.0, None, 1e-3)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    reference.polyfit.FastAttentionRefused: R: inputs need a logit radius ... = 30, above 14.5684...
+    """
+    limit = largest_certifiable_radius(eps)
+    if needed > limit:
+        raise FastAttentionRefused(
+            f"{name}: inputs need a logit radius scale·max‖q‖·max‖k‖ = {needed:.6g}, above "
+            f"{limit:.6g}, the largest radius a float64 fit can certify at eps = {eps:.3g}"
+        )
+    return resolve_radius(needed, declared, name=name)
+
+
 def round_up_radius(radius: float, digits: int = 3) -> float:
     """``radius`` rounded up to ``digits`` significant digits (so fits are reused from the
     cache), at least ``2^-20``.
@@ -481,13 +500,7 @@ def fast_attention(
     try:
         pairs = zip(q64, k64, strict=True)
         needed = max((guaranteed_radius(a, b, scale) for a, b in pairs), default=0.0)
-        limit = largest_certifiable_radius(eps)
-        if needed > limit:
-            raise FastAttentionRefused(
-                f"R: inputs need a logit radius scale·max‖q‖·max‖k‖ = {needed:.6g}, above "
-                f"{limit:.6g}, the largest radius a float64 fit can certify at eps = {eps:.3g}"
-            )
-        radius = resolve_radius(needed, R)
+        radius = certifiable_radius(needed, R, eps)
         info["radius"] = radius
         fit, r, speedup = plan(n, m, d, dv, radius=radius, eps=eps, fit_method=fit_method)
         info |= {"degree": fit.degree, "rank": r, "predicted_speedup": speedup}

@@ -13,10 +13,15 @@ True
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
+import random
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+from hypothesis import Phase, find, settings
+from hypothesis.errors import NoSuchExample
 from numpy.polynomial import polynomial as poly
 
 from reference import attention, prompt_forward
@@ -42,6 +47,40 @@ from verify.properties import Observation
 from verify.strategies.efficiency import AttentionCase, FitPair, PromptCacheCase
 
 U = 2.0**-53  # float64 unit roundoff (the reference rounds spreads and half-widths up by 2u)
+
+
+# ---------------------------------------------------------------- plants
+def plant_caught(
+    strategy: Any, plant: Callable[[Any], Any], max_examples: int, seed: int = 0
+) -> tuple[bool, int, float]:
+    """Draw cases until ``plant`` (a check run on a broken implementation) reports a violated
+    observation: whether it did, after how many cases, and that case's worst ratio. No
+    shrinking: the report only needs to know the plant is caught.
+
+    >>> from hypothesis import strategies as st
+    >>> plant_caught(st.integers(0, 9), lambda x: Observation(float(x), 4.0), 100)[0]
+    True
+    """
+    seen: list[float] = []
+
+    def violated(case: Any) -> bool:
+        obs = plant(case)
+        obs = [obs] if isinstance(obs, Observation) else list(obs)
+        seen.append(max(o.ratio for o in obs))
+        return not all(o.holds for o in obs)
+
+    try:
+        find(
+            strategy,
+            violated,
+            settings=settings(
+                max_examples=max_examples, phases=[Phase.generate], database=None, deadline=None
+            ),
+            random=random.Random(seed),
+        )
+    except NoSuchExample:
+        return False, len(seen), max(seen, default=0.0)
+    return True, len(seen), seen[-1]
 
 
 # ---------------------------------------------------------------- factorization exactness
@@ -180,6 +219,11 @@ def _attention_with_fit(
     )
 
 
+@functools.lru_cache(maxsize=128)
+def _finer_fit(radius: float, degree: int) -> np.ndarray:
+    return minimax_coefficients(radius, degree)
+
+
 def understated_fit_attention(
     q, k, v, *, scale, eps, R, factor: float = 3.0, **_: object
 ) -> FastAttentionResult:
@@ -188,7 +232,7 @@ def understated_fit_attention(
     ``p_bad e^{-t} − 1 ≈ factor·ρ(t)``, while the certificate of ``p`` is reported. Random
     cases rarely reach the bound; the tight family (keys at the extremes of ``ρ``) catches it."""
     fit = fit_exp(R, eps)
-    fine = minimax_coefficients(R, fit.degree + 4)  # about 1e-2 of the fit's error or less
+    fine = _finer_fit(fit.radius, fit.degree + 4)  # about 1e-2 of the fit's error or less
     c = np.zeros(max(fine.size, fit.coeffs.size))
     c[: fit.coeffs.size] += factor * fit.coeffs
     c[: fine.size] -= (factor - 1.0) * fine
