@@ -183,7 +183,7 @@ def check_fast_attention(
     ]
 
 
-def extrapolating_attention(q, k, v, *, scale, eps, R, **_: object) -> FastAttentionResult:
+def extrapolating_attention(q, k, v, *, scale, eps, R, **_: Any) -> FastAttentionResult:
     """PLANT: a fit certified on ``[-R/4, R/4]`` used for logits up to ``R`` (extrapolation)."""
     return _attention_with_fit(q, k, v, scale, fit_exp(R, eps), fit_exp(R / 4, eps).coeffs)
 

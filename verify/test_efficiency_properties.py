@@ -130,3 +130,13 @@ def test_planted_halved_degrees_break_the_rank_asymptotics() -> None:
     assert claim._asymptotic_check().passed
     planted = claim._asymptotic_check(claim.degree_halved)
     assert not planted.passed and planted.worst_ratio > 1.0
+
+
+def test_planted_sweep_error_is_caught() -> None:
+    """The sweep's check (per-column error / bound on random d = 8 rows) catches a fit
+    certified on [−R/4, R/4] used on [−R, R]."""
+    from verify.efficiency_timing import measured_error
+
+    assert measured_error(256, 1.0, rows=64)["error_over_bound"] <= 1.0
+    plant = measured_error(256, 4.0, rows=64, attend=checks.extrapolating_attention)
+    assert plant["error_over_bound"] > 1.0

@@ -125,8 +125,7 @@ PLANT_NAMES = {
 def _error_task(args: tuple[int, float]) -> dict[str, Any]:
     """Measured vs certified error at ``(n, R)`` (top-level: runs on the executor)."""
     n, radius = args
-    out = measured_error(n, radius, rows=min(n, 256))
-    return {"n": n, "R": radius, **out, "error_over_bound": out["error"] / out["bound"]}
+    return {"n": n, "R": radius, **measured_error(n, radius, rows=min(n, 256))}
 
 
 def _property_checks(ctx: ClaimContext) -> list[CheckResult]:
@@ -542,6 +541,19 @@ def run(ctx: ClaimContext) -> ClaimResult:
         )
     )
     result.tables["error_sweep"] = errors
+    plant = measured_error(256, 4.0, rows=256, attend=checks.extrapolating_attention)
+    result.checks.append(
+        CheckResult(
+            "planted_sweep_error_within_bound",
+            "planted violation of sweep_error_within_bound caught: a fit certified on [−R/4, R/4] "
+            "used on [−R, R] (n = 256, R = 4)",
+            OUTPUT_LATEX,
+            1,
+            plant["error_over_bound"] > 1.0,
+            plant["error_over_bound"],
+            kind="planted",
+        )
+    )
 
     compare_n = ctx.pick(256, 1024, 4096)
     comparison = []
