@@ -31,7 +31,9 @@ def rank(dim: int, degree: int) -> int:
     >>> rank(8, 4)
     495
     """
-    return math.comb(positive_int("dim", dim) + positive_int("degree", degree, minimum=0), degree)
+    dim = positive_int("dim", dim)
+    degree = positive_int("degree", degree, minimum=0)
+    return math.comb(dim + degree, min(dim, degree))
 
 
 @dataclass(frozen=True)
@@ -57,9 +59,12 @@ class MonomialTable:
         return int(self.starts[-1])
 
 
-@functools.lru_cache(maxsize=64)
+MAX_TABLE_RANK = 1 << 24  # monomials a table may hold (checked before anything is built)
+
+
 def monomial_table(dim: int, degree: int) -> MonomialTable:
-    """The :class:`MonomialTable` of ``d = dim`` variables up to degree ``degree`` (cached).
+    """The :class:`MonomialTable` of ``d = dim`` variables up to degree ``degree`` (cached);
+    refused (``ValueError``) before any allocation when the rank exceeds ``MAX_TABLE_RANK``.
 
     >>> t = monomial_table(2, 2)
     >>> (t.rank, t.multinomial.tolist())
@@ -67,6 +72,17 @@ def monomial_table(dim: int, degree: int) -> MonomialTable:
     """
     dim = positive_int("dim", dim)
     degree = positive_int("degree", degree, minimum=0)
+    size = math.comb(dim + degree, min(dim, degree))
+    if size > MAX_TABLE_RANK:
+        raise ValueError(
+            f"degree: the table of d = {dim} variables up to degree {degree} would hold "
+            f"C({dim}+{degree}, {degree}) = {size:.3g} monomials, above {MAX_TABLE_RANK}"
+        )
+    return _monomial_table(dim, degree)
+
+
+@functools.lru_cache(maxsize=64)
+def _monomial_table(dim: int, degree: int) -> MonomialTable:
     last = [0]  # (r,) the last variable of each column (0 for the constant)
     alphas = [np.zeros(dim, dtype=np.int64)]
     starts = [0, 1]

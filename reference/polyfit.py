@@ -96,10 +96,15 @@ class ExpFit:
         return poly.polyval(t, self.coeffs)
 
 
-def _check_method(method: object) -> str:
-    if method not in METHODS:
-        raise ValueError(f"method: expected one of {METHODS}, got {method!r}")
-    return str(method)
+def check_method(method: object, name: str = "method") -> str:
+    """``method`` if it is one of :data:`METHODS`, else ``ValueError`` naming ``name``.
+
+    >>> check_method("taylor", "fit_method")
+    'taylor'
+    """
+    if not isinstance(method, str) or method not in METHODS:
+        raise ValueError(f"{name}: expected one of {METHODS}, got {method!r}")
+    return method
 
 
 def _chebyshev_to_monomial(cheb_coeffs: np.ndarray, radius: float) -> np.ndarray:
@@ -163,7 +168,7 @@ def taylor_coefficients(degree: int) -> np.ndarray:
 
 def coefficients(method: str, radius: float, degree: int) -> np.ndarray:
     """Monomial coefficients of the ``method`` fit of degree ``degree`` on ``[-radius, radius]``."""
-    method = _check_method(method)
+    method = check_method(method)
     if method == "minimax":
         return minimax_coefficients(radius, degree)
     if method == "chebyshev":
@@ -256,7 +261,7 @@ def fit_exp(
     """
     radius = positive_float("radius", radius)
     eps = open_unit_interval("eps", eps)
-    method = _check_method(method)
+    method = check_method(method)
     max_degree = positive_int("max_degree", max_degree, minimum=0)
     limit = largest_certifiable_radius(eps)
     if radius > limit:

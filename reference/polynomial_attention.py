@@ -48,10 +48,10 @@ from reference._validation import (
 from reference.attention import attention
 from reference.features import FeatureMap, rank
 from reference.polyfit import (
-    METHODS,
     UNIT_ROUNDOFF,
     ExpFit,
     FastAttentionRefused,
+    check_method,
     fit_exp,
     largest_certifiable_radius,
 )
@@ -474,8 +474,7 @@ def fast_attention(
     max_rank = positive_int("max_rank", max_rank)
     if fallback not in FALLBACKS:
         raise ValueError(f"fallback: expected one of {FALLBACKS}, got {fallback!r}")
-    if fit_method not in METHODS:
-        raise ValueError(f"fit_method: expected one of {METHODS}, got {fit_method!r}")
+    fit_method = check_method(fit_method, "fit_method")
     scale = resolve_scale(scale, d) if d else resolve_scale(scale, 1)
     q64, k64, v64 = (np.asarray(a, dtype=np.float64) for a in (qb, kb, vb))
     info: dict = {"degree": None, "rank": 0, "radius": 0.0, "eps": eps}

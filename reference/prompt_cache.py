@@ -27,7 +27,7 @@ from reference._validation import as_array, open_unit_interval, positive_float
 from reference.attention import attention
 from reference.features import FeatureMap
 from reference.model import Transformer, stack_backward, stack_forward
-from reference.polyfit import ExpFit, FastAttentionRefused, fit_exp
+from reference.polyfit import ExpFit, FastAttentionRefused, check_method, fit_exp
 from reference.polynomial_attention import (
     UNIT_ROUNDOFF,
     apply_summary,
@@ -204,7 +204,7 @@ class PolynomialPromptCache:
         radius = positive_float("radius", radius)
         k_p, v_p = _prompt_keys_values(model, p)
         scale = model.attn.scale
-        fit = fit_exp(radius, eps, fit_method)
+        fit = fit_exp(radius, eps, check_method(fit_method, "fit_method"))
         features = FeatureMap.build(fit.coeffs, dim=k_p.shape[1], scale=scale)
         shifted, center = centred_values(v_p)[:2]
         try:

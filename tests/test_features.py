@@ -63,3 +63,10 @@ def test_overflowing_features_are_refused_naming_the_argument() -> None:
         fm.phi(q * 1e160)
     with pytest.raises(FastAttentionRefused, match="k: "):
         fm.psi(q * 1e160)
+
+
+def test_oversized_tables_are_refused_before_any_allocation() -> None:
+    """Issue 10: the size is checked (math.comb) before the table is built."""
+    for dim, degree in ((3, 10**6), (10**6, 2)):
+        with pytest.raises(ValueError, match="degree: the table"):
+            monomial_table(dim, degree)
