@@ -1,9 +1,12 @@
 """Claim "efficiency": certified polynomial attention, its phase transition, prompt caching.
 
 Runs the five properties of :mod:`verify.efficiency_checks` through
-:func:`verify.properties.run_property`, checks the fitted degrees against theory.md §5 and the
-asymptotic limits in sympy, then measures (in-process, medians, ratios within this run) exact vs
-polynomial attention over ``n`` per norm regime ``R``, draws the measured speedup map over
+:func:`verify.properties.run_property` (kind ``bound``), each beside its plant (kind
+``planted``), the adversarial tight family (kind ``attainment``), the minimality of the fitted
+degrees against an mpmath lower bound of the minimax error one degree below, and the rank
+asymptotics (sympy limits and the fitted degrees); then measures (in-process, indicative:
+asv is the measurement) exact, torch SDPA when importable and polynomial attention over ``n``
+per norm regime ``R`` with spread and flagged slopes, draws the measured speedup map over
 ``(n, R)`` with the cost model's predicted crossover, and the per-input time of cached prompt
 inference versus ``Lp``.
 """
