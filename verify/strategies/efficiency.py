@@ -112,24 +112,24 @@ def attention_cases(
     return AttentionCase(q, k, v, grad_out, scale, radius, eps, seed)
 
 
-def near_budget_cases(*, max_rows: int = 16) -> st.SearchStrategy[AttentionCase]:
-    """``d = 8`` with ``R ∈ {4, 6}`` and ``ε ∈ {1e-3, 1e-4}``: ranks 24310, 125970 (just
-    under ``DEFAULT_MAX_RANK = 131072``) and above it (a refusal)."""
-    return _near_budget(max_rows)
-
-
 @st.composite
-def _near_budget(draw: st.DrawFn, max_rows: int) -> AttentionCase:
-    case = draw(attention_cases(max_rows=max_rows, max_d=1))
+def near_budget_cases(draw: st.DrawFn, *, max_rows: int = 16) -> AttentionCase:
+    """``d = 8`` with ``R ∈ {4, 6}`` and ``ε ∈ {1e-3, 1e-4}``: ranks 24310, 125970 (just
+    under ``DEFAULT_MAX_RANK = 131072``) and above it (a refusal). One key is parallel to the
+    longest query (a logit at ``R``)."""
+    n, m = draw(st.integers(1, max_rows)), draw(st.integers(1, max_rows))
+    dv = draw(st.integers(1, 2))
+    scale = draw(SCALES)
     radius = draw(st.sampled_from([4.0, 6.0]))
     eps = draw(st.sampled_from([1e-3, 1e-4]))
-    rng = np.random.default_rng(case.seed)
-    s = resolve_scale(case.scale, 8)
-    total = radius / s * (1 - 1e-9)
-    q = rows_with_norms(rng, case.q.shape[0], 8, total**0.5)  # (n, 8)
-    k = rows_with_norms(rng, case.k.shape[0], 8, total**0.5)  # (m, 8)
+    seed = draw(seeds)
+    rng = np.random.default_rng(seed)
+    top = math.sqrt(radius / resolve_scale(scale, 8) * (1 - 1e-9))  # max‖q‖ = max‖k‖
+    q = rows_with_norms(rng, n, 8, top)  # (n, 8)
+    k = rows_with_norms(rng, m, 8, top)  # (m, 8)
     k[0] = q[0]  # one logit at +R
-    return dataclasses.replace(case, q=q, k=k, radius=radius, eps=eps)
+    v = rng.standard_normal((m, dv))  # (m, dv)
+    return AttentionCase(q, k, v, rng.standard_normal((n, dv)), scale, radius, eps, seed)
 
 
 def relative_error_extremes(coeffs: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
