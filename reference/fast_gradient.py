@@ -42,13 +42,13 @@ from reference._validation import (
 from reference.attention import DEFAULT_CHUNK_ELEMENTS
 from reference.features import FeatureMap
 from reference.model import stack_backward, stack_forward
-from reference.polyfit import fit_exp
+from reference.polyfit import check_method, fit_exp
 from reference.polynomial_attention import (
     block_rows,
+    certifiable_radius,
     guaranteed_radius,
     key_summary,
     max_row_norm,
-    resolve_radius,
     resolve_scale,
 )
 from reference.prompt_cache import input_projections
@@ -205,8 +205,8 @@ def low_rank_key_value_grad(
     dv = v.shape[1]
     scale = resolve_scale(scale, dk)
     eps = open_unit_interval("eps", eps)
-    radius = resolve_radius(guaranteed_radius(q, k, scale), R)
-    fit = fit_exp(radius, eps, fit_method)
+    radius = certifiable_radius(guaranteed_radius(q, k, scale), R, eps)
+    fit = fit_exp(radius, eps, check_method(fit_method, "fit_method"))
     features = FeatureMap.build(fit.coeffs, dim=dk, scale=scale)
     r = features.rank
     step = block_rows(r)
@@ -286,8 +286,8 @@ def fast_prompt_loss_and_grad(
         * max_row_norm(q.reshape(-1, q.shape[-1]))
         * max(max_row_norm(k_p), max_row_norm(k_x.reshape(-1, k_x.shape[-1])))
     )
-    resolve_radius(needed, radius, name="radius")  # refuses inputs that need more
-    fit = fit_exp(radius, eps, fit_method)
+    certifiable_radius(needed, radius, eps, name="radius")  # refuses inputs that need more
+    fit = fit_exp(radius, eps, check_method(fit_method, "fit_method"))
     features = FeatureMap.build(fit.coeffs, dim=q.shape[-1], scale=scale)
     prompt_summary = key_summary(features, k_p, v_p)  # (r, dv+1)
     batch, length, dk = q.shape

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reference._validation import as_array, positive_float, positive_int
+from reference.polyfit import FastAttentionRefused
 
 
 def rank(dim: int, degree: int) -> int:
@@ -30,7 +31,9 @@ def rank(dim: int, degree: int) -> int:
     >>> rank(8, 4)
     495
     """
-    return math.comb(positive_int("dim", dim) + positive_int("degree", degree, minimum=0), degree)
+    dim = positive_int("dim", dim)
+    degree = positive_int("degree", degree, minimum=0)
+    return math.comb(dim + degree, min(dim, degree))
 
 
 @dataclass(frozen=True)
@@ -56,9 +59,12 @@ class MonomialTable:
         return int(self.starts[-1])
 
 
-@functools.lru_cache(maxsize=64)
+MAX_TABLE_RANK = 1 << 24  # monomials a table may hold (checked before anything is built)
+
+
 def monomial_table(dim: int, degree: int) -> MonomialTable:
-    """The :class:`MonomialTable` of ``d = dim`` variables up to degree ``degree`` (cached).
+    """The :class:`MonomialTable` of ``d = dim`` variables up to degree ``degree`` (cached);
+    refused (``ValueError``) before any allocation when the rank exceeds ``MAX_TABLE_RANK``.
 
     >>> t = monomial_table(2, 2)
     >>> (t.rank, t.multinomial.tolist())
@@ -66,6 +72,17 @@ def monomial_table(dim: int, degree: int) -> MonomialTable:
     """
     dim = positive_int("dim", dim)
     degree = positive_int("degree", degree, minimum=0)
+    size = math.comb(dim + degree, min(dim, degree))
+    if size > MAX_TABLE_RANK:
+        raise ValueError(
+            f"degree: the table of d = {dim} variables up to degree {degree} would hold "
+            f"C({dim}+{degree}, {degree}) = {size:.3g} monomials, above {MAX_TABLE_RANK}"
+        )
+    return _monomial_table(dim, degree)
+
+
+@functools.lru_cache(maxsize=64)
+def _monomial_table(dim: int, degree: int) -> MonomialTable:
     last = [0]  # (r,) the last variable of each column (0 for the constant)
     alphas = [np.zeros(dim, dtype=np.int64)]
     starts = [0, 1]
@@ -155,21 +172,40 @@ class FeatureMap:
             )
         return x
 
-    def raw(self, x: np.ndarray) -> np.ndarray:
+    def _features(self, name: str, x: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+        """``weights ∘ (√scale · x)^α`` ``(r, n)``; refuses (names ``name``) when float64
+        overflows, instead of returning inf."""
+        x = self._check(name, x)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = monomials(x * np.sqrt(self.scale), self.table)  # (r, n)
+            if weights is not None:
+                out *= weights[:, None]
+        if out.size and not np.all(np.isfinite(out)):
+            top = float(np.max(np.abs(x))) * math.sqrt(self.scale)
+            raise FastAttentionRefused(
+                f"{name}: the degree-{self.table.degree} features overflow float64 "
+                f"(max |√scale·{name}| = {top:.3g}, so max |√scale·{name}|^{self.table.degree} "
+                f"times the weights exceeds {np.finfo(np.float64).max:.3g}); rescale {name}"
+            )
+        return out
+
+    def raw(self, x: np.ndarray, name: str = "x") -> np.ndarray:
         """Unweighted features ``(√scale · x)^α``, transposed ``(r, n)``: ``φ = w_φ ∘ raw`` and
-        ``ψ = w_ψ ∘ raw`` row-wise, so callers can fold the weights into small matrices."""
-        return monomials(self._check("x", x) * np.sqrt(self.scale), self.table)
+        ``ψ = w_ψ ∘ raw`` row-wise, so callers can fold the weights into small matrices
+        (``name`` is the argument named in errors)."""
+        return self._features(name, x, None)
 
     def phi(self, q: np.ndarray) -> np.ndarray:
-        """``φ(q)ᵀ``: ``(r, n)`` for ``q (n, d)``."""
-        q = self._check("q", q)
-        out = monomials(q * np.sqrt(self.scale), self.table)  # (r, n)
-        out *= self.phi_weights[:, None]
-        return out
+        """``φ(q)ᵀ``: ``(r, n)`` for ``q (n, d)``; :class:`FastAttentionRefused` on overflow.
+
+        >>> fm = FeatureMap.build(np.array([1.0, 1.0, 0.5]), dim=1, scale=1.0)
+        >>> fm.phi(np.array([[1e200]]))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        reference.polyfit.FastAttentionRefused: q: the degree-2 features overflow float64 ...
+        """
+        return self._features("q", q, self.phi_weights)
 
     def psi(self, k: np.ndarray) -> np.ndarray:
-        """``ψ(k)ᵀ``: ``(r, m)`` for ``k (m, d)``."""
-        k = self._check("k", k)
-        out = monomials(k * np.sqrt(self.scale), self.table)  # (r, m)
-        out *= self.psi_weights[:, None]
-        return out
+        """``ψ(k)ᵀ``: ``(r, m)`` for ``k (m, d)``; :class:`FastAttentionRefused` on overflow."""
+        return self._features("k", k, self.psi_weights)

@@ -43,6 +43,27 @@ UNIT_ROUNDOFF = 2.0**-53
 MAX_DEGREE = 80
 
 
+class FastAttentionRefused(ValueError):
+    """The polynomial method cannot deliver a certified answer within the budget asked for
+    (a radius or ``eps`` no float64 fit can certify, features that would overflow, a rank or
+    rounding budget exceeded). Every refusal of the method raises this one class, so
+    ``fast_attention(..., fallback="auto")`` can fall back on all of them."""
+
+
+def largest_certifiable_radius(eps: float) -> float:
+    """The largest ``R`` at which a float64 fit of relative error ``eps`` can be certified.
+
+    Any fit with relative error ``<= eps`` has ``Σ_j |c_j| R^j >= p(R) >= (1 − eps) e^R``, so its
+    rounding allowance (:func:`rounding_allowance`) is at least ``γ_2 (1 − eps) e^{2R}``; this
+    exceeds ``eps`` beyond ``R = ½ log(eps / (γ_2 (1 − eps)))``.
+
+    >>> round(largest_certifiable_radius(0.5), 2), round(largest_certifiable_radius(1e-3), 2)
+    (18.02, 14.57)
+    """
+    eps = open_unit_interval("eps", eps)
+    return 0.5 * math.log(eps / (gamma(2) * (1.0 - eps)))
+
+
 @dataclass(frozen=True)
 class ExpFit:
     """A polynomial ``p(t) = Σ_j c_j t^j`` with ``|p(t) − e^t| <= certified_error · e^t`` on
@@ -75,10 +96,15 @@ class ExpFit:
         return poly.polyval(t, self.coeffs)
 
 
-def _check_method(method: object) -> str:
-    if method not in METHODS:
-        raise ValueError(f"method: expected one of {METHODS}, got {method!r}")
-    return str(method)
+def check_method(method: object, name: str = "method") -> str:
+    """``method`` if it is one of :data:`METHODS`, else ``ValueError`` naming ``name``.
+
+    >>> check_method("taylor", "fit_method")
+    'taylor'
+    """
+    if not isinstance(method, str) or method not in METHODS:
+        raise ValueError(f"{name}: expected one of {METHODS}, got {method!r}")
+    return method
 
 
 def _chebyshev_to_monomial(cheb_coeffs: np.ndarray, radius: float) -> np.ndarray:
@@ -142,7 +168,7 @@ def taylor_coefficients(degree: int) -> np.ndarray:
 
 def coefficients(method: str, radius: float, degree: int) -> np.ndarray:
     """Monomial coefficients of the ``method`` fit of degree ``degree`` on ``[-radius, radius]``."""
-    method = _check_method(method)
+    method = check_method(method)
     if method == "minimax":
         return minimax_coefficients(radius, degree)
     if method == "chebyshev":
@@ -201,16 +227,18 @@ def _fit_exp_cached(radius: float, eps: float, method: str, max_degree: int) -> 
     for degree in range(max_degree + 1):
         c = coefficients(method, radius, degree)
         if rounding_allowance(c, radius) > eps:
-            raise ValueError(
+            raise FastAttentionRefused(
                 f"eps: float64 rounding alone (about u·e^(2R)) exceeds eps = {eps} on "
-                f"[-{radius}, {radius}]; a certified fit needs a larger eps or a smaller R"
+                f"[-{radius}, {radius}] at degree {degree}; a certified fit needs a larger eps "
+                f"or a smaller R (no fit certifies beyond R = "
+                f"{largest_certifiable_radius(eps):.6g} at this eps)"
             )
         certified = certify_relative_error(c, radius)
         if eps < certified < 2 * eps:  # borderline: the cell term may be loose, refine once
             certified = certify_relative_error(c, radius, cells=REFINED_CELLS)
         if certified <= eps:
             return ExpFit(degree, tuple(float(x) for x in c), certified, radius, eps, method)
-    raise ValueError(
+    raise FastAttentionRefused(
         f"eps: no {method} fit of degree <= {max_degree} reaches relative error {eps} on "
         f"[-{radius}, {radius}]"
     )
@@ -222,6 +250,10 @@ def fit_exp(
     """The smallest-degree ``method`` fit of ``exp`` on ``[-radius, radius]`` whose certified
     relative error is ``<= eps`` (cached on ``(radius, eps, method, max_degree)``).
 
+    Raises :class:`FastAttentionRefused` when no fit certifies: up front (before any linear
+    algebra) when ``radius`` exceeds :func:`largest_certifiable_radius`, else when rounding or
+    ``max_degree`` stops the search.
+
     >>> [fit_exp(r, 1e-3).degree for r in (1.0, 4.0)]
     [4, 9]
     >>> fit_exp(1.0, 1e-3, "taylor").degree
@@ -229,6 +261,13 @@ def fit_exp(
     """
     radius = positive_float("radius", radius)
     eps = open_unit_interval("eps", eps)
-    method = _check_method(method)
+    method = check_method(method)
     max_degree = positive_int("max_degree", max_degree, minimum=0)
+    limit = largest_certifiable_radius(eps)
+    if radius > limit:
+        raise FastAttentionRefused(
+            f"radius: no float64 fit of relative error eps = {eps:.3g} can be certified on "
+            f"[-{radius:.6g}, {radius:.6g}]: rounding alone (>= γ_2·(1 − eps)·e^(2R)) exceeds "
+            f"eps beyond R = {limit:.6g}, the largest radius the fit can certify"
+        )
     return _fit_exp_cached(radius, eps, method, max_degree)

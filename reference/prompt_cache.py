@@ -2,9 +2,11 @@
 
 A prompt's keys and values are the same for every input, so they are computed once:
 
-* :class:`PolynomialPromptCache` — stores ``S_P = ψ(K_P)ᵀ [V_P, 1]`` ``(r, d_v + 1)``; each input
-  then costs ``O(L · r · d_v)`` whatever ``Lp`` is, with the certified attention error
-  ``2ε/(1 − ε) · ‖V‖_max`` carried to the model output by max-norm Lipschitz constants.
+* :class:`PolynomialPromptCache` — stores ``S_P = ψ(K_P)ᵀ [V_P − c, 1]`` ``(r, d_v + 1)`` (``c``
+  the prompt values' per-column mid-range); each input then costs ``O(L · r · d_v)`` whatever
+  ``Lp`` is, with the certified attention error ``ε/(1 − ε) · (max V − min V)/2`` per column
+  plus the rounding of the computed path (as :func:`reference.fast_attention`), carried to the
+  model output by max-norm Lipschitz constants.
 * :class:`ExactPromptCache` — the honest exact baseline: ``K_P, V_P`` cached, exact attention per
   input in ``O(L · (Lp + L) · d)``.
 * :class:`InputBlockCache` — for training: per example, everything that does not depend on the
@@ -25,12 +27,16 @@ from reference._validation import as_array, open_unit_interval, positive_float
 from reference.attention import attention
 from reference.features import FeatureMap
 from reference.model import Transformer, stack_backward, stack_forward
-from reference.polyfit import ExpFit, fit_exp
+from reference.polyfit import ExpFit, FastAttentionRefused, check_method, fit_exp
 from reference.polynomial_attention import (
+    UNIT_ROUNDOFF,
     apply_summary,
+    centred_values,
     certified_output_bound,
     key_summary,
     max_row_norm,
+    rounding_bound,
+    rounding_relative,
 )
 from reference.prompt_tuning import check_inputs, check_model, check_prompt, head_loss_and_grad
 
@@ -145,8 +151,9 @@ class CachedForward:
 
     output: np.ndarray  # (L, d) or (B, L, d)
     attention_output: np.ndarray  # (L, dv) or (B, L, dv)
-    attention_bound: float  # ‖attention_output − exact‖_max <=
+    attention_bound: float  # ‖attention_output − exact‖_max <= (approximation + rounding)
     output_bound: float  # ‖output − prompt_forward‖_max <=
+    rounding_bound: float = 0.0  # the rounding part of attention_bound
 
 
 @dataclass(frozen=True)
@@ -155,7 +162,8 @@ class PolynomialPromptCache:
 
     ``radius`` is declared when the cache is built: every input whose logits could leave
     ``[-radius, radius]`` (``scale · max‖q‖ · max‖k‖`` over the input's queries and all keys) is
-    refused.
+    refused; so is a prompt whose summary overflows float64 and an input whose rounding term
+    exceeds ``eps`` (:class:`reference.FastAttentionRefused`, naming the argument).
 
     >>> rng = np.random.default_rng(0)
     >>> m = Transformer.random(2, rng=rng, width=4)
@@ -170,10 +178,13 @@ class PolynomialPromptCache:
     model: Transformer
     fit: ExpFit
     features: FeatureMap
-    summary: np.ndarray  # (r, dv+1) = ψ(K_P)ᵀ [V_P, 1]
+    summary: np.ndarray  # (r, dv+1) = ψ(K_P)ᵀ [V_P − c, 1]
     key_norm: float  # max ‖K_P row‖
-    value_max: float  # ‖V_P‖_max
+    value_center: np.ndarray  # (dv,) c, the prompt values' mid-range
+    value_low: np.ndarray  # (dv,) min V_P per column
+    value_high: np.ndarray  # (dv,) max V_P per column
     gain: float  # output_gain(model)
+    prompt_length: int  # Lp, keys in the summary
 
     @classmethod
     def build(
@@ -193,17 +204,26 @@ class PolynomialPromptCache:
         radius = positive_float("radius", radius)
         k_p, v_p = _prompt_keys_values(model, p)
         scale = model.attn.scale
-        fit = fit_exp(radius, eps, fit_method)
+        fit = fit_exp(radius, eps, check_method(fit_method, "fit_method"))
         features = FeatureMap.build(fit.coeffs, dim=k_p.shape[1], scale=scale)
-        key_norm = max_row_norm(k_p)
+        shifted, center = centred_values(v_p)[:2]
+        try:
+            summary = key_summary(features, k_p, shifted)  # (r, dv+1)
+        except FastAttentionRefused as exc:
+            raise FastAttentionRefused(
+                f"prompt: the prompt's summary ψ(K_P)ᵀ[V_P, 1] overflows float64 ({exc})"
+            ) from None
         return cls(
             model,
             fit,
             features,
-            key_summary(features, k_p, v_p),
-            key_norm,
-            float(np.max(np.abs(v_p))) if v_p.size else 0.0,
+            summary,
+            max_row_norm(k_p),
+            center,
+            v_p.min(axis=0, initial=0.0) if v_p.shape[0] == 0 else v_p.min(axis=0),
+            v_p.max(axis=0, initial=0.0) if v_p.shape[0] == 0 else v_p.max(axis=0),
             output_gain(model),
+            k_p.shape[0],
         )
 
     @property
@@ -217,26 +237,46 @@ class PolynomialPromptCache:
             raise TypeError("x: expected float32 or float64, got object (mpmath)")
         h_x, q, k_x, v_x = input_projections(self.model, xb)
         scale = self.model.attn.scale
-        outs, v_max = [], self.value_max
+        c = self.value_center  # (dv,)
+        half_p = np.abs(np.stack([self.value_low - c, self.value_high - c])).max(axis=0)
+        outs, total, rounding = [], 0.0, 0.0
         for b in range(xb.shape[0]):
             kn = max(self.key_norm, max_row_norm(k_x[b]))
             qn = max_row_norm(q[b])
             if scale * qn * kn > self.fit.radius:
-                raise ValueError(
+                raise FastAttentionRefused(
                     f"x: input {b} needs a logit radius {scale * qn * kn:.6g}, above the cache's "
                     f"declared radius {self.fit.radius:.6g}; refusing to extrapolate"
                 )
-            summary = self.summary + key_summary(self.features, k_x[b], v_x[b])  # (r, dv+1)
-            outs.append(apply_summary(self.features, q[b], summary))  # (L, dv)
-            v_max = max(v_max, float(np.max(np.abs(v_x[b]))))
+            relative = rounding_relative(self.fit, self.prompt_length + k_x[b].shape[0], self.rank)
+            if relative > self.fit.eps:
+                raise FastAttentionRefused(
+                    f"x: input {b}: rounding of the computed path (relative {relative:.3g}) "
+                    f"exceeds eps = {self.fit.eps:.3g}"
+                )
+            shifted = v_x[b] - c  # (L, dv)
+            try:
+                summary = self.summary + key_summary(self.features, k_x[b], shifted)
+            except FastAttentionRefused as exc:
+                raise FastAttentionRefused(f"x: input {b}: {exc}") from None
+            outs.append(apply_summary(self.features, q[b], summary) + c)  # (L, dv)
+            spread = np.maximum(self.value_high, v_x[b].max(axis=0)) - np.minimum(
+                self.value_low, v_x[b].min(axis=0)
+            )  # (dv,)
+            half = np.maximum(half_p, np.abs(shifted).max(axis=0)) * (1 + 2 * UNIT_ROUNDOFF)
+            spread = spread * (1 + 2 * UNIT_ROUNDOFF)
+            approx_b = certified_output_bound(self.fit.certified_error, spread)  # (dv,)
+            round_b = rounding_bound(relative, half, c)  # (dv,)
+            total = max(total, float((approx_b + round_b).max()))
+            rounding = max(rounding, float(round_b.max()))
         o = np.stack(outs)  # (B, L, dv)
         out = after_attention(self.model, h_x, o)  # (B, L, d)
-        att_bound = certified_output_bound(self.fit.certified_error, v_max)
         return CachedForward(
             out[0] if single else out,
             o[0] if single else o,
-            att_bound,
-            att_bound * self.gain,
+            total,
+            total * self.gain,
+            rounding,
         )
 
 

@@ -28,8 +28,43 @@ def test_radius_from_entries_is_b_squared_for_alman_song_scale() -> None:
 def test_output_error_matches_reference() -> None:
     for eps in (1e-6, 1e-3, 0.3):
         assert math.isclose(
-            float(E.output_error(eps, 2.5)), fa.certified_output_bound(eps, 2.5), rel_tol=1e-15
+            float(E.output_error(eps, 2.5)),
+            float(fa.certified_output_bound(eps, 2.5)),
+            rel_tol=1e-15,
         )
+        # the tight bound is half the earlier 2ε/(1−ε)·‖V‖_max for V in [−1.25, 1.25]
+        loose = float(E.output_error_loose(eps, 1.25))
+        assert math.isclose(2 * float(E.output_error(eps, 2.5)), loose, rel_tol=1e-12)
+
+
+def test_rounding_bound_matches_reference() -> None:
+    """The reference's rounding term (numpy) equals the sympy ROUNDING_ERROR (exact u)."""
+    from reference.polyfit import fit_exp
+
+    for radius, eps, keys in [(1.0, 1e-3, 100), (6.0, 1e-6, 4096), (0.05, 1e-2, 1)]:
+        fit = fit_exp(radius, eps)
+        r = E.rank(3, fit.degree)
+        eta = fa.rounding_relative(fit, keys, int(r))
+        abs_poly = sum(abs(c) * radius**j for j, c in enumerate(fit.coefficients))
+        expected = E.rounding_relative(fit.degree, keys, r, abs_poly, radius, fit.certified_error)
+        assert math.isclose(eta, float(expected), rel_tol=1e-12)
+        half, center = np.array([2.0, 0.5]), np.array([-3.0, 0.0])
+        got = fa.rounding_bound(eta, half, center)
+        for h, c, value in zip(half, center, got, strict=True):
+            sym = E.rounding_error(fit.degree, keys, r, abs_poly, radius, fit.certified_error, h, c)
+            assert math.isclose(value, float(sym), rel_tol=1e-12)
+
+
+def test_rounding_count_matches_reference() -> None:
+    assert E.ROUNDING_COUNT.subs({E.g: 4, E.keys: 100, E.r: 35}) == fa.rounding_count(4, 100, 35)
+
+
+def test_issue_example_rounding_exceeds_eps() -> None:
+    """d = 8, R = 9, ε = 1e-3 (r = 490314): the rounding term alone exceeds ε (issue 8)."""
+    from reference.polyfit import fit_exp
+
+    fit = fit_exp(9.0, 1e-3)
+    assert fa.rounding_relative(fit, 1024, int(E.rank(8, fit.degree))) > 1e-3
 
 
 def test_cost_models_match_reference() -> None:

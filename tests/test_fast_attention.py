@@ -119,3 +119,74 @@ def test_bad_input() -> None:
         fast_attention(q, k, v, scale=1.0, eps=1e-3, fit_method="pade")
     with pytest.raises(ValueError, match="R"):
         fast_attention(q, k, v, scale=1.0, eps=1e-3, R=float("nan"))
+
+
+def test_issue_reproducer_falls_back_on_a_fit_refusal() -> None:
+    """One huge query row: the fit cannot be certified; auto falls back, refuse refuses."""
+    r = np.random.default_rng(0)
+    q = r.standard_normal((64, 4)) * 0.3
+    q[0] *= 100
+    k, v = r.standard_normal((64, 4)) * 0.3, r.standard_normal((64, 3))
+    res = fast_attention(q, k, v, scale=1.0, eps=1e-3, fallback="auto")
+    assert res.method == "exact" and "largest radius" in res.reason
+    np.testing.assert_allclose(res.output, attention(q, k, v, scale=1.0))
+    with pytest.raises(FastAttentionRefused, match="largest radius"):
+        fast_attention(q, k, v, scale=1.0, eps=1e-3)
+
+
+def test_large_radii_and_entries_refuse_cleanly(capfd: pytest.CaptureFixture[str]) -> None:
+    from reference.polyfit import fit_exp
+    from reference.polynomial_attention import round_up_radius
+
+    with pytest.raises(FastAttentionRefused, match="largest radius the fit can certify"):
+        fit_exp(710.0, 0.5)
+    q, k, v = _inputs()
+    with pytest.raises(FastAttentionRefused, match="largest radius"):
+        fast_attention(q, k, v, scale=1.0, eps=1e-3, R=710.0, allow_slower=True)
+    with pytest.raises(FastAttentionRefused, match="largest radius"):
+        fast_attention(q * 1e300, k * 1e300, v, scale=1.0, eps=1e-3)
+    assert round_up_radius(1e300) >= 1e300 and round_up_radius(1.797e308) == 1.797e308
+    assert capfd.readouterr().err == ""  # nothing from LAPACK on stderr
+
+
+def test_unbalanced_queries_and_keys_do_not_overflow() -> None:
+    """q tiny and k huge: the power-of-two balancing keeps the features finite."""
+    q, k, v = _inputs()
+    res = fast_attention(q * 1e-200, k * 1e200, v, scale=1.0, eps=1e-3, allow_slower=True)
+    exact = attention(q, k, v, scale=1.0)
+    assert res.method == "polynomial"
+    assert np.all(np.abs(res.output - exact).max(axis=0) <= res.column_bounds)
+
+
+def test_zero_width_inputs_are_exact() -> None:
+    v = np.arange(8.0).reshape(4, 2)
+    res = fast_attention(np.ones((3, 0)), np.ones((4, 0)), v, scale="alman-song", eps=1e-3)
+    assert res.method == "exact" and "d = 0" in res.reason
+    np.testing.assert_allclose(res.output, np.tile(v.mean(axis=0), (3, 1)))
+
+
+def test_batch_and_head_dimensions() -> None:
+    """(b, h, n, d) inputs: each (b, h) entry equals the 2-D call, with its column bounds."""
+    rng = np.random.default_rng(1)
+    q, k, v = rng.random((2, 3, 16, 2)), rng.random((2, 3, 20, 2)), rng.random((2, 3, 20, 4))
+    res = fast_attention(q, k, v, scale=0.5, eps=1e-3, allow_slower=True)
+    assert res.output.shape == (2, 3, 16, 4) and res.column_bounds.shape == (2, 3, 4)
+    for b in range(2):
+        for h in range(3):
+            exact = attention(q[b, h], k[b, h], v[b, h], scale=0.5)
+            err = np.abs(res.output[b, h] - exact).max(axis=0)  # (4,)
+            assert np.all(err <= res.column_bounds[b, h])
+    with pytest.raises(ValueError, match="leading"):
+        fast_attention(q, k[:1], v[:1], scale=0.5, eps=1e-3)
+
+
+def test_bound_is_per_column_and_shift_invariant() -> None:
+    """Adding 1000 to V changes neither the approximation bound nor (beyond u·|c|) the error."""
+    q, k, v = _inputs(d=2)
+    a = fast_attention(q, k, v, scale=1.0, eps=1e-3, allow_slower=True)
+    b = fast_attention(q, k, v + 1000.0, scale=1.0, eps=1e-3, allow_slower=True)
+    assert a.approximation_bound == pytest.approx(b.approximation_bound, rel=1e-12)
+    assert b.rounding_bound < 1e-9 < a.approximation_bound
+    exact = attention(q, k, v + 1000.0, scale=1.0)
+    assert np.all(np.abs(b.output - exact).max(axis=0) <= b.column_bounds)
+    assert "underflow" in b.not_covered

@@ -52,3 +52,21 @@ def test_bad_inputs() -> None:
         FeatureMap.build(np.array([]), dim=2, scale=1.0)
     with pytest.raises(ValueError, match="scale"):
         FeatureMap.build(np.array([1.0]), dim=2, scale=-1.0)
+
+
+def test_overflowing_features_are_refused_naming_the_argument() -> None:
+    from reference.polyfit import FastAttentionRefused
+
+    fm = FeatureMap.build(np.array([1.0, 1.0, 0.5]), dim=2, scale=1.0)
+    q = np.ones((2, 2))
+    with pytest.raises(FastAttentionRefused, match="q: the degree-2 features overflow"):
+        fm.phi(q * 1e160)
+    with pytest.raises(FastAttentionRefused, match="k: "):
+        fm.psi(q * 1e160)
+
+
+def test_oversized_tables_are_refused_before_any_allocation() -> None:
+    """Issue 10: the size is checked (math.comb) before the table is built."""
+    for dim, degree in ((3, 10**6), (10**6, 2)):
+        with pytest.raises(ValueError, match="degree: the table"):
+            monomial_table(dim, degree)

@@ -97,3 +97,13 @@ def test_unknown_method_and_unreachable_degree() -> None:
         fit_exp(1.0, 1e-3, "pade")
     with pytest.raises(ValueError, match="no taylor fit"):
         fit_exp(9.0, 1e-3, "taylor", max_degree=10)
+
+
+def test_radius_limit_is_refused_up_front_and_method_named() -> None:
+    from reference.polyfit import FastAttentionRefused, check_method, largest_certifiable_radius
+
+    limit = largest_certifiable_radius(0.5)
+    with pytest.raises(FastAttentionRefused, match=f"{limit:.6g}"):
+        fit_exp(710.0, 0.5)
+    with pytest.raises(ValueError, match="fit_method"):
+        check_method("pade", "fit_method")

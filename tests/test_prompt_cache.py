@@ -95,3 +95,13 @@ def test_bad_input() -> None:
         ExactPromptCache.build(model, prompt).forward(xs * np.nan)
     with pytest.raises(ValueError, match="shape of xs"):
         InputBlockCache.build(model, xs, ys[:, :2])
+
+
+def test_overflowing_prompt_summary_is_refused_naming_the_prompt() -> None:
+    from reference import FastAttentionRefused, Transformer
+    from reference.prompt_cache import PolynomialPromptCache
+
+    rng = np.random.default_rng(0)
+    m = Transformer.random(2, rng=rng, width=4, ffn_in_layers=0)
+    with pytest.raises(FastAttentionRefused, match="prompt: "):
+        PolynomialPromptCache.build(m, np.full((3, 4), 1e150), eps=1e-3, radius=4.0)

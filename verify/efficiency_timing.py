@@ -47,9 +47,13 @@ def regime_inputs(
     return rows(n), rows(m), rng.standard_normal((m, dim))
 
 
-def median_time(fn: Callable[[], Any], *, repeats: int = 3, budget: float = 30.0) -> float:
-    """Median wall-clock seconds of ``fn()`` over up to ``repeats`` runs (fewer if one run alone
-    exceeds ``budget / repeats``)."""
+def sample_times(fn: Callable[[], Any], *, repeats: int = 3, budget: float = 30.0) -> list[float]:
+    """Wall-clock seconds of ``fn()`` over up to ``repeats`` runs (fewer once they exceed
+    ``budget`` seconds in all).
+
+    >>> len(sample_times(lambda: None, repeats=4))
+    4
+    """
     times: list[float] = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -57,7 +61,12 @@ def median_time(fn: Callable[[], Any], *, repeats: int = 3, budget: float = 30.0
         times.append(time.perf_counter() - start)
         if sum(times) > budget:
             break
-    return statistics.median(times)
+    return times
+
+
+def median_time(fn: Callable[[], Any], *, repeats: int = 3, budget: float = 30.0) -> float:
+    """Median of :func:`sample_times`."""
+    return statistics.median(sample_times(fn, repeats=repeats, budget=budget))
 
 
 def fitted_exponent(sizes: list[int], seconds: list[float]) -> float:
@@ -70,32 +79,56 @@ def fitted_exponent(sizes: list[int], seconds: list[float]) -> float:
     return float(slope)
 
 
-def time_exact(n: int, radius: float, *, repeats: int = 3) -> float:
-    """Exact attention: :func:`reference.attention` (in-place chunked numpy)."""
+def exact_samples(n: int, radius: float, *, repeats: int = 3) -> list[float]:
+    """Exact attention: :func:`reference.attention` (in-place chunked numpy), every run."""
     q, k, v = regime_inputs(n, radius)
-    return median_time(lambda: attention(q, k, v, scale=SCALE), repeats=repeats)
+    return sample_times(lambda: attention(q, k, v, scale=SCALE), repeats=repeats)
 
 
-def time_polynomial(n: int, radius: float, *, eps: float = 1e-3, repeats: int = 3) -> float:
+def time_exact(n: int, radius: float, *, repeats: int = 3) -> float:
+    """Median of :func:`exact_samples`."""
+    return statistics.median(exact_samples(n, radius, repeats=repeats))
+
+
+def polynomial_samples(
+    n: int, radius: float, *, eps: float = 1e-3, repeats: int = 3
+) -> list[float]:
+    """The polynomial method (fit outside the timed region), every run."""
     q, k, v = regime_inputs(n, radius)
     plan(n, n, DIM, DIM, radius=radius, eps=eps)  # fit outside the timed region (cached)
 
     def run() -> None:
         fast_attention(q, k, v, scale=SCALE, eps=eps, R=radius, allow_slower=True, max_rank=1 << 20)
 
-    return median_time(run, repeats=repeats)
+    return sample_times(run, repeats=repeats)
 
 
-def measured_error(n: int, radius: float, *, eps: float = 1e-3, rows: int = 512) -> dict:
-    """Measured max error on the first ``rows`` queries, the certified bound, degree and rank."""
+def time_polynomial(n: int, radius: float, *, eps: float = 1e-3, repeats: int = 3) -> float:
+    """Median of :func:`polynomial_samples`."""
+    return statistics.median(polynomial_samples(n, radius, eps=eps, repeats=repeats))
+
+
+def measured_error(
+    n: int,
+    radius: float,
+    *,
+    eps: float = 1e-3,
+    rows: int = 512,
+    attend: Callable[..., Any] = fast_attention,
+) -> dict:
+    """Measured max error on the first ``rows`` queries, the certified bound (the largest
+    column bound), the worst per-column ratio error/bound, degree and rank (``attend`` is the
+    implementation under test)."""
     q, k, v = regime_inputs(n, radius)
-    res = fast_attention(
+    res = attend(
         q[:rows], k, v, scale=SCALE, eps=eps, R=radius, allow_slower=True, max_rank=1 << 20
     )
     exact = attention(q[:rows], k, v, scale=SCALE)
+    per_column = np.abs(res.output - exact).max(axis=0)  # (dv,)
     return {
-        "error": float(np.abs(res.output - exact).max()),
+        "error": float(per_column.max()),
         "bound": res.certified_bound,
+        "error_over_bound": float(np.max(per_column / res.column_bounds)),
         "v_max": float(np.abs(v).max()),
         "degree": res.degree,
         "rank": res.rank,
@@ -163,8 +196,20 @@ def peak_memory_fast_attention(n: int, radius: float = 1.0, *, eps: float = 1e-3
     }
 
 
-def torch_sdpa_time(n: int, radius: float, dtype: str, *, repeats: int = 3) -> float | None:
-    """torch's ``scaled_dot_product_attention`` on CPU, or ``None`` when torch is missing."""
+def torch_available() -> bool:
+    """Whether torch can be imported (the runtime figure then draws SDPA)."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def torch_sdpa_samples(
+    n: int, radius: float, dtype: str, *, repeats: int = 3
+) -> list[float] | None:
+    """torch's ``scaled_dot_product_attention`` on CPU (default kernel), every run, or ``None``
+    when torch is missing."""
     try:
         import torch
     except ImportError:
@@ -175,7 +220,13 @@ def torch_sdpa_time(n: int, radius: float, dtype: str, *, repeats: int = 3) -> f
     sdpa = torch.nn.functional.scaled_dot_product_attention
     with torch.no_grad():
         sdpa(tq[:, :, :64], tk, tv, scale=SCALE)  # warm-up
-        return median_time(lambda: sdpa(tq, tk, tv, scale=SCALE), repeats=repeats)
+        return sample_times(lambda: sdpa(tq, tk, tv, scale=SCALE), repeats=repeats)
+
+
+def torch_sdpa_time(n: int, radius: float, dtype: str, *, repeats: int = 3) -> float | None:
+    """Median of :func:`torch_sdpa_samples`, or ``None`` when torch is missing."""
+    samples = torch_sdpa_samples(n, radius, dtype, repeats=repeats)
+    return None if samples is None else statistics.median(samples)
 
 
 def performer_error(n: int, radius: float, features: int, *, seed: int = 0) -> float | None:

@@ -8,8 +8,8 @@ and :func:`reference.polynomial_attention.polynomial_cost` (a test checks they a
 
 >>> int(rank(8, 4)), int(rank_alman_song(8, 4))
 (495, 735471)
->>> float(output_error(1e-3, 1.0)) < 2.01e-3
-True
+>>> round(float(output_error(1e-3, 2.0)), 8)  # ε/(1−ε) · (max V − min V)/2
+0.001001
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ n, m = sp.symbols("n m", integer=True, positive=True)  # queries, keys
 r = sp.Symbol("r", integer=True, positive=True)  # rank of the factorization
 eps = sp.Symbol("epsilon", positive=True)  # relative error of the fit, 0 < eps < 1
 v_max = sp.Symbol("V_max", nonnegative=True)  # ‖V‖_max
+v_spread = sp.Symbol("W", nonnegative=True)  # max V − min V of one output column
 scale = sp.Symbol("s", positive=True)  # logit scale
 q_norm, k_norm = sp.symbols("Q_norm K_norm", nonnegative=True)  # max row norms
 B = sp.Symbol("B", positive=True)  # entry bound |q_ia|, |k_ja| <= B
@@ -40,7 +41,33 @@ RANK_ALMAN_SONG = sp.binomial(2 * (g + d), 2 * g)  # the looser count quoted by 
 # ---------------------------------------------------------------- error composition (ours)
 ETA = 2 * eps / (1 - eps)  # entrywise relative error of the normalized weights
 KAPPA = (1 + eps) / (1 - eps)  # S_ij <= KAPPA * S̃_ij
-OUTPUT_ERROR = ETA * v_max  # ‖T − attention‖_max
+# per output column: |T_i − attn_i| = |Σ_j S_ij (ρ_ij − ρ̄_i)(v_j − c)| / (1 + ρ̄_i) for any c;
+# c = mid-range, |v_j − c| <= W/2, Σ_j S_ij |ρ_ij − ρ̄_i| <= ε (mean absolute deviation <= sd
+# <= half the range 2ε, Popoviciu), 1 + ρ̄_i >= 1 − ε  (docs/efficiency.md, item 4)
+OUTPUT_ERROR = eps / (1 - eps) * v_spread / 2
+OUTPUT_ERROR_LOOSE = ETA * v_max  # the earlier 2ε/(1−ε)·‖V‖_max (kept for comparison)
+
+# ---------------------------------------------------------------- rounding of the computed path
+# Higham's standard model (no underflow): each float64 operation is exact times (1 + δ),
+# |δ| <= u. Roundings on the longest path of one numerator/denominator entry (docs, item 5):
+# scaled entries √s·x (2), a degree-j monomial (j − 1 more; <= 3g in all) for keys and queries
+# (2·3g), the weights √(|c_j| j!/α!) (3 each side) and their products (1 each side), v − c (1),
+# raw(k)·v (1), the sum over m keys (m), the dot product over r features (r): N <= 6g + m + r + 10.
+u_round = sp.Rational(1, 2**53)  # float64 unit roundoff
+keys = sp.Symbol("m_keys", integer=True, positive=True)
+abs_poly = sp.Symbol("P_abs", positive=True)  # Σ_j |c_j| R^j >= Σ_α |φ_α(q) ψ_α(k)|
+R_sym = sp.Symbol("R", positive=True)  # the fit radius
+half_width = sp.Symbol("h", nonnegative=True)  # max_j |v_j − c| of the centred column
+center = sp.Symbol("c")  # the column centre added back at the end
+ROUNDING_COUNT = 6 * g + keys + r + 10
+GAMMA_N = ROUNDING_COUNT * u_round / (1 - ROUNDING_COUNT * u_round)
+# |N̂ − N|, |D̂ − D| <= γ_N · P_abs · m · (h or 1), D >= (1 − ε) m e^{−R}: relative to D
+ROUNDING_RELATIVE = GAMMA_N * abs_poly * sp.exp(R_sym) / (1 - eps)
+_division = 2 * ROUNDING_RELATIVE * half_width / (1 - ROUNDING_RELATIVE)  # |N̂/D̂ − N/D|
+_quotient = u_round * (half_width + _division)  # the rounding of the division
+_add_back = u_round * (sp.Abs(center) + half_width + _division + _quotient)  # T' + c
+ROUNDING_ERROR = _division + _quotient + _add_back
+CERTIFIED_ERROR = OUTPUT_ERROR + ROUNDING_ERROR
 GRAD_V_ERROR = ETA * KAPPA * g_max * c_max  # ‖dṼ − dV‖_max
 GRAD_K_ERROR = ETA * (2 * KAPPA + 1) * scale * q_max * v_max * g_row1 * c_max  # ‖dK̃ − dK‖_max
 
@@ -67,7 +94,12 @@ rank = np.vectorize(lambda dd, gg: round(_rank_scalar(int(dd), int(gg))), otypes
 rank_alman_song = np.vectorize(
     lambda dd, gg: round(_rank_as_scalar(int(dd), int(gg))), otypes=[np.int64]
 )
-output_error = sp.lambdify((eps, v_max), OUTPUT_ERROR, "numpy")
+output_error = sp.lambdify((eps, v_spread), OUTPUT_ERROR, "numpy")
+output_error_loose = sp.lambdify((eps, v_max), OUTPUT_ERROR_LOOSE, "numpy")
+rounding_relative = sp.lambdify((g, keys, r, abs_poly, R_sym, eps), ROUNDING_RELATIVE, "numpy")
+rounding_error = sp.lambdify(
+    (g, keys, r, abs_poly, R_sym, eps, half_width, center), ROUNDING_ERROR, "numpy"
+)
 grad_v_error = sp.lambdify((eps, g_max, c_max), GRAD_V_ERROR, "numpy")
 grad_k_error = sp.lambdify((eps, scale, q_max, v_max, g_row1, c_max), GRAD_K_ERROR, "numpy")
 radius = sp.lambdify((scale, q_norm, k_norm), RADIUS, "numpy")

@@ -5,17 +5,25 @@ Every case draws sizes, a logit radius ``R`` (the norm regime), a scale conventi
 builds its arrays with a seeded generator so that ``scale · max‖q‖ · max‖k‖ <= R`` holds by
 construction. With ``aligned=True`` some keys are (anti-)parallel to a longest query, so logits
 reach ``±R`` — the ends of the interval where fits are worst.
+
+:func:`tight_attention_cases` is the adversarial tight family of the output bound (``d = 1``,
+keys at two extremes of the fit's relative error with opposite signs, values ``±1`` on them,
+multiplicities balancing the softmax mass): it reaches most of ``ε/(1−ε)·(max V − min V)/2``.
+:func:`near_budget_cases` draws ``d = 8`` with a rank near ``DEFAULT_MAX_RANK`` (thorough runs).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 import numpy as np
 from hypothesis import strategies as st
+from numpy.polynomial import polynomial as poly
 
 from reference import Transformer
+from reference.polyfit import fit_exp
 from reference.polynomial_attention import max_row_norm, resolve_scale
 from reference.prompt_cache import input_projections
 from verify.strategies import seeds
@@ -68,7 +76,7 @@ def attention_cases(
     draw: st.DrawFn,
     *,
     max_rows: int = 96,
-    max_d: int = 4,
+    max_d: int = 8,
     radii: st.SearchStrategy[float] = RADII,
     epsilons: st.SearchStrategy[float] = EPSILONS,
 ) -> AttentionCase:
@@ -79,6 +87,8 @@ def attention_cases(
     dv = draw(st.integers(1, 3))
     scale = draw(SCALES)
     radius = draw(radii)
+    if d > 4:  # wide keys: small radii keep the rank small (near_budget_cases covers the rest)
+        radius = min(radius, 1.0)
     eps = draw(epsilons)
     aligned = draw(st.booleans())
     split = draw(st.floats(0.1, 0.9))  # share of the radius carried by the queries (log scale)
@@ -97,8 +107,133 @@ def attention_cases(
         if m > 1:
             k[1] = -direction * k_top
     v = rng.standard_normal((m, dv)) * value_scale  # (m, dv)
+    v += draw(st.sampled_from([0.0, 0.0, 50.0]))  # an offset: the bound depends on the spread
     grad_out = rng.standard_normal((n, dv))  # (n, dv)
     return AttentionCase(q, k, v, grad_out, scale, radius, eps, seed)
+
+
+@st.composite
+def near_budget_cases(draw: st.DrawFn, *, max_rows: int = 16) -> AttentionCase:
+    """``d = 8`` with ``R ∈ {4, 6}`` and ``ε ∈ {1e-3, 1e-4}``: ranks 24310, 125970 (just
+    under ``DEFAULT_MAX_RANK = 131072``) and above it (a refusal). One key is parallel to the
+    longest query (a logit at ``R``)."""
+    n, m = draw(st.integers(1, max_rows)), draw(st.integers(1, max_rows))
+    dv = draw(st.integers(1, 2))
+    scale = draw(SCALES)
+    radius = draw(st.sampled_from([4.0, 6.0]))
+    eps = draw(st.sampled_from([1e-3, 1e-4]))
+    seed = draw(seeds)
+    rng = np.random.default_rng(seed)
+    top = math.sqrt(radius / resolve_scale(scale, 8) * (1 - 1e-9))  # max‖q‖ = max‖k‖
+    q = rows_with_norms(rng, n, 8, top)  # (n, 8)
+    k = rows_with_norms(rng, m, 8, top)  # (m, 8)
+    k[0] = q[0]  # one logit at +R
+    v = rng.standard_normal((m, dv))  # (m, dv)
+    return AttentionCase(q, k, v, rng.standard_normal((n, dv)), scale, radius, eps, seed)
+
+
+def relative_error_extremes(coeffs: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """Local extremes ``t`` of ``ρ(t) = p(t) e^{-t} − 1`` on ``[-R, R]`` (ends included, on a
+    grid of 8193 points) and ``ρ`` there.
+
+    >>> t, rho = relative_error_extremes(fit_exp(1.0, 1e-3).coeffs, 1.0)
+    >>> len(t) >= 6, bool(np.all(np.sign(rho[1:]) != np.sign(rho[:-1])))
+    (True, True)
+    """
+    t = np.linspace(-radius, radius, 8193)  # (N,)
+    rho = poly.polyval(t, coeffs) * np.exp(-t) - 1.0  # (N,)
+    inner = (rho[1:-1] - rho[:-2]) * (rho[2:] - rho[1:-1]) <= 0  # slope changes sign
+    idx = np.concatenate([[0], 1 + np.flatnonzero(inner), [t.size - 1]])
+    keep = [idx[0]]
+    for i in idx[1:]:  # one point per extreme: drop neighbours on a flat top
+        if i - keep[-1] > 1:
+            keep.append(i)
+        elif abs(rho[i]) > abs(rho[keep[-1]]):
+            keep[-1] = i
+    keep_arr = np.array(keep)
+    return t[keep_arr], rho[keep_arr]
+
+
+TIGHT_MULTIPLICITY = 64  # most keys per extreme
+
+
+def tight_pairs(coeffs: np.ndarray, radius: float) -> list[tuple[float, float, int, int, float]]:
+    """Pairs of extremes ``(t_a, t_b, m_a, m_b, fraction)`` with ``ρ(t_a) > 0 > ρ(t_b)``, best
+    predicted fraction of ``ε/(1−ε)`` first: ``m_a`` keys at ``t_a`` with value +1 and ``m_b`` at
+    ``t_b`` with value −1 give the error ``2 S_a S_b (ρ_a − ρ_b)/(1 + ρ̄)``, largest when the
+    softmax masses ``S_a ∝ m_a e^{t_a}`` and ``S_b`` are equal."""
+    t, rho = relative_error_extremes(coeffs, radius)
+    top = float(np.abs(rho).max())
+    out = []
+    for a in np.flatnonzero(rho > 0):
+        for b in np.flatnonzero(rho < 0):
+            w = math.exp(t[a] - t[b])  # mass of one key at t_a over one at t_b
+            best = (0.0, 1, 1)
+            for m_a in range(1, TIGHT_MULTIPLICITY + 1):
+                m_b = min(TIGHT_MULTIPLICITY, max(1, round(m_a * w)))
+                s_a = m_a * w / (m_a * w + m_b)
+                mean = s_a * rho[a] + (1 - s_a) * rho[b]
+                err = 2 * s_a * (1 - s_a) * (rho[a] - rho[b]) / (1 + mean)
+                best = max(best, (err / (top / (1 - top)), m_a, m_b))
+            out.append((float(t[a]), float(t[b]), best[1], best[2], best[0]))
+    return sorted(out, key=lambda p: -p[4])
+
+
+def tight_case(
+    radius: float,
+    eps: float,
+    *,
+    pair: int = 0,
+    queries: int = 1,
+    scale: float | str = 1.0,
+    offset: float = 0.0,
+    sign: float = 1.0,
+) -> AttentionCase:
+    """The tight family at ``(R, ε)``: ``d = 1``, ``queries`` equal queries, keys at the
+    ``pair``-th best pair of :func:`tight_pairs` of the reference fit, values ``offset ± 1``.
+
+    >>> c = tight_case(1.0, 1e-3)
+    >>> c.q.shape[1], sorted(set(c.v.ravel().tolist()))
+    (1, [-1.0, 1.0])
+    """
+    fit = fit_exp(radius, eps)
+    pairs = tight_pairs(fit.coeffs, radius)
+    t_a, t_b, m_a, m_b, _ = pairs[min(pair, len(pairs) - 1)]
+    s = resolve_scale(scale, 1)
+    shrink = 1 - 1e-12  # logits just inside [-R, R] despite rounding
+    q = np.ones((queries, 1))  # (n, 1)
+    k = np.array([t_a] * m_a + [t_b] * m_b)[:, None] * (shrink / s)  # (m, 1)
+    v = offset + sign * np.array([1.0] * m_a + [-1.0] * m_b)[:, None]  # (m, 1)
+    return AttentionCase(q, k, v, np.ones((queries, 1)), scale, radius, eps, pair)
+
+
+@st.composite
+def tight_attention_cases(
+    draw: st.DrawFn,
+    *,
+    radii: st.SearchStrategy[float] = RADII,
+    epsilons: st.SearchStrategy[float] = EPSILONS,
+) -> AttentionCase:
+    """The adversarial tight family (:func:`tight_case`) over drawn ``(R, ε)``, pair, number
+    of queries, scale, value offset and sign."""
+    return tight_case(
+        draw(radii),
+        draw(epsilons),
+        pair=draw(st.integers(0, 2)),
+        queries=draw(st.integers(1, 4)),
+        scale=draw(st.sampled_from([1.0, 0.3, 2.0, "practice"])),
+        offset=draw(st.sampled_from([0.0, 3.0, -100.0])),
+        sign=draw(st.sampled_from([1.0, -1.0])),
+    )
+
+
+def fast_attention_cases(*, near_budget: bool = False) -> st.SearchStrategy[AttentionCase]:
+    """Random cases and the adversarial tight family (and, with ``near_budget``, ``d = 8`` near
+    the rank budget): the cases of the ``fast_attention_error`` bound check."""
+    parts = [attention_cases(), tight_attention_cases()]
+    if near_budget:
+        parts.append(near_budget_cases())
+    return st.one_of(*parts)
 
 
 @dataclass(frozen=True)
