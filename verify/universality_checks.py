@@ -156,47 +156,81 @@ def check_tight(case: TightCase, claimed: float | None = None) -> list[Observati
 
 
 # ----------------------------------------------------------------------------- whole cube
-#: The ``L_p`` norms checked on the whole cube.
+#: The ``L_p`` norms reported on the whole cube.
 LP_EXPONENTS = (1, 2)
+
+
+@dataclass(frozen=True)
+class CubeErrors:
+    """Per-sample max-norm errors ``err (n,)`` on inputs over the whole cube, which samples lie
+    in the theorem's band ``in_band (n,)``, and the grid ``(C, K, Q, d, L, η)`` they refer to."""
+
+    err: np.ndarray
+    in_band: np.ndarray
+    C: float
+    K: int
+    Q: int
+    d: int
+    L: int
+    eta: float
+
+
+def cube_errors(
+    case: UniversalCase, build: Callable[..., Construction] = construct_universal
+) -> CubeErrors:
+    """Build with ``build`` and measure the error on every input of ``case.xs``, band included;
+    the band is the theorem's (sympy ``η``), not the construction's own."""
+    f = case.target
+    c = build(f, d=case.d, L=case.L, lipschitz=f.lipschitz, eps=case.eps)
+    eta = stated_band(c)
+    truth = np.stack([f(x) for x in case.xs])  # (n, L, d)
+    err = np.abs(c.forward(case.xs) - truth).max(axis=(1, 2))  # (n,)
+    return CubeErrors(err, band_mask(case.xs, c.K, eta), f.lipschitz, c.K, c.Q, c.d, c.L, eta)
 
 
 def check_whole_cube(
     case: UniversalCase, build: Callable[..., Construction] = construct_universal
 ) -> list[Observation]:
-    """The whole-cube corollary on ``case.xs`` (uniform over the cube, band included):
-
-    * off the stated band, the error is ``<= C/(2K) + 1/(2Q)``; in it, ``<= 1 − 1/(2Q)``;
-    * the fraction of samples in the band is ``<= band measure`` + Hoeffding deviation;
-    * the sample ``L_p`` error (``p`` in :data:`LP_EXPONENTS`) is ``<= ‖·‖_{L_p} bound`` +
-      Hoeffding deviation (each statistical comparison fails with probability ``<= δ``).
+    """The premises of the whole-cube corollary on ``case.xs`` (uniform, band included): off
+    the stated band the error is ``<= C/(2K) + 1/(2Q)``, in it ``<= 1 − 1/(2Q)`` (range lemma),
+    and the fraction of samples in the band is ``<= band measure`` + Hoeffding deviation (fails
+    with probability ``<= δ`` when the band is right).
 
     ``build`` makes the construction (a planted violation passes a broken builder, e.g.
-    :func:`construct_with_wider_band`); the band is the theorem's, not the construction's.
+    :func:`construct_with_wider_band`). The sample ``L_p`` errors (:func:`sample_lp_errors`)
+    follow from these three comparisons and are reported, not checked.
     """
-    f = case.target
-    c = build(f, d=case.d, L=case.L, lipschitz=f.lipschitz, eps=case.eps)
-    eta = stated_band(c)
-    n = case.xs.shape[0]
-    in_band = band_mask(case.xs, c.K, eta)  # (n,)
-    truth = np.stack([f(x) for x in case.xs])  # (n, L, d)
-    err = np.abs(c.forward(case.xs) - truth).max(axis=(1, 2))  # (n,)
-    C, K, Q, d, L = f.lipschitz, c.K, c.Q, c.d, c.L
-    observations = [
-        Observation(float(err[~in_band].max(initial=0.0)), bound_for(c, C), "off-band error"),
+    e = cube_errors(case, build)
+    off, inside = e.err[~e.in_band], e.err[e.in_band]
+    n = e.err.shape[0]
+    return [
         Observation(
-            float(err[in_band].max(initial=0.0)), float(ub.band_error_bound_fn(Q)), "in-band error"
+            float(off.max(initial=0.0)), float(ub.error_bound_fn(e.C, e.K, e.Q)), "off-band error"
         ),
         Observation(
-            float(in_band.mean()),
-            float(ub.band_fraction_bound_fn(d, L, eta, K, n)),
+            float(inside.max(initial=0.0)), float(ub.band_error_bound_fn(e.Q)), "in-band error"
+        ),
+        Observation(
+            float(e.in_band.mean()),
+            float(ub.band_fraction_bound_fn(e.d, e.L, e.eta, e.K, n)),
             "fraction of samples in the band",
         ),
     ]
-    for p in LP_EXPONENTS:
-        sample_lp = float(np.mean(err**p) ** (1 / p))
-        bound = float(ub.sample_lp_error_bound_fn(C, K, Q, d, L, eta, p, n))
-        observations.append(Observation(sample_lp, bound, f"sample L_{p} error"))
-    return observations
+
+
+def sample_lp_errors(e: CubeErrors) -> dict[int, tuple[float, float, float]]:
+    """Per ``p`` in :data:`LP_EXPONENTS`: the sample ``L_p`` error, the population bound
+    ``lp_error_bound`` and the sample bound (plus the Hoeffding deviation) it implies."""
+    n = e.err.shape[0]
+    args = (e.C, e.K, e.Q, e.d, e.L, e.eta)
+    return {
+        p: (
+            float(np.mean(e.err**p) ** (1 / p)),
+            float(ub.lp_error_bound_fn(*args, p)),
+            float(ub.sample_lp_error_bound_fn(*args, p, n)),
+        )
+        for p in LP_EXPONENTS
+    }
 
 
 def construct_with_wider_band(f: Callable, **kwargs) -> Construction:
