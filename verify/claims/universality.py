@@ -202,7 +202,7 @@ def memorization_job(item: tuple) -> dict:
 WHOLE_CUBE_EXAMPLES = (
     (1, 1, 0.125, 1.0),
     (1, 2, 0.125, 0.5),
-    (2, 1, 0.0625, 1.0),
+    (2, 1, 0.125, 1.0),
     (2, 2, 0.25, 1.0),
 )
 
