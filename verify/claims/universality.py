@@ -1,11 +1,15 @@
 """Report claim ``universality`` (theory.md §3): one frozen transformer, a prompt per target.
 
-Checks: error ``<= C/(2K) + 1/(2Q)`` off the band for drawn Lipschitz targets (and the planted
-violations it catches: an understated constant, a corrupted prompt row); tightness (worst ratio
-on the tight sawtooth); the ``1/K`` decay (fitted log-log slope); memorization to ``ε`` with the
-resource formulas; exactness of the largest cases per backend; the precision phase transition
-(float64 exact while the table fits the significand, wrong beyond, mpmath exact there, and an
-mpmath precision sweep locating the observed threshold against the predicted one).
+Checks (kind in brackets): error ``<= C/(2K) + 1/(2Q)`` off the band for drawn Lipschitz targets
+[bound]; the whole cube, band included: pointwise errors off and in the band and the band's
+measure, which give the ``L_p`` corollary [bound]; the tight sawtooth [attainment: tightness,
+never evidence]; the ``1/K`` decay (fitted log-log slope) [bound]; exactness of the largest cases
+per backend [exact]; memorization to ``1/(2Q)`` with the resource formulas [bound]; the largest
+memorized datasets [bound]; the precision phase transition (float64 exact while the table fits the
+significand, wrong beyond, mpmath exact there, and an mpmath precision sweep locating the observed
+threshold against the predicted one) [exact]. Then one planted violation per evidence check that a
+drawn case can be fed [planted], each naming the check that caught it (docs/universality.md,
+"Checks of the claim and their planted violations").
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import sympy as sp
 from hypothesis import strategies as st
 
 from reference import construct_memorizer, construct_universal
@@ -60,14 +65,18 @@ STATEMENT = (
     "depending only on (d, L, eps, C), and a prompt of L K^d rows depending on f realize every "
     "C-Lipschitz f: [0,1]^{Lxd} -> [0,1]^{Lxd} within C/(2K) + 1/(2Q) <= eps (K = 2^ceil(log2 "
     "C/eps), Q = 2^ceil(log2 1/eps)) on all inputs at distance >= eta from the cell boundaries "
-    "(a band of measure <= 2 d L eta K); the same model memorizes any delta-token-separated "
+    "(a band of measure <= 2 d L eta K); on the whole cube, band included, its L_p error is "
+    "<= eps + eps^{1/p}; the same model memorizes any delta-token-separated "
     f"dataset within 1/(2Q). It needs K^{{d(L-1)}} log2 Q + {ub.GUARD_BITS} significand bits: "
     "float64 is exact below that and fails beyond, where the mpmath backend is exact."
 )
 BOUND_LATEX = r"\|\tau([P_f;X]) - f(X)\|_{\max} \le \frac{C}{2K} + \frac{1}{2Q}"
+#: The whole-cube corollary, from the sympy expressions (``m``: the band's measure).
 LP_LATEX = (
-    r"\|\tau - f\|_{L_p([0,1]^{L\times d})} \le \Big((1-m)\big(\tfrac{C}{2K}+\tfrac{1}{2Q}\big)^p"
-    r" + m\big(1-\tfrac{1}{2Q}\big)^p\Big)^{1/p} \le \varepsilon + \varepsilon^{1/p}"
+    r"\|\tau - f\|_{L_p([0,1]^{L\times d})} \le "
+    + sp.latex(ub.lp_error_bound.subs(1 - ub.band_measure, 1 - sp.Symbol("m")))
+    + r" \le "
+    + sp.latex(ub.lp_error_bound_eps)
 )
 #: Uniform samples of the cube per drawn target in the whole-cube check.
 CUBE_SAMPLES = 1024
@@ -388,8 +397,9 @@ def run(ctx: ClaimContext) -> ClaimResult:
             f"{CUBE_SAMPLES} inputs uniform over the cube per target: error <= C/(2K) + 1/(2Q) "
             "off the stated band and <= 1 - 1/(2Q) in it (range lemma), and the fraction of "
             "samples in the band within its measure plus a Hoeffding deviation (failure "
-            f"probability {ub.SAMPLING_FAILURE}); together they give the L_p bound (the sample "
-            f"L_p errors, p = {', '.join(map(str, LP_EXPONENTS))}, are in the table whole_cube)",
+            f"probability {float(ub.SAMPLING_FAILURE):g}); together they give the L_p bound "
+            f"(the sample L_p errors, p = {', '.join(map(str, LP_EXPONENTS))}, are in the table "
+            "whole_cube)",
             LP_LATEX,
             cube,
             kind="bound",
