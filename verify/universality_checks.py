@@ -55,7 +55,12 @@ def band_mask(xs: np.ndarray, K: int, eta: float) -> np.ndarray:
 
 def stated_band(c: Construction) -> float:
     """The band half-width the theorem states for ``c``'s ``(ε, d, L, K)`` (sympy), not the one
-    the construction reports."""
+    the construction reports.
+
+    >>> c = construct_universal(lambda x: x, d=1, L=1, lipschitz=1.0, eps=0.25)
+    >>> stated_band(c), c.band
+    (0.03125, 0.03125)
+    """
     return float(ub.band_eta_fn(c.eps, c.d, c.L, c.K))
 
 
@@ -133,7 +138,12 @@ def complement_first_row(c: Construction, xs: np.ndarray) -> Construction:
 
 
 def drop_last_row(c: Construction, xs: np.ndarray) -> Construction:
-    """Planted defect: ``c`` with its last prompt row missing (``xs`` unused)."""
+    """Planted defect: ``c`` with its last prompt row missing (``xs`` unused).
+
+    >>> c = construct_universal(lambda x: x, d=1, L=1, lipschitz=1.0, eps=0.25)
+    >>> c.prompt.shape[0], drop_last_row(c, np.zeros((0, 1, 1))).prompt.shape[0]
+    (4, 3)
+    """
     return replace(c, prompt=c.prompt[:-1])
 
 
@@ -220,7 +230,13 @@ def check_whole_cube(
 
 def sample_lp_errors(e: CubeErrors) -> dict[int, tuple[float, float, float]]:
     """Per ``p`` in :data:`LP_EXPONENTS`: the sample ``L_p`` error, the population bound
-    ``lp_error_bound`` and the sample bound (plus the Hoeffding deviation) it implies."""
+    ``lp_error_bound`` and the sample bound (plus the Hoeffding deviation) it implies.
+
+    >>> e = CubeErrors(np.array([0.1, 0.1, 0.9, 0.1]), np.array([False, False, True, False]),
+    ...                C=1.0, K=8, Q=8, d=1, L=1, eta=2.0**-7)
+    >>> {p: round(v[0], 4) for p, v in sample_lp_errors(e).items()}
+    {1: 0.3, 2: 0.4583}
+    """
     n = e.err.shape[0]
     args = (e.C, e.K, e.Q, e.d, e.L, e.eta)
     return {

@@ -106,7 +106,12 @@ def _sweep_counterexample(failure: tuple[dict[str, float], Observation]) -> str:
 
 
 def sweep_check(rows: list[dict[str, float]]) -> CheckResult:
-    """The sweep's check: every row's three errors within their tolerances (kind ``bound``)."""
+    """The sweep's check: every row's three errors within their tolerances (kind ``bound``).
+
+    >>> rows = [sweep_point((1.0, 1, 0)), sweep_point((1.0, 1, 0), sharpened_first_key_weights)]
+    >>> sweep_check(rows[:1]).passed, sweep_check(rows).passed
+    (True, False)
+    """
     identity_tol, gradient_tol = float(IDENTITY_TOLERANCE), float(GRADIENT_TOLERANCE)
     checked = [
         (row, Observation(row[key], tol, key))

@@ -111,7 +111,12 @@ def flat_fit(fit: SlopeFit) -> SlopeFit:
 
 def largest_memorization_check(rows: list[dict]) -> CheckResult:
     """The check of the largest memorized datasets: every checked token within ``1/(2Q)`` and
-    the prompt rows equal to ``L K^d`` (rows of :func:`memorization_job`)."""
+    the prompt rows equal to ``L K^d`` (rows of :func:`memorization_job`).
+
+    >>> row = {"checked": 4, "max_error": 0.2, "bound": 0.25, "prompt_rows": 8, "rows_formula": 8}
+    >>> largest_memorization_check([row]).passed, largest_memorization_check([row]).worst_ratio
+    (True, 0.8)
+    """
     return CheckResult(
         "memorization, largest datasets",
         "largest N per backend memorized within 1/(2Q)",
