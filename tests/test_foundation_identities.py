@@ -9,15 +9,16 @@ import sympy as sp
 
 import verify.bounds.foundation as bounds
 import verify.claims.foundation as foundation
-import verify.identities as identities
 from reference import Transformer, prompt_loss_and_grad
-from reference.attention import softmax_rows
-from verify.claims.base import ClaimContext
+from verify.claims.base import CHECK_KINDS, ClaimContext
 from verify.identities import (
     check_bias_only,
     check_gradient,
     check_relative_pattern,
     finite_difference_gradient,
+    scaled_gradient,
+    sharpened_first_key_weights,
+    softplus_kernel_weights,
 )
 from verify.properties import FALSIFYING_CASE, run_property
 from verify.strategies import PromptCase, prompt_cases
@@ -31,20 +32,6 @@ def _case(seed: int = 0, lp: int = 3) -> PromptCase:
     )
 
 
-def prompt_temperature_weights(model: Transformer, h: np.ndarray, rows: slice) -> np.ndarray:
-    """Broken attention: keys of the first row (a prompt row, when there is one) are sharpened."""
-    q = h[..., rows, :] @ model.attn.w_q  # (..., q, dk)
-    k = h @ model.attn.w_k  # (..., n, dk)
-    logits = (q @ np.swapaxes(k, -1, -2)) * model.attn.scale  # (..., q, n)
-    logits[..., 0] *= 1.5
-    return softmax_rows(logits)
-
-
-def scaled_gradient(model, prompt, xs, ys):
-    loss, grad = prompt_loss_and_grad(model, prompt, xs, ys)
-    return loss, grad * (1 + 1e-4)
-
-
 @pytest.mark.parametrize("check", [check_relative_pattern, check_bias_only, check_gradient])
 def test_checks_hold_on_the_reference(check) -> None:
     outcome = run_property(check.__name__, prompt_cases(min_prompt=1), check, max_examples=15)
@@ -56,7 +43,7 @@ def test_planted_broken_attention_falsifies_the_identities(check) -> None:
     outcome = run_property(
         check.__name__,
         prompt_cases(min_prompt=1),
-        lambda case: check(case, prompt_temperature_weights),
+        lambda case: check(case, sharpened_first_key_weights),
         max_examples=15,
     )
     assert not outcome.passed and FALSIFYING_CASE.search(outcome.counterexample)
@@ -86,22 +73,49 @@ def test_empty_prompt_is_handled() -> None:
     assert check_bias_only(case).holds and check_gradient(case).error == 0.0
 
 
-def test_symbolic_identities_and_a_planted_wrong_formula(monkeypatch) -> None:
+def test_planted_non_softmax_kernel_passes_relative_pattern_and_is_caught_by_bias_only() -> None:
+    cases = prompt_cases(min_prompt=1)
+    passes = run_property(
+        "softplus, relative pattern",
+        cases,
+        lambda case: check_relative_pattern(case, softplus_kernel_weights),
+        max_examples=100,
+    )
+    assert passes.passed and passes.cases == 100  # relative pattern does not pin softmax
+    caught = run_property(
+        "softplus, bias-only",
+        cases,
+        lambda case: check_bias_only(case, softplus_kernel_weights),
+        max_examples=15,
+        shrink=False,
+    )
+    assert not caught.passed and FALSIFYING_CASE.search(caught.counterexample)
+
+
+def test_symbolic_identities_and_planted_wrong_formulas() -> None:
     assert bounds.identity_residuals(2, 3) == (0, 0)
     wrong = sp.Eq(bounds.s_with, (1 - bounds.a) ** 2 * bounds.s_without)
-    monkeypatch.setattr(bounds, "RELATIVE_PATTERN", wrong)
-    assert bounds.identity_residuals(2, 2)[0] != 0
+    assert bounds.identity_residuals(2, 2, pattern=wrong)[0] != 0
+    no_prompt_term = sp.Eq(bounds.o_with, (1 - bounds.a) * bounds.o_without)
+    assert bounds.identity_residuals(2, 2, bias=no_prompt_term)[1] != 0
 
 
-def test_foundation_claim_smoke_and_planted_tolerance(monkeypatch, tmp_path) -> None:
+def test_planted_broken_attention_is_caught_by_the_sweep() -> None:
+    items = [(0.3, 4, 0), (1.0, 1, 1)]
+    assert foundation.sweep_check([foundation.sweep_point(item) for item in items]).passed
+    rows = [foundation.sweep_point(item, sharpened_first_key_weights) for item in items]
+    broken = foundation.sweep_check(rows)
+    assert not broken.passed and "sweep_case(" in broken.counterexample
+
+
+def test_foundation_claim_smoke(tmp_path) -> None:
     result = foundation.run(ClaimContext(figure_dir=tmp_path, mode="smoke"))
     assert result.passed and result.cases > 0
     assert {p.name for p in tmp_path.iterdir()} == {f.filename for f in result.figures}
-    tiny = sp.Float("1e-30")  # below rounding: the float64 identities must now be "violated"
-    for module in (identities, foundation):
-        monkeypatch.setattr(module, "IDENTITY_TOLERANCE", tiny)
-    broken = foundation.run(ClaimContext(figure_dir=tmp_path, mode="smoke"))
-    failed = {c.name for c in broken.checks if not c.passed}
-    assert "identities across prompt norm and length" in failed
-    assert {"relative pattern invariance", "bias-only effect"} <= failed
-    assert all(c.counterexample for c in broken.checks if not c.passed)
+    kinds = {c.name: c.kind for c in result.checks}
+    assert set(kinds.values()) <= set(CHECK_KINDS)
+    evidence = {name for name, kind in kinds.items() if kind in ("bound", "exact")}
+    caught_by = {c.details["caught_by"] for c in result.checks if c.kind == "planted"}
+    assert caught_by == evidence  # one planted violation (at least) per evidence check
+    kernel = next(c for c in result.checks if c.name == "non-softmax kernel caught")
+    assert kernel.passed and kernel.details["caught_by"] == "bias-only effect"

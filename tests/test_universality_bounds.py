@@ -118,3 +118,30 @@ def test_wide_decoder_formulas_equal_the_reference(d, L, K, Q):
     _, widths_out = rc.ffn_widths(d, L, K, Q, "wide")
     assert ub.wide_ffn_out_units_fn(d, L, K, Q) == sum(widths_out)
     assert ub.wide_depth_out_fn(d, L, K) == len(widths_out)
+
+
+@pytest.mark.parametrize(("d", "L"), [(1, 1), (1, 3), (2, 2), (3, 2)])
+@pytest.mark.parametrize("eps", [0.5, 0.25, 0.1, 2.0**-7])
+@pytest.mark.parametrize("C", [0.1, 1.0, 7.5])
+@pytest.mark.parametrize("p", [1, 2, 3.5])
+def test_lp_bound_meets_its_closed_form(d, L, eps, C, p):
+    K, Q = ub.cells_per_axis_fn(eps, C), ub.levels_fn(eps)
+    eta = ub.band_eta_fn(eps, d, L, K)
+    e, band = ub.error_bound_fn(C, K, Q), ub.band_error_bound_fn(Q)
+    assert e <= band < 1  # the band's bound is the larger one, and below 1
+    lp = ub.lp_error_bound_fn(C, K, Q, d, L, eta, p)
+    assert e <= lp <= ub.lp_error_bound_eps_fn(eps, p)
+
+
+def test_lp_bound_vanishes_with_eps_and_is_the_sup_bound_without_band():
+    x = sp.Symbol("x", positive=True)  # x = 1/ε
+    for p in (1, 2, 7):
+        closed = ub.lp_error_bound_eps.subs({ub.eps: 1 / x, ub.p_norm: p})
+        assert sp.limit(closed, x, sp.oo) == 0
+    no_band = ub.lp_error_bound.subs(ub.eta, 0)
+    assert sp.simplify(no_band - ub.error_bound) == 0
+    # the Hoeffding slack vanishes with the number of samples, leaving the exact bounds
+    assert sp.limit(ub.hoeffding_deviation, ub.samples, sp.oo) == 0
+    n_free = {ub.hoeffding_deviation: 0}
+    assert sp.simplify(ub.sample_lp_error_bound.subs(n_free) - ub.lp_error_bound) == 0
+    assert ub.band_fraction_bound.subs(n_free) == ub.band_measure

@@ -1,11 +1,30 @@
-"""Smoke run of the report claim ``universality``: every check passes, figures are written."""
+"""Smoke run of the report claim ``universality``: every check passes, figures are written,
+every check has an explicit kind, and every planted violation is caught by the check it names."""
 
 from __future__ import annotations
 
 import json
 
+import numpy as np
+
 from verify.claims import load_all
-from verify.claims.base import ClaimContext
+from verify.claims.base import CHECK_KINDS, ClaimContext
+from verify.claims.universality import (
+    flat_fit,
+    largest_memorization_check,
+    memorization_job,
+)
+from verify.universality_checks import check_slope_fit, error_vs_K
+
+PLANTED = {
+    "understated constant caught": "error tracks the Lipschitz bound",
+    "corrupted prompt row caught": "error tracks the Lipschitz bound",
+    "band wider than stated caught": "whole cube: pointwise and L_p error, band included",
+    "corrupted memorization row caught": "memorization meets eps and the formulas",
+    "missing memorization prompt row caught": "memorization meets eps and the formulas",
+    "non-refining model caught": "error falls like 1/K",
+    "corrupted largest dataset caught": "memorization, largest datasets",
+}
 
 
 def test_universality_claim_smoke(tmp_path):
@@ -13,9 +32,33 @@ def test_universality_claim_smoke(tmp_path):
     assert claim.order == 30
     result = claim.run(ClaimContext(figure_dir=tmp_path, mode="smoke"))
     assert result.passed, [c.name for c in result.checks if not c.passed]
-    names = {c.name for c in result.checks}
-    assert {"understated constant caught", "corrupted prompt row caught"} <= names
+    kinds = {c.name: c.kind for c in result.checks}
+    assert set(kinds.values()) <= set(CHECK_KINDS)
+    planted = {c.name: c.details["caught_by"] for c in result.checks if c.kind == "planted"}
+    assert planted == PLANTED and set(planted.values()) <= set(kinds)
+    assert kinds["bound attained by the tight sawtooth"] == "attainment"
+    # the attainment family reaches the bound but never sets the claim's worst ratio
+    tight = next(c for c in result.checks if c.kind == "attainment")
+    assert tight.worst_ratio > 1 - 1e-6
+    assert result.worst_ratio == max(c.worst_ratio or 0 for c in result.evidence)
     for fig in result.figures:
         assert (tmp_path / fig.filename).stat().st_size > 10_000
     json.dumps(result.tables)  # tables are JSON-ready
     json.dumps([c.to_json() for c in result.checks])
+
+
+def test_planted_corrupted_largest_dataset_is_caught():
+    item = (64, 2, 1, 8, 2.0**-5, "float64", None)
+    assert largest_memorization_check([memorization_job(item)]).passed
+    broken = memorization_job((*item, True))
+    assert broken["max_error"] > broken["bound"]
+    assert not largest_memorization_check([broken]).passed
+
+
+def test_planted_non_refining_fit_is_caught_by_the_slope_check():
+    fit = error_vs_K(1, 1, [2, 4, 8], seed=0, targets=2, samples=16)
+    assert all(o.holds for o in check_slope_fit(fit))
+    flat = flat_fit(fit)
+    observations = check_slope_fit(flat)
+    assert not observations[0].holds  # the slope, not an error bound, catches it
+    assert all(o.holds for o in observations[1:]) and np.ptp(flat.errors) == 0

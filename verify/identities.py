@@ -12,7 +12,16 @@ serves a pytest property, the report's ``foundation`` claim and a sweep:
   differences of :func:`reference.prompt_forward`.
 
 Every check accepts the piece under test as an argument (``weights_fn`` / ``loss_and_grad``), so a
-deliberately broken implementation can be fed in to show the check fails (planted violations).
+deliberately broken implementation can be fed in to show the check fails (planted violations,
+defined at the end of this module: :func:`sharpened_first_key_weights`,
+:func:`softplus_kernel_weights`, :func:`scaled_gradient`).
+
+**Which check pins softmax.** :func:`check_relative_pattern` holds for *every* attention of the
+form ``k(q_i, k_j) / Σ_j k(q_i, k_j)`` with a positive kernel ``k`` of the query and the key alone
+(the denominator splits into a prompt part and an input part whatever ``k`` is), so a non-softmax
+kernel passes it. :func:`check_bias_only` computes the prompt average with ``softmax`` over the
+prompt keys at the model's scale, independently of ``weights_fn``: it is the check that pins the
+kernel to ``exp(scale·q·k)``, and it catches :func:`softplus_kernel_weights`.
 
 >>> import numpy as np
 >>> from reference import Transformer
@@ -94,6 +103,9 @@ def check_relative_pattern(case: PromptCase, weights_fn: WeightsFn = model_weigh
 
     The error is ``max|lhs − rhs| / max|s_without|`` (weights are at most 1; the denominator is at
     least ``1/L``); it must stay below :data:`verify.bounds.foundation.IDENTITY_TOLERANCE`.
+    It holds for any positive row-normalised kernel of ``(q, k)``: it does not pin softmax
+    (:func:`check_bias_only` does). With an empty prompt both sides are the same computation
+    (``a = 0``): such a case is not evidence.
     """
     lp = case.prompt.shape[0]
     s, s0, a, _, _ = _with_and_without(case, weights_fn)
@@ -263,3 +275,46 @@ def check_gradient(
     denominator = max(float(np.abs(fd)[valid].max(initial=0.0)), 1e-8)
     rel = np.where(valid & ~unresolved, np.abs(grad - fd), 0.0) / denominator  # (Lp, D)
     return Observation(float(rel.max()), tolerance, label)
+
+
+# ----------------------------------------------------------------------------- planted violations
+def sharpened_first_key_weights(model: Transformer, h: np.ndarray, rows: slice) -> np.ndarray:
+    """Broken attention: the logit of the first key (a prompt row, when there is one) is scaled
+    by 1.5, so the weights depend on a key's position. Caught by both identity checks.
+
+    >>> rng = np.random.default_rng(0)
+    >>> m = Transformer.random(2, rng=rng, width=3)
+    >>> sharpened_first_key_weights(m, rng.random((4, 3)), slice(1, None)).sum(axis=-1).round(12)
+    array([1., 1., 1.])
+    """
+    q = h[..., rows, :] @ model.attn.w_q  # (..., q, dk)
+    k = h @ model.attn.w_k  # (..., n, dk)
+    logits = (q @ np.swapaxes(k, -1, -2)) * model.attn.scale  # (..., q, n)
+    logits[..., 0] *= 1.5
+    return softmax_rows(logits)
+
+
+def softplus_kernel_weights(model: Transformer, h: np.ndarray, rows: slice) -> np.ndarray:
+    """Non-softmax attention: the positive kernel ``log(1 + exp(scale·q·k))``, row-normalised.
+    It passes :func:`check_relative_pattern` (any such kernel does) and is caught by
+    :func:`check_bias_only`.
+
+    >>> rng = np.random.default_rng(0)
+    >>> m = Transformer.random(2, rng=rng, width=3)
+    >>> w = softplus_kernel_weights(m, rng.random((4, 3)), slice(1, None))  # (3, 4)
+    >>> bool((w > 0).all()), w.sum(axis=-1).round(12).tolist()
+    (True, [1.0, 1.0, 1.0])
+    """
+    q = h[..., rows, :] @ model.attn.w_q  # (..., q, dk)
+    k = h @ model.attn.w_k  # (..., n, dk)
+    kernel = np.logaddexp(0.0, (q @ np.swapaxes(k, -1, -2)) * model.attn.scale)  # (..., q, n)
+    return kernel / kernel.sum(axis=-1, keepdims=True)
+
+
+def scaled_gradient(
+    model: Transformer, prompt: np.ndarray, xs: np.ndarray, ys: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """Broken gradient: :func:`reference.prompt_loss_and_grad` times ``1 + 1e-4`` (100 times
+    the gradient tolerance). Caught by :func:`check_gradient`."""
+    loss, grad = prompt_loss_and_grad(model, prompt, xs, ys)
+    return loss, grad * (1 + 1e-4)

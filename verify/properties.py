@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hypothesis import HealthCheck, given, seed, settings, target
+from hypothesis import HealthCheck, Phase, given, seed, settings, target
 from hypothesis import strategies as st
 
 # How Hypothesis introduces the shrunk case in its report ("Falsifying example" up to 6.15x,
@@ -100,11 +100,14 @@ def run_property(
     *,
     max_examples: int = 50,
     rng_seed: int = 0,
+    shrink: bool = True,
 ) -> PropertyOutcome:
     """Run ``check`` on ``max_examples`` drawn cases; never raises on a violated bound.
 
     ``cases`` and ``ratios`` count the generated cases up to and including the first violation;
     the calls Hypothesis makes afterwards to shrink and replay it are not new cases.
+    ``shrink=False`` reports the first violation as drawn (planted violations, where only
+    "caught" matters and shrinking an expensive case would dominate the run).
 
     >>> out = run_property("demo", st.integers(0, 100), lambda x: Observation(x, 50.0))
     >>> out.passed, out.cases == len(out.ratios), out.ratios[-1] > 1
@@ -120,6 +123,7 @@ def run_property(
         database=None,
         suppress_health_check=list(HealthCheck),
         print_blob=False,
+        phases=tuple(p for p in Phase if shrink or p not in (Phase.shrink, Phase.explain)),
     )
     @seed(rng_seed)
     @given(strategy)

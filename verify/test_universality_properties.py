@@ -11,9 +11,10 @@ from dataclasses import replace
 import numpy as np
 from hypothesis import strategies as st
 
+from reference import construct_universal
 from verify.bounds import universality as ub
 from verify.properties import run_property
-from verify.strategies.targets import with_constant
+from verify.strategies.targets import make_sawtooth, with_constant
 from verify.strategies.universality import (
     MemorizationCase,
     grid_dataset,
@@ -23,17 +24,23 @@ from verify.strategies.universality import (
 )
 from verify.universality_checks import (
     FLOAT64_SIGNIFICAND_BITS,
+    band_mask,
     check_error_tracks_bound,
     check_fails_beyond_significand,
     check_memorized,
-    check_memorized_corrupted,
     check_precision_point,
     check_slope,
     check_slope_fit,
     check_tight,
+    check_whole_cube,
     check_with_corrupted_row,
+    complement_first_row,
+    complement_row,
+    construct_with_wider_band,
+    drop_last_row,
     error_vs_K,
     fit_log_slope,
+    grid_deviation,
     precision_point,
 )
 
@@ -54,14 +61,44 @@ def test_planted_wrong_lipschitz_constant_is_caught():
 
 
 def test_planted_corrupted_prompt_row_is_caught():
-    out = run_property("corrupted row", universal_cases(), check_with_corrupted_row)
-    assert not out.passed and "corrupted prompt row" in out.counterexample
+    out = run_property("corrupted row", universal_cases(), check_with_corrupted_row, shrink=False)
+    assert not out.passed and "sup error" in out.counterexample
 
 
 def test_worst_ratio_approaches_one_on_tight_targets():
     out = run_property("tight sawtooth", tight_cases(), check_tight, max_examples=40)
     assert out.passed, out.counterexample
     assert out.worst_ratio > 1 - 1e-6
+
+
+# ----------------------------------------------------------------------------- whole cube
+def test_whole_cube_corollary_holds_band_included():
+    cases = universal_cases(batch=1024, inputs="uniform")
+    out = run_property("whole cube", cases, check_whole_cube, max_examples=20)
+    assert out.passed, out.counterexample
+    assert 0 < out.worst_ratio <= 1
+
+
+def test_planted_wider_band_is_caught_on_the_whole_cube():
+    out = run_property(
+        "wider band",
+        universal_cases(batch=1024, inputs="uniform"),
+        lambda case: check_whole_cube(case, construct_with_wider_band),
+        max_examples=40,
+        shrink=False,
+    )
+    assert not out.passed and "off-band error" in out.counterexample
+
+
+def test_in_band_errors_are_real_and_the_band_classifier_matches_the_reference():
+    f = make_sawtooth(1, 2, np.random.default_rng(0), 0.5)
+    c = construct_universal(f, d=1, L=2, lipschitz=0.5, eps=1 / 8)
+    xs = np.random.default_rng(1).random((4096, 2, 1))  # (B, L, d)
+    in_band = band_mask(xs, c.K, c.band)
+    assert np.array_equal(in_band, ~c.off_band(xs))
+    err = np.abs(c.forward(xs) - np.stack([f(x) for x in xs])).max(axis=(1, 2))
+    assert err[in_band].max() > ub.error_bound_fn(0.5, c.K, c.Q)  # the band is needed
+    assert err[in_band].max() <= ub.band_error_bound_fn(c.Q)
 
 
 def test_planted_tight_target_with_halved_constant_is_caught():
@@ -104,8 +141,31 @@ def test_memorization_meets_eps_and_the_resource_formulas():
 def test_planted_corrupted_memorization_row_is_caught():
     rng = np.random.default_rng(0)
     cases = [MemorizationCase(*grid_dataset(rng, 3, 2, 1, 4), 0.25, 0.125, i) for i in range(4)]
-    out = run_property("corrupted memorization", st.sampled_from(cases), check_memorized_corrupted)
-    assert not out.passed
+    out = run_property(
+        "corrupted memorization",
+        st.sampled_from(cases),
+        lambda case: check_memorized(case, complement_first_row),
+    )
+    assert not out.passed and "memorization error" in out.counterexample
+
+
+def test_planted_missing_memorization_row_is_caught():
+    out = run_property(
+        "missing row",
+        memorization_cases(),
+        lambda case: check_memorized(case, drop_last_row),
+        max_examples=10,
+        shrink=False,
+    )
+    assert not out.passed and "prompt rows" in out.counterexample
+
+
+def test_planted_corrupted_row_breaks_grid_exactness():
+    f = make_sawtooth(1, 2, np.random.default_rng(0), 1.0)
+    c = construct_universal(f, d=1, L=2, lipschitz=1.0, eps=1 / 4)
+    assert (grid_deviation(c, f) == 0).all()
+    broken = replace(c, prompt=complement_row(c, 1))
+    assert (grid_deviation(broken, f) > 0).any()
 
 
 # ----------------------------------------------------------------------------- precision

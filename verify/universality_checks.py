@@ -8,11 +8,11 @@ The oracle :func:`quantized_target` is written independently of the construction
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from reference import Construction, construct_memorizer, construct_universal, prompt_forward
+from reference import Construction, construct_memorizer, construct_universal
 from verify.bounds import universality as ub
 from verify.properties import Observation
 from verify.strategies.targets import make_sawtooth
@@ -41,9 +41,33 @@ def quantized_target(f: Callable, x: np.ndarray, K: int, Q: int) -> np.ndarray:
     return (np.minimum(np.floor(values * Q), Q - 1) + 0.5) / Q
 
 
+def band_mask(xs: np.ndarray, K: int, eta: float) -> np.ndarray:
+    """Whether each sequence of ``xs (..., L, d)`` has a coordinate at distance ``< eta`` from an
+    interior cell boundary ``j/K`` (written independently of the construction's own test).
+
+    >>> band_mask(np.array([[[0.26]], [[0.4]]]), 4, 1 / 32).tolist()
+    [True, False]
+    """
+    scaled = np.asarray(xs, dtype=np.float64) * K  # (..., L, d), exact for K a power of two
+    nearest = np.clip(np.rint(scaled), 1, K - 1)  # (..., L, d)
+    return (np.abs(scaled - nearest) < eta * K).any(axis=(-2, -1))
+
+
+def stated_band(c: Construction) -> float:
+    """The band half-width the theorem states for ``c``'s ``(ε, d, L, K)`` (sympy), not the one
+    the construction reports.
+
+    >>> c = construct_universal(lambda x: x, d=1, L=1, lipschitz=1.0, eps=0.25)
+    >>> stated_band(c), c.band
+    (0.03125, 0.03125)
+    """
+    return float(ub.band_eta_fn(c.eps, c.d, c.L, c.K))
+
+
 def sup_error(c: Construction, f: Callable, xs: np.ndarray) -> tuple[float, int]:
-    """``max ‖τ([P; X]) − f(X)‖_max`` over the off-band sequences of ``xs``, and their count."""
-    keep = np.atleast_1d(c.off_band(xs))
+    """``max ‖τ([P; X]) − f(X)‖_max`` over the sequences of ``xs`` off the stated band (see
+    :func:`stated_band`), and their count."""
+    keep = ~band_mask(xs, c.K, stated_band(c))  # (B,)
     if not keep.any():
         return 0.0, 0
     inside = xs[keep]  # (B', L, d)
@@ -71,28 +95,27 @@ def bound_for(c: Construction, lipschitz: float) -> float:
 
 
 # ----------------------------------------------------------------------------- universality
-def check_error_tracks_bound(case: UniversalCase) -> Observation:
-    """Off the band, ``‖τ − f‖_max <= C/(2K) + 1/(2Q)`` (``C`` as the target claims it)."""
+#: A planted defect: ``(construction, the inputs it will be checked on) -> broken construction``.
+Corruption = Callable[[Construction, np.ndarray], Construction]
+
+
+def check_error_tracks_bound(case: UniversalCase, corrupt: Corruption | None = None) -> Observation:
+    """Off the band, ``‖τ − f‖_max <= C/(2K) + 1/(2Q)`` (``C`` as the target claims it).
+
+    ``corrupt`` replaces the construction by a broken one before it is checked (planted
+    violations, e.g. :func:`complement_first_row`)."""
     f = case.target
     c = construct_universal(f, d=case.d, L=case.L, lipschitz=f.lipschitz, eps=case.eps)
+    if corrupt is not None:
+        c = corrupt(c, case.xs[~band_mask(case.xs, c.K, stated_band(c))])
     err, _ = sup_error(c, f, case.xs)
     return Observation(err, bound_for(c, f.lipschitz), f"sup error ({f.kind})")
 
 
 def check_with_corrupted_row(case: UniversalCase) -> Observation:
-    """Planted violation: the prompt row of the first input's first token gets every digit
-    flipped (packed value ``v ↦ 1 − v``); the error on that input must break the bound."""
-    f = case.target
-    c = construct_universal(f, d=case.d, L=case.L, lipschitz=f.lipschitz, eps=case.eps)
-    xs = case.xs[c.off_band(case.xs)][:1]
-    if xs.shape[0] == 0:
-        xs = (np.floor(case.xs[:1] * c.K) + 0.5) / c.K
-    cells = np.minimum(np.floor(xs[0, 0] * c.K), c.K - 1).astype(int)  # (d,)
-    row = int((cells * c.K ** np.arange(c.d)).sum())  # position 0
-    prompt = complement_row(c, row)  # (Lp, D)
-    out = prompt_forward(c.model, prompt, xs)  # (1, L, d)
-    err = float(np.abs(out[0] - f(xs[0])).max())
-    return Observation(err, bound_for(c, f.lipschitz), "sup error, corrupted prompt row")
+    """Planted violation: :func:`check_error_tracks_bound` on a prompt whose row read by the
+    first checked input's first token has every digit complemented."""
+    return check_error_tracks_bound(case, complement_first_row)
 
 
 def complement_row(c: Construction, row: int) -> np.ndarray:
@@ -104,8 +127,29 @@ def complement_row(c: Construction, row: int) -> np.ndarray:
     return prompt
 
 
-def check_tight(case: TightCase, claimed: float | None = None) -> Observation:
-    """On the tight sawtooth the error at ``offset`` is ``bound − C·offset`` (ratio → 1).
+def complement_first_row(c: Construction, xs: np.ndarray) -> Construction:
+    """Planted defect: ``c`` with the prompt row read by the first token of ``xs[0]`` (position
+    0) complemented (:func:`complement_row`); ``c`` itself when ``xs`` is empty."""
+    if len(xs) == 0:
+        return c
+    cells = np.minimum(np.floor(np.asarray(xs[0, 0], dtype=np.float64) * c.K), c.K - 1)  # (d,)
+    row = int((cells.astype(int) * c.K ** np.arange(c.d)).sum())
+    return replace(c, prompt=complement_row(c, row))
+
+
+def drop_last_row(c: Construction, xs: np.ndarray) -> Construction:
+    """Planted defect: ``c`` with its last prompt row missing (``xs`` unused).
+
+    >>> c = construct_universal(lambda x: x, d=1, L=1, lipschitz=1.0, eps=0.25)
+    >>> c.prompt.shape[0], drop_last_row(c, np.zeros((0, 1, 1))).prompt.shape[0]
+    (4, 3)
+    """
+    return replace(c, prompt=c.prompt[:-1])
+
+
+def check_tight(case: TightCase, claimed: float | None = None) -> list[Observation]:
+    """The tight sawtooth at ``offset`` from ``X = 0``: error ``<= bound``, and equal to its
+    predicted value ``bound − C·offset`` (ratio → 1 as ``offset → 0``; an attainment family).
 
     ``claimed``: the constant the construction is told (default: the true slope)."""
     f = case.target()
@@ -113,7 +157,103 @@ def check_tight(case: TightCase, claimed: float | None = None) -> Observation:
     c = construct_universal(f, d=case.d, L=case.L, lipschitz=constant, eps=case.eps)
     x = case.x()
     err = float(np.abs(c.forward(x) - f(x)).max())
-    return Observation(err, bound_for(c, constant), "tight sawtooth error")
+    bound = bound_for(c, constant)
+    predicted = float(ub.error_bound_fn(case.slope, c.K, c.Q)) - case.slope * case.offset
+    return [
+        Observation(err, bound, "tight sawtooth error"),
+        Observation(abs(err - predicted), 0.0, "|error - (bound - C offset)|", exact=True),
+    ]
+
+
+# ----------------------------------------------------------------------------- whole cube
+#: The ``L_p`` norms reported on the whole cube.
+LP_EXPONENTS = (1, 2)
+
+
+@dataclass(frozen=True)
+class CubeErrors:
+    """Per-sample max-norm errors ``err (n,)`` on inputs over the whole cube, which samples lie
+    in the theorem's band ``in_band (n,)``, and the grid ``(C, K, Q, d, L, η)`` they refer to."""
+
+    err: np.ndarray
+    in_band: np.ndarray
+    C: float
+    K: int
+    Q: int
+    d: int
+    L: int
+    eta: float
+
+
+def cube_errors(
+    case: UniversalCase, build: Callable[..., Construction] = construct_universal
+) -> CubeErrors:
+    """Build with ``build`` and measure the error on every input of ``case.xs``, band included;
+    the band is the theorem's (sympy ``η``), not the construction's own."""
+    f = case.target
+    c = build(f, d=case.d, L=case.L, lipschitz=f.lipschitz, eps=case.eps)
+    eta = stated_band(c)
+    truth = np.stack([f(x) for x in case.xs])  # (n, L, d)
+    err = np.abs(c.forward(case.xs) - truth).max(axis=(1, 2))  # (n,)
+    return CubeErrors(err, band_mask(case.xs, c.K, eta), f.lipschitz, c.K, c.Q, c.d, c.L, eta)
+
+
+def check_whole_cube(
+    case: UniversalCase, build: Callable[..., Construction] = construct_universal
+) -> list[Observation]:
+    """The premises of the whole-cube corollary on ``case.xs`` (uniform, band included): off
+    the stated band the error is ``<= C/(2K) + 1/(2Q)``, in it ``<= 1 − 1/(2Q)`` (range lemma),
+    and the fraction of samples in the band is ``<= band measure`` + Hoeffding deviation (fails
+    with probability ``<= δ`` when the band is right).
+
+    ``build`` makes the construction (a planted violation passes a broken builder, e.g.
+    :func:`construct_with_wider_band`). The sample ``L_p`` errors (:func:`sample_lp_errors`)
+    follow from these three comparisons and are reported, not checked.
+    """
+    e = cube_errors(case, build)
+    off, inside = e.err[~e.in_band], e.err[e.in_band]
+    n = e.err.shape[0]
+    return [
+        Observation(
+            float(off.max(initial=0.0)), float(ub.error_bound_fn(e.C, e.K, e.Q)), "off-band error"
+        ),
+        Observation(
+            float(inside.max(initial=0.0)), float(ub.band_error_bound_fn(e.Q)), "in-band error"
+        ),
+        Observation(
+            float(e.in_band.mean()),
+            float(ub.band_fraction_bound_fn(e.d, e.L, e.eta, e.K, n)),
+            "fraction of samples in the band",
+        ),
+    ]
+
+
+def sample_lp_errors(e: CubeErrors) -> dict[int, tuple[float, float, float]]:
+    """Per ``p`` in :data:`LP_EXPONENTS`: the sample ``L_p`` error, the population bound
+    ``lp_error_bound`` and the sample bound (plus the Hoeffding deviation) it implies.
+
+    >>> e = CubeErrors(np.array([0.1, 0.1, 0.9, 0.1]), np.array([False, False, True, False]),
+    ...                C=1.0, K=8, Q=8, d=1, L=1, eta=2.0**-7)
+    >>> {p: round(v[0], 4) for p, v in sample_lp_errors(e).items()}
+    {1: 0.3, 2: 0.4583}
+    """
+    n = e.err.shape[0]
+    args = (e.C, e.K, e.Q, e.d, e.L, e.eta)
+    return {
+        p: (
+            float(np.mean(e.err**p) ** (1 / p)),
+            float(ub.lp_error_bound_fn(*args, p)),
+            float(ub.sample_lp_error_bound_fn(*args, p, n)),
+        )
+        for p in LP_EXPONENTS
+    }
+
+
+def construct_with_wider_band(f: Callable, **kwargs) -> Construction:
+    """Planted defect: :func:`reference.construct_universal` with a band 8 times wider than the
+    theorem states (capped at ``1/(4K)``), so inputs the theorem covers fall in the real band."""
+    c = construct_universal(f, **kwargs)
+    return construct_universal(f, **kwargs, band=min(8 * c.band, 1 / (4 * c.K)))
 
 
 @dataclass(frozen=True)
@@ -183,32 +323,26 @@ def error_vs_K(
 
 
 # ----------------------------------------------------------------------------- memorization
-def check_memorized(case: MemorizationCase) -> list[Observation]:
-    """Every output token within ``1/(2Q) < ε``; prompt rows and bits equal the sympy ones."""
+def check_memorized(case: MemorizationCase, corrupt: Corruption | None = None) -> list[Observation]:
+    """Every output token within ``1/(2Q)`` (``<= ε/2``); the prompt has ``L K^d`` rows (counted
+    in the array), the bits per row and ``K(δ)`` equal the sympy ones.
+
+    ``corrupt`` breaks the construction before it is checked (planted violations:
+    :func:`complement_first_row`, :func:`drop_last_row`)."""
     c = construct_memorizer(case.xs, case.ys, eps=case.eps, separation=case.separation)
+    if corrupt is not None:
+        c = corrupt(c, case.xs)
     _, L, d = case.xs.shape
     err = float(np.abs(c.forward(case.xs) - case.ys).max())
-    rows = float(ub.prompt_rows_fn(d, L, c.K))
+    rows = int(ub.prompt_rows_fn(d, L, c.K))
     bits = float(ub.bits_per_row_fn(d, L, c.K, c.Q))
     K_sym = int(ub.memorizer_cells_per_axis_fn(case.separation))
     return [
         Observation(err, float(ub.memorizer_error_bound_fn(c.Q)), "memorization error"),
-        Observation(err, case.eps, "memorization error vs eps"),
-        Observation(abs(c.prompt_rows - rows), 0.0, "prompt rows - L K^d", exact=True),
+        Observation(abs(c.prompt.shape[0] - rows), 0, "prompt rows - L K^d", exact=True),
         Observation(abs(c.bits_per_row - bits), 0.0, "bits per row - sympy", exact=True),
         Observation(abs(c.K - K_sym), 0.0, "K - K(delta)", exact=True),
     ]
-
-
-def check_memorized_corrupted(case: MemorizationCase) -> Observation:
-    """Planted violation: complement every digit of the prompt row read by the first token of
-    the first sequence; that token then misses its target (unless ``y`` is exactly 1/2)."""
-    c = construct_memorizer(case.xs, case.ys, eps=case.eps, separation=case.separation)
-    cells = np.minimum(np.floor(case.xs[0, 0] * c.K), c.K - 1).astype(int)  # (d,)
-    prompt = complement_row(c, int((cells * c.K ** np.arange(c.d)).sum()))
-    out = prompt_forward(c.model, prompt, case.xs[:1])
-    err = float(np.abs(out - case.ys[:1]).max())
-    return Observation(err, float(ub.memorizer_error_bound_fn(c.Q)), "corrupted memorization")
 
 
 # ----------------------------------------------------------------------------- precision

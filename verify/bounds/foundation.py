@@ -47,11 +47,21 @@ def _softmax(logits: list[sp.Expr]) -> list[sp.Expr]:
     return [e / total for e in exps]
 
 
-def identity_residuals(prompt_rows: int, input_rows: int) -> tuple[sp.Expr, sp.Expr]:
+def identity_residuals(
+    prompt_rows: int,
+    input_rows: int,
+    pattern: sp.Eq = RELATIVE_PATTERN,
+    bias: sp.Eq = BIAS_ONLY,
+) -> tuple[sp.Expr, sp.Expr]:
     """``lhs − rhs`` of both identities for one query row, simplified (both are ``0``).
 
     Logits ``u_m`` (prompt keys), ``w_j`` (input keys) and scalar values ``c_m``, ``x_j`` are
     free real symbols; the relative-pattern residual is taken at the first input key.
+    ``pattern`` and ``bias`` are the identities to prove (a planted wrong one must not prove):
+
+    >>> wrong = sp.Eq(s_with, (1 - a) ** 2 * s_without)
+    >>> identity_residuals(1, 1, pattern=wrong)[0] != 0
+    True
     """
     if prompt_rows < 1 or input_rows < 1:
         raise ValueError(
@@ -65,11 +75,11 @@ def identity_residuals(prompt_rows: int, input_rows: int) -> tuple[sp.Expr, sp.E
     s_inputs_only = _softmax(list(w))
     s_prompt_only = _softmax(list(u))
     mass = sp.Add(*s_full[:prompt_rows])
-    pattern = s_full[prompt_rows] - RELATIVE_PATTERN.rhs.subs(
+    pattern_residual = s_full[prompt_rows] - pattern.rhs.subs(
         {a: mass, s_without: s_inputs_only[0]}
     )
     out_full = sp.Add(*(si * vi for si, vi in zip(s_full, [*c, *x], strict=True)))
     out_inputs = sp.Add(*(si * vi for si, vi in zip(s_inputs_only, x, strict=True)))
     out_prompt = sp.Add(*(si * vi for si, vi in zip(s_prompt_only, c, strict=True)))
-    bias = out_full - BIAS_ONLY.rhs.subs({a: mass, o_without: out_inputs, o_prompt: out_prompt})
-    return sp.simplify(sp.together(pattern)), sp.simplify(sp.together(bias))
+    bias_residual = out_full - bias.rhs.subs({a: mass, o_without: out_inputs, o_prompt: out_prompt})
+    return sp.simplify(sp.together(pattern_residual)), sp.simplify(sp.together(bias_residual))

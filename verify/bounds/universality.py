@@ -59,6 +59,30 @@ band_measure = 1 - (1 - 2 * eta * (K - 1)) ** (d * L)
 #: Its bound ``2 d L η K`` (union bound over the ``d L`` coordinates).
 band_measure_bound = 2 * d * L * eta * K
 
+# ----------------------------------------------------------------------------- the whole cube
+p_norm = sp.Symbol("p", positive=True)  # exponent of the L_p norm, p >= 1
+samples = sp.Symbol("n", positive=True, integer=True)  # uniform samples of the cube
+#: Sup error inside the band: ``1 − 1/(2Q)`` (outputs are level centres in
+#: ``[1/(2Q), 1 − 1/(2Q)]``, targets lie in ``[0, 1]``; docs/universality.md, "range lemma").
+band_error_bound = 1 - 1 / (2 * Q)
+#: ``‖τ − f‖_{L_p}`` over the whole cube (uniform measure), band included: the error is
+#: ``<= C/(2K) + 1/(2Q)`` off a set of measure ``band_measure`` and ``<= 1 − 1/(2Q)`` on it.
+lp_error_power = (1 - band_measure) * error_bound**p_norm + band_measure * band_error_bound**p_norm
+lp_error_bound = lp_error_power ** (1 / p_norm)
+#: Its closed form at the default band: ``ε + ε^{1/p}`` (error bound and band measure ``<= ε``).
+lp_error_bound_eps = eps + eps ** (1 / p_norm)
+#: Failure probability allowed to each Monte Carlo comparison (Hoeffding, one-sided).
+SAMPLING_FAILURE = sp.Float("1e-9")
+#: Hoeffding deviation of a mean of ``n`` samples in ``[0, 1]``: ``sqrt(ln(1/δ)/(2n))``.
+hoeffding_deviation = sp.sqrt(sp.log(1 / SAMPLING_FAILURE) / (2 * samples))
+#: Fraction of ``n`` uniform samples in the band, ``<= band_measure + deviation`` (w.p. ``1 − δ``).
+band_fraction_bound = band_measure + hoeffding_deviation
+#: Sample ``L_p`` error: ``(mean |τ − f|^p)^{1/p} <= (lp_error_bound^p + M^p deviation)^{1/p}``
+#: (Hoeffding for a mean of values in ``[0, M^p]``, ``M = band_error_bound``).
+sample_lp_error_bound = (lp_error_power + band_error_bound**p_norm * hoeffding_deviation) ** (
+    1 / p_norm
+)
+
 # ----------------------------------------------------------------------------- prompt
 #: Contexts of one token (cells of the other ``L − 1`` tokens): ``T = K^{d(L−1)}``.
 contexts = K ** (d * (L - 1))
@@ -123,6 +147,13 @@ memorizer_error_bound_fn = sp.lambdify((Q,), memorizer_error_bound, "numpy")
 band_eta_fn = sp.lambdify((eps, d, L, K), band_eta, "numpy")
 band_measure_fn = sp.lambdify((d, L, eta, K), band_measure, "numpy")
 band_measure_bound_fn = sp.lambdify((d, L, eta, K), band_measure_bound, "numpy")
+band_error_bound_fn = sp.lambdify((Q,), band_error_bound, "numpy")
+lp_error_bound_fn = sp.lambdify((C, K, Q, d, L, eta, p_norm), lp_error_bound, "numpy")
+lp_error_bound_eps_fn = sp.lambdify((eps, p_norm), lp_error_bound_eps, "numpy")
+band_fraction_bound_fn = sp.lambdify((d, L, eta, K, samples), band_fraction_bound, "numpy")
+sample_lp_error_bound_fn = sp.lambdify(
+    (C, K, Q, d, L, eta, p_norm, samples), sample_lp_error_bound, "numpy"
+)
 contexts_fn = sp.lambdify((d, L, K), contexts, "numpy")
 prompt_rows_fn = sp.lambdify((d, L, K), prompt_rows, "numpy")
 bits_per_row_fn = sp.lambdify((d, L, K, Q), bits_per_row, "numpy")

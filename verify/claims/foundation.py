@@ -1,11 +1,14 @@
 """Claim ``foundation``: the exact identities of theory.md §2 and the exact prompt gradient.
 
-Checks, in order: both identities proven symbolically (sympy, softmax with symbolic logits);
-relative pattern invariance and the bias-only effect as Hypothesis properties on random models,
-prompts and inputs (relative error ``<= 1e-12``); the hand-written prompt gradient against
-central finite differences (relative error ``<= 1e-6``); and a sweep over prompt norm and length
-(run on the report's executor) showing the identities stay exact as the prompt takes almost all
-of the attention. Figures: error histograms against the tolerances; error versus input mass.
+Checks, in order: both identities proven symbolically (sympy, softmax with symbolic logits; kind
+``exact``); relative pattern invariance and the bias-only effect as Hypothesis properties on random
+models, prompts (at least one row) and inputs (relative error ``<= 1e-12``; ``bound``); the
+hand-written prompt gradient against central finite differences (relative error ``<= 1e-6``;
+``bound``); a sweep over prompt norm and length (run on the report's executor) showing the
+identities stay exact as the prompt takes almost all of the attention (``bound``); then one
+planted violation per check (``planted``), among them a non-softmax kernel that the relative
+pattern check lets through and the bias-only check catches. Figures: error histograms against the
+tolerances; error versus input mass.
 """
 
 from __future__ import annotations
@@ -18,19 +21,27 @@ import sympy as sp
 
 from reference import Transformer
 from verify.bounds.foundation import (
+    BIAS_ONLY,
     BIAS_ONLY_LATEX,
     GRADIENT_TOLERANCE,
     IDENTITY_TOLERANCE,
+    RELATIVE_PATTERN,
     RELATIVE_PATTERN_LATEX,
     identity_residuals,
+    o_prompt,
 )
 from verify.claims._figures import pyplot, save_figure
 from verify.claims.base import CheckResult, ClaimContext, ClaimResult, FigureResult, register
 from verify.identities import (
+    WeightsFn,
     attention_input,
     check_bias_only,
     check_gradient,
     check_relative_pattern,
+    model_weights,
+    scaled_gradient,
+    sharpened_first_key_weights,
+    softplus_kernel_weights,
 )
 from verify.properties import Observation, PropertyOutcome, run_property
 from verify.strategies import PromptCase, prompt_cases
@@ -45,6 +56,7 @@ STATEMENT = (
 )
 SWEEP_SCALES = (0.1, 0.3, 1.0, 3.0, 10.0)
 SWEEP_PROMPT_LENGTHS = (1, 4, 16)
+SWEEP_NAME = "identities across prompt norm and length"
 
 
 def _tolerance_latex(name: str, tolerance: sp.Float) -> str:
@@ -65,19 +77,22 @@ def sweep_case(prompt_scale: float, prompt_length: int, seed: int) -> PromptCase
     return PromptCase(model, prompt, xs, ys, seed)
 
 
-def sweep_point(item: tuple[float, int, int]) -> dict[str, float]:
-    """Errors of the three checks and the mean input mass ``1 - a`` for one sweep case."""
+def sweep_point(
+    item: tuple[float, int, int], weights_fn: WeightsFn = model_weights
+) -> dict[str, float]:
+    """Errors of the three checks and the mean input mass ``1 - a`` for one sweep case
+    (``weights_fn``: the attention weights under test, as in :mod:`verify.identities`)."""
     prompt_scale, prompt_length, seed = item
     case = sweep_case(prompt_scale, prompt_length, seed)
     h = attention_input(case.model, case.prompt, case.xs)  # (B, n, D)
-    weights = case.model.attn.weights(h, slice(prompt_length, None))  # (B, L, n)
+    weights = weights_fn(case.model, h, slice(prompt_length, None))  # (B, L, n)
     return {
         "prompt_scale": prompt_scale,
         "prompt_length": prompt_length,
         "seed": seed,
         "input_mass": float(weights[..., prompt_length:].sum(axis=-1).mean()),
-        "pattern_error": check_relative_pattern(case).error,
-        "bias_error": check_bias_only(case).error,
+        "pattern_error": check_relative_pattern(case, weights_fn).error,
+        "bias_error": check_bias_only(case, weights_fn).error,
         "gradient_error": check_gradient(case).error,
     }
 
@@ -90,6 +105,135 @@ def _sweep_counterexample(failure: tuple[dict[str, float], Observation]) -> str:
     )
 
 
+def sweep_check(rows: list[dict[str, float]]) -> CheckResult:
+    """The sweep's check: every row's three errors within their tolerances (kind ``bound``).
+
+    >>> rows = [sweep_point((1.0, 1, 0)), sweep_point((1.0, 1, 0), sharpened_first_key_weights)]
+    >>> sweep_check(rows[:1]).passed, sweep_check(rows).passed
+    (True, False)
+    """
+    identity_tol, gradient_tol = float(IDENTITY_TOLERANCE), float(GRADIENT_TOLERANCE)
+    checked = [
+        (row, Observation(row[key], tol, key))
+        for row in rows
+        for key, tol in (
+            ("pattern_error", identity_tol),
+            ("bias_error", identity_tol),
+            ("gradient_error", gradient_tol),
+        )
+    ]
+    worst = max((obs for _, obs in checked), key=lambda o: o.ratio)
+    failing = [(row, obs) for row, obs in checked if not obs.holds]
+    return CheckResult(
+        name=SWEEP_NAME,
+        statement=(
+            "All three checks hold on a grid of prompt scales "
+            f"{list(SWEEP_SCALES)} x prompt lengths {list(SWEEP_PROMPT_LENGTHS)}."
+        ),
+        bound_latex=_tolerance_latex("rel. error", IDENTITY_TOLERANCE)
+        + r", \quad "
+        + _tolerance_latex("gradient rel. error", GRADIENT_TOLERANCE),
+        cases=len(rows),
+        passed=not failing,
+        worst_ratio=worst.ratio,
+        counterexample=_sweep_counterexample(failing[0]) if failing else None,
+        kind="bound",
+    )
+
+
+def _planted(name: str, statement: str, caught: bool, caught_by: str, **details) -> CheckResult:
+    """A planted violation: passes when the check ``caught_by`` caught it."""
+    return CheckResult(
+        name=name,
+        statement=statement,
+        bound_latex="",
+        cases=1,
+        passed=caught,
+        counterexample=None if caught else "planted violation went undetected",
+        details={"caught_by": caught_by, **details},
+        kind="planted",
+    )
+
+
+def planted_checks(ctx: ClaimContext) -> list[CheckResult]:
+    """One planted violation per check of the claim, each caught by the check it names (runs
+    stop at the first caught case)."""
+    checks = []
+    wrong_pattern = sp.Eq(RELATIVE_PATTERN.lhs, RELATIVE_PATTERN.rhs**2)
+    wrong_bias = sp.Eq(BIAS_ONLY.lhs, BIAS_ONLY.rhs.subs(o_prompt, 0))
+    residuals = [
+        identity_residuals(1, 1, pattern=wrong_pattern)[0],
+        identity_residuals(1, 1, bias=wrong_bias)[1],
+    ]
+    checks.append(
+        _planted(
+            "wrong identity formulas caught",
+            "((1 - a) s)^2 for the relative pattern and the bias-only effect without its prompt "
+            "term: neither simplifies to 0",
+            all(r != 0 for r in residuals),
+            "identities, symbolic",
+            residuals=[str(r) for r in residuals],
+        )
+    )
+
+    def run(name: str, check, examples: int = 40) -> PropertyOutcome:
+        cases = prompt_cases(min_prompt=1)
+        return run_property(
+            name, cases, check, max_examples=examples, rng_seed=ctx.seed, shrink=False
+        )
+
+    sharp = run("sharpened key", lambda c: check_relative_pattern(c, sharpened_first_key_weights))
+    checks.append(
+        _planted(
+            "position-dependent attention caught",
+            "softmax whose first key's logit is scaled by 1.5 breaks relative pattern invariance",
+            not sharp.passed,
+            "relative pattern invariance",
+            caught_with_ratio=sharp.worst_ratio,
+        )
+    )
+    kernel = run("softplus kernel", lambda c: check_bias_only(c, softplus_kernel_weights))
+    passes = run(
+        "softplus kernel, relative pattern",
+        lambda c: check_relative_pattern(c, softplus_kernel_weights),
+        examples=ctx.pick(12, 100, 100),
+    )
+    checks.append(
+        _planted(
+            "non-softmax kernel caught",
+            "attention with the positive row-normalised kernel log(1 + e^{q k}) instead of softmax "
+            "is caught by the bias-only check (the check that pins softmax); relative pattern "
+            f"invariance holds for it ({passes.cases} of {passes.cases} cases pass)",
+            not kernel.passed and passes.passed,
+            "bias-only effect",
+            caught_with_ratio=kernel.worst_ratio,
+            relative_pattern_worst_ratio=passes.worst_ratio,
+        )
+    )
+    grad = run("scaled gradient", lambda c: check_gradient(c, scaled_gradient), examples=10)
+    checks.append(
+        _planted(
+            "gradient off by 1e-4 caught",
+            "the analytic gradient times 1 + 1e-4 (100 x the tolerance) breaks the gradient check",
+            not grad.passed,
+            "gradient vs finite differences",
+            caught_with_ratio=grad.worst_ratio,
+        )
+    )
+    items = [(scale, 4, ctx.seed) for scale in SWEEP_SCALES[:2]]
+    broken = sweep_check([sweep_point(item, sharpened_first_key_weights) for item in items])
+    checks.append(
+        _planted(
+            "position-dependent attention caught across the sweep",
+            "the sweep with the sharpened first key fails",
+            not broken.passed,
+            SWEEP_NAME,
+            caught_with_ratio=broken.worst_ratio,
+        )
+    )
+    return checks
+
+
 def _property_check(
     name: str, statement: str, bound_latex: str, outcome: PropertyOutcome, bound: float
 ) -> CheckResult:
@@ -99,6 +243,7 @@ def _property_check(
         statement,
         bound_latex,
         outcome,
+        kind="bound",
         tolerance=bound,
         max_error=max(errors, default=0.0),
         median_error=float(np.median(errors)) if errors else 0.0,
@@ -163,6 +308,7 @@ def run(ctx: ClaimContext) -> ClaimResult:
             cases=len(sizes),
             passed=all(r == (0, 0) for r in residuals.values()),
             details={size: [str(r) for r in res] for size, res in residuals.items()},
+            kind="exact",
         )
     )
 
@@ -174,7 +320,7 @@ def run(ctx: ClaimContext) -> ClaimResult:
             "relative pattern invariance",
             "Weights over input rows with the prompt = weights without it x (1 - a_i).",
             f"{RELATIVE_PATTERN_LATEX}, \\quad {identity_latex}",
-            prompt_cases(),
+            prompt_cases(min_prompt=1),
             check_relative_pattern,
             identity_examples,
             identity_tol,
@@ -183,7 +329,7 @@ def run(ctx: ClaimContext) -> ClaimResult:
             "bias-only effect",
             "Output with the prompt = (1 - a_i) x output without + a_i x prompt average.",
             f"{BIAS_ONLY_LATEX}, \\quad {identity_latex}",
-            prompt_cases(),
+            prompt_cases(min_prompt=1),
             check_bias_only,
             identity_examples,
             identity_tol,
@@ -213,34 +359,11 @@ def run(ctx: ClaimContext) -> ClaimResult:
     ]
     ctx.progress(f"prompt norm x length sweep: {len(items)} cases on the executor")
     rows = ctx.map(sweep_point, items)
-    checked = [
-        (row, Observation(row[key], tol, key))
-        for row in rows
-        for key, tol in (
-            ("pattern_error", identity_tol),
-            ("bias_error", identity_tol),
-            ("gradient_error", gradient_tol),
-        )
-    ]
-    worst = max((obs for _, obs in checked), key=lambda o: o.ratio)
-    failing = [(row, obs) for row, obs in checked if not obs.holds]
-    result.checks.append(
-        CheckResult(
-            name="identities across prompt norm and length",
-            statement=(
-                "All three checks hold on a grid of prompt scales "
-                f"{list(SWEEP_SCALES)} x prompt lengths {list(SWEEP_PROMPT_LENGTHS)}."
-            ),
-            bound_latex=_tolerance_latex("rel. error", IDENTITY_TOLERANCE)
-            + r", \quad "
-            + _tolerance_latex("gradient rel. error", GRADIENT_TOLERANCE),
-            cases=len(rows),
-            passed=not failing,
-            worst_ratio=worst.ratio,
-            counterexample=_sweep_counterexample(failing[0]) if failing else None,
-        )
-    )
+    result.checks.append(sweep_check(rows))
     result.tables["prompt norm x length sweep"] = rows
+
+    ctx.progress("planted violations")
+    result.checks += planted_checks(ctx)
 
     ctx.progress("figures")
     _histogram_figure(ctx.figure_dir / "foundation_errors.png", histograms)
@@ -257,6 +380,11 @@ def run(ctx: ClaimContext) -> ClaimResult:
             "lengths: no loss of accuracy as the prompt takes over.",
         ),
     ]
+    result.notes.append(
+        "Relative pattern invariance holds for any positive row-normalised kernel; the bias-only "
+        "check pins softmax (see the planted non-softmax kernel). Empty prompts are not drawn: "
+        "with no prompt both sides of each identity are the same computation."
+    )
     result.notes.append(
         "Tolerances are the project's (float64 rounding, not the paper's constants). Gradient "
         "entries whose float64 differences are noisy are re-derived by a 30-digit mpmath oracle."

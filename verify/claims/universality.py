@@ -1,11 +1,15 @@
 """Report claim ``universality`` (theory.md §3): one frozen transformer, a prompt per target.
 
-Checks: error ``<= C/(2K) + 1/(2Q)`` off the band for drawn Lipschitz targets (and the planted
-violations it catches: an understated constant, a corrupted prompt row); tightness (worst ratio
-on the tight sawtooth); the ``1/K`` decay (fitted log-log slope); memorization to ``ε`` with the
-resource formulas; exactness of the largest cases per backend; the precision phase transition
-(float64 exact while the table fits the significand, wrong beyond, mpmath exact there, and an
-mpmath precision sweep locating the observed threshold against the predicted one).
+Checks (kind in brackets): error ``<= C/(2K) + 1/(2Q)`` off the band for drawn Lipschitz targets
+[bound]; the whole cube, band included: pointwise errors off and in the band and the band's
+measure, which give the ``L_p`` corollary [bound]; the tight sawtooth [attainment: tightness,
+never evidence]; the ``1/K`` decay (fitted log-log slope) [bound]; exactness of the largest cases
+per backend [exact]; memorization to ``1/(2Q)`` with the resource formulas [bound]; the largest
+memorized datasets [bound]; the precision phase transition (float64 exact while the table fits the
+significand, wrong beyond, mpmath exact there, and an mpmath precision sweep locating the observed
+threshold against the predicted one) [exact]. Then one planted violation per evidence check that a
+drawn case can be fed [planted], each naming the check that caught it (docs/universality.md,
+"Checks of the claim and their planted violations").
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import sympy as sp
+from hypothesis import strategies as st
 
 from reference import construct_memorizer, construct_universal
 from verify.bounds import universality as ub
@@ -24,6 +30,7 @@ from verify.claims.base import CheckResult, ClaimContext, ClaimResult, FigureRes
 from verify.properties import PropertyOutcome, run_property
 from verify.strategies.targets import make_sawtooth, with_constant
 from verify.strategies.universality import (
+    UniversalCase,
     grid_dataset,
     memorization_cases,
     tight_cases,
@@ -31,17 +38,25 @@ from verify.strategies.universality import (
 )
 from verify.universality_checks import (
     FLOAT64_SIGNIFICAND_BITS,
+    LP_EXPONENTS,
     SLOPE_TOLERANCE,
     SLOPE_TOLERANCE_LATEX,
     PrecisionPoint,
+    SlopeFit,
     check_error_tracks_bound,
     check_memorized,
     check_slope_fit,
     check_tight,
+    check_whole_cube,
     check_with_corrupted_row,
+    complement_first_row,
+    construct_with_wider_band,
+    cube_errors,
+    drop_last_row,
     error_vs_K,
     grid_deviation,
     precision_point,
+    sample_lp_errors,
 )
 from verify.universality_shapes import add_shape_tradeoff
 
@@ -51,15 +66,25 @@ STATEMENT = (
     "depending only on (d, L, eps, C), and a prompt of L K^d rows depending on f realize every "
     "C-Lipschitz f: [0,1]^{Lxd} -> [0,1]^{Lxd} within C/(2K) + 1/(2Q) <= eps (K = 2^ceil(log2 "
     "C/eps), Q = 2^ceil(log2 1/eps)) on all inputs at distance >= eta from the cell boundaries "
-    "(a band of measure <= 2 d L eta K); the same model memorizes any delta-token-separated "
+    "(a band of measure <= 2 d L eta K); on the whole cube, band included, its L_p error is "
+    "<= eps + eps^{1/p}; the same model memorizes any delta-token-separated "
     f"dataset within 1/(2Q). It needs K^{{d(L-1)}} log2 Q + {ub.GUARD_BITS} significand bits: "
     "float64 is exact below that and fails beyond, where the mpmath backend is exact."
 )
 BOUND_LATEX = r"\|\tau([P_f;X]) - f(X)\|_{\max} \le \frac{C}{2K} + \frac{1}{2Q}"
+#: The whole-cube corollary, from the sympy expressions (``m``: the band's measure).
+LP_LATEX = (
+    r"\|\tau - f\|_{L_p([0,1]^{L\times d})} \le "
+    + sp.latex(ub.lp_error_bound.subs(1 - ub.band_measure, 1 - sp.Symbol("m")))
+    + r" \le "
+    + sp.latex(ub.lp_error_bound_eps)
+)
+#: Uniform samples of the cube per drawn target in the whole-cube check.
+CUBE_SAMPLES = 1024
 
 
-def _planted(name: str, statement: str, out: PropertyOutcome) -> CheckResult:
-    """A planted violation passes when the property *fails* on it."""
+def _planted(name: str, statement: str, out: PropertyOutcome, caught_by: str) -> CheckResult:
+    """A planted violation passes when the property of the check ``caught_by`` *fails* on it."""
     return CheckResult(
         name=name,
         statement=statement,
@@ -68,8 +93,39 @@ def _planted(name: str, statement: str, out: PropertyOutcome) -> CheckResult:
         passed=not out.passed,
         worst_ratio=None,
         counterexample=None if not out.passed else "planted violation went undetected",
-        details={"caught_with_ratio": out.worst_ratio},
+        details={"caught_by": caught_by, "caught_with_ratio": out.worst_ratio},
         kind="planted",
+    )
+
+
+def flat_fit(fit: SlopeFit) -> SlopeFit:
+    """Planted violation of the ``1/K`` decay: a model whose error never refines (the error
+    at the coarsest ``K`` at every ``K``, still under every bound).
+
+    >>> flat_fit(SlopeFit((2, 4), (0.5, 0.25), (0.5, 0.25), -1.0)).slope
+    0.0
+    """
+    flat = (fit.errors[0],) * len(fit.Ks)
+    bounds = tuple(max(b, fit.errors[0]) for b in fit.bounds)
+    return SlopeFit(fit.Ks, flat, bounds, 0.0)
+
+
+def largest_memorization_check(rows: list[dict]) -> CheckResult:
+    """The check of the largest memorized datasets: every checked token within ``1/(2Q)`` and
+    the prompt rows equal to ``L K^d`` (rows of :func:`memorization_job`).
+
+    >>> row = {"checked": 4, "max_error": 0.2, "bound": 0.25, "prompt_rows": 8, "rows_formula": 8}
+    >>> largest_memorization_check([row]).passed, largest_memorization_check([row]).worst_ratio
+    (True, 0.8)
+    """
+    return CheckResult(
+        "memorization, largest datasets",
+        "largest N per backend memorized within 1/(2Q)",
+        "",
+        sum(r["checked"] for r in rows),
+        all(r["max_error"] <= r["bound"] and r["prompt_rows"] == r["rows_formula"] for r in rows),
+        max(r["max_error"] / r["bound"] for r in rows),
+        kind="bound",
     )
 
 
@@ -124,14 +180,19 @@ def largest_case_job(item: tuple) -> dict:
     }
 
 
-def memorization_job(item: tuple[int, int, int, int, float, str, int | None]) -> dict:
-    """Memorize ``n`` grid sequences; error on (a sample of) them."""
-    n, L, d, K, eps, backend, limit = item
+def memorization_job(item: tuple) -> dict:
+    """Memorize ``n`` grid sequences; error on (a sample of) them.
+
+    ``item = (n, L, d, K, eps, backend, limit[, corrupt])``; ``corrupt=True`` complements the
+    prompt row of the first checked token (a planted violation)."""
+    n, L, d, K, eps, backend, limit, *rest = item
     xs, ys = grid_dataset(np.random.default_rng(n), n, L, d, K)
     start = time.perf_counter()
     c = construct_memorizer(xs, ys, eps=eps, separation=1 / K, backend=backend)
     built = time.perf_counter() - start
     sample = slice(None) if limit is None else slice(0, limit)
+    if rest and rest[0]:
+        c = complement_first_row(c, xs[sample])
     err = float(np.abs(c.forward(xs[sample]) - ys[sample]).max())
     return {
         "N": n,
@@ -150,6 +211,35 @@ def memorization_job(item: tuple[int, int, int, int, float, str, int | None]) ->
         "bound": float(ub.memorizer_error_bound_fn(c.Q)),
         "build_s": round(built, 3),
     }
+
+
+#: Fixed whole-cube examples shown as a table: ``(d, L, eps, C)``, a random sawtooth of slope C.
+WHOLE_CUBE_EXAMPLES = (
+    (1, 1, 0.125, 1.0),
+    (1, 2, 0.125, 0.5),
+    (2, 1, 0.125, 1.0),
+    (2, 2, 0.25, 1.0),
+)
+
+
+def whole_cube_row(item: tuple[int, int, float, float]) -> dict:
+    """One fixed whole-cube example: the three checked maxima with their bounds, and the sample
+    ``L_p`` errors with the population bound, its closed form ``ε + ε^{1/p}`` and the sample
+    bound."""
+    d, L, eps, C = item
+    rng = np.random.default_rng(d * 10 + L)
+    target = make_sawtooth(d, L, rng, C)
+    case = UniversalCase(target, d, L, eps, rng.random((CUBE_SAMPLES, L, d)), d * 10 + L)
+    row: dict = {"d": d, "L": L, "eps": eps, "C": C}
+    for obs in check_whole_cube(case):
+        row[obs.label] = round(obs.error, 6)
+        row[f"{obs.label} bound"] = round(obs.bound, 6)
+    for p, (sample, bound, sample_bound) in sample_lp_errors(cube_errors(case)).items():
+        row[f"sample L_{p} error"] = round(sample, 6)
+        row[f"L_{p} bound"] = round(bound, 6)
+        row[f"eps + eps^(1/{p})"] = round(float(ub.lp_error_bound_eps_fn(eps, p)), 6)
+        row[f"sample L_{p} bound"] = round(sample_bound, 6)
+    return row
 
 
 # --------------------------------------------------------------------------- figures
@@ -198,6 +288,80 @@ def _precision_figure(path: Path, f64: list[dict], sweep: list[dict]) -> None:
     save_figure(fig, path)
 
 
+# --------------------------------------------------------------------------- planted violations
+def _planted_checks(ctx: ClaimContext, result: ClaimResult, fits: list[SlopeFit]) -> None:
+    """One planted violation per evidence check that a drawn-case property can be fed (each run
+    stops at the first caught case; 40 examples catch every one at the seeds tried)."""
+    properties = [
+        (
+            "understated constant caught",
+            "a sawtooth claiming C/16 breaks the Lipschitz bound",
+            universal_cases(kinds=("sawtooth",)).map(
+                lambda c: replace(c, target=with_constant(c.target, c.target.lipschitz / 16))
+            ),
+            check_error_tracks_bound,
+            "error tracks the Lipschitz bound",
+        ),
+        (
+            "corrupted prompt row caught",
+            "complementing the digits of the prompt row read by a checked input breaks the bound",
+            universal_cases(),
+            check_with_corrupted_row,
+            "error tracks the Lipschitz bound",
+        ),
+        (
+            "band wider than stated caught",
+            "a construction whose real band is 8 times the stated one breaks the whole-cube bound",
+            universal_cases(batch=CUBE_SAMPLES, inputs="uniform"),
+            lambda case: check_whole_cube(case, construct_with_wider_band),
+            "whole cube: pointwise and L_p error, band included",
+        ),
+        (
+            "corrupted memorization row caught",
+            "complementing the prompt row of the first token breaks the 1/(2Q) memorization bound",
+            memorization_cases(),
+            lambda case: check_memorized(case, complement_first_row),
+            "memorization meets eps and the formulas",
+        ),
+        (
+            "missing memorization prompt row caught",
+            "a prompt one row short of L K^d breaks the row count",
+            memorization_cases(),
+            lambda case: check_memorized(case, drop_last_row),
+            "memorization meets eps and the formulas",
+        ),
+    ]
+    ctx.progress(f"universality: {len(properties) + 2} planted violations")
+    for name, statement, strategy, check, caught_by in properties:
+        out = run_property(name, strategy, check, max_examples=40, rng_seed=ctx.seed, shrink=False)
+        result.checks.append(_planted(name, statement, out, caught_by))
+    flat = [flat_fit(f) for f in fits]
+    out = run_property("non-refining model", st.sampled_from(flat), check_slope_fit, shrink=False)
+    result.checks.append(
+        _planted(
+            "non-refining model caught",
+            "errors that stay at the coarsest K's value (under every bound) break the 1/K slope",
+            out,
+            "error falls like 1/K",
+        )
+    )
+    corrupted = memorization_job((64, 2, 1, 8, 2.0**-5, "float64", None, True))
+    caught = not largest_memorization_check([corrupted]).passed
+    result.checks.append(
+        CheckResult(
+            "corrupted largest dataset caught",
+            "the smallest largest-dataset run with one prompt row complemented fails the check",
+            "",
+            1,
+            caught,
+            None,
+            None if caught else "planted violation went undetected",
+            {"caught_by": "memorization, largest datasets", "max_error": corrupted["max_error"]},
+            kind="planted",
+        )
+    )
+
+
 # --------------------------------------------------------------------------- the claim
 @register(NAME, "Universality and memorization by one frozen transformer", order=30)
 def run(ctx: ClaimContext) -> ClaimResult:
@@ -219,48 +383,53 @@ def run(ctx: ClaimContext) -> ClaimResult:
             "off-band sup error <= C/(2K) + 1/(2Q) for clipped affine, sawtooth, tanh targets",
             BOUND_LATEX,
             out,
+            kind="bound",
             d_L_max=4,
             backend="float64",
         )
     )
-    planted = [
-        (
-            "understated constant caught",
-            "a sawtooth claiming C/16 breaks the bound",
-            universal_cases(kinds=("sawtooth",)).map(
-                lambda c: replace(c, target=with_constant(c.target, c.target.lipschitz / 16))
-            ),
-            check_error_tracks_bound,
-        ),
-        (
-            "corrupted prompt row caught",
-            "complementing one prompt row's digits breaks it",
-            universal_cases(),
-            check_with_corrupted_row,
-        ),
-    ]
-    for name, statement, strategy, check in planted:
-        result.checks.append(
-            _planted(
-                name,
-                statement,
-                # stops at the first caught case; 40 examples catch it at every seed 0..29 tried
-                run_property(name, strategy, check, max_examples=40, rng_seed=ctx.seed),
-            )
-        )
 
-    ctx.progress("universality: tightness and 1/K decay")
+    ctx.progress("universality: the whole cube, band included (L_p corollary)")
+    cube = run_property(
+        "whole cube",
+        universal_cases(batch=CUBE_SAMPLES, inputs="uniform"),
+        check_whole_cube,
+        max_examples=n_examples,
+        rng_seed=ctx.seed,
+    )
+    result.checks.append(
+        CheckResult.from_outcome(
+            "whole cube: pointwise and L_p error, band included",
+            f"{CUBE_SAMPLES} inputs uniform over the cube per target: error <= C/(2K) + 1/(2Q) "
+            "off the stated band and <= 1 - 1/(2Q) in it (range lemma), and the fraction of "
+            "samples in the band within its measure plus a Hoeffding deviation (failure "
+            f"probability {float(ub.SAMPLING_FAILURE):g}); together they give the L_p bound "
+            f"(the sample L_p errors, p = {', '.join(map(str, LP_EXPONENTS))}, are in the table "
+            "whole_cube)",
+            LP_LATEX,
+            cube,
+            kind="bound",
+            samples_per_target=CUBE_SAMPLES,
+        )
+    )
+
+    result.tables["whole_cube"] = [whole_cube_row(item) for item in WHOLE_CUBE_EXAMPLES]
+
+    ctx.progress("universality: tightness (attainment)")
     tight = run_property(
         "tight", tight_cases(), check_tight, max_examples=ctx.pick(10, 40, 200), rng_seed=ctx.seed
     )
     result.checks.append(
         CheckResult.from_outcome(
-            "bound is tight",
-            "on the tight sawtooth the worst ratio approaches 1",
+            "bound attained by the tight sawtooth",
+            "on the tight sawtooth at offset o from X = 0 the error equals C/(2K) + 1/(2Q) - C o "
+            "exactly (built to attain the bound: tightness, not evidence)",
             BOUND_LATEX,
             tight,
+            kind="attainment",
         )
     )
+
     configs = ctx.pick(
         [(1, 1, [2, 4, 8, 16, 32])],
         [(1, 1, [2, 4, 8, 16, 32]), (1, 2, [2, 4, 8]), (2, 1, [2, 4, 8])],
@@ -282,6 +451,7 @@ def run(ctx: ClaimContext) -> ClaimResult:
             max(o.ratio for obs in fit_observations for o in obs),
             broken_text or None,
             {"slopes": {lab: round(f.slope, 4) for lab, f in zip(labels, fits, strict=True)}},
+            kind="bound",
         )
     )
     result.tables["error_vs_K"] = [
@@ -336,6 +506,7 @@ def run(ctx: ClaimContext) -> ClaimResult:
                     for b in {r["backend"] for r in rows}
                 }
             },
+            kind="exact",
         )
     )
 
@@ -354,6 +525,7 @@ def run(ctx: ClaimContext) -> ClaimResult:
             "K = K(delta)",
             r"|\tau - y|_{\max} \le \frac{1}{2Q}",
             mem,
+            kind="bound",
         )
     )
     mem_items = ctx.pick(
@@ -372,19 +544,7 @@ def run(ctx: ClaimContext) -> ClaimResult:
     )
     mem_rows = ctx.map(memorization_job, mem_items)
     result.tables["memorization"] = mem_rows
-    result.checks.append(
-        CheckResult(
-            "memorization, largest datasets",
-            "largest N per backend memorized within 1/(2Q)",
-            "",
-            sum(r["checked"] for r in mem_rows),
-            all(
-                r["max_error"] <= r["bound"] and r["prompt_rows"] == r["rows_formula"]
-                for r in mem_rows
-            ),
-            max(r["max_error"] / r["bound"] for r in mem_rows),
-        )
-    )
+    result.checks.append(largest_memorization_check(mem_rows))
 
     ctx.progress("universality: precision phase transition")
     f64_items = [
@@ -426,6 +586,7 @@ def run(ctx: ClaimContext) -> ClaimResult:
                 "mpmath_predicted_bits": sweep[0]["precision_needed"] if sweep else None,
                 "mpmath_observed_smallest_exact_bits": observed,
             },
+            kind="exact",
         )
     )
     result.tables["precision_float64"] = f64
@@ -435,6 +596,7 @@ def run(ctx: ClaimContext) -> ClaimResult:
     _precision_figure(ctx.figure_dir / fig2, f64, sweep)
     result.figures.append(FigureResult(fig2, "precision phase transition"))
     add_shape_tradeoff(result, ctx)  # width against depth: shallow, wide, deep (sympy vs built)
+    _planted_checks(ctx, result, fits)
     result.notes.append(
         "All constants (K, Q rounded up to powers of two, eta = 2^floor(log2(eps/(2dLK))), "
         f"beta, the {ub.GUARD_BITS} guard bits) are ours; see docs/universality.md."

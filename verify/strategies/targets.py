@@ -150,6 +150,9 @@ def make_tanh_network(
 def tight_sawtooth(d: int, L: int, slope: float, K: int, Q: int) -> Sawtooth:
     """A sawtooth on which the universality bound is attained exactly at ``X = 0``.
 
+    Built to reach the bound: its cases are an *attainment* family (tightness), never evidence
+    that the bound holds (``verify.claims.universality``, check kind ``attainment``).
+
     Every output coordinate is ``z(slope · x_{0,0} + φ)`` with ``φ = a/Q − slope/(2K)`` and
     ``a = ⌈Q slope/(2K)⌉``: on the first cell ``f`` rises with slope ``C``, its value at the cell
     center sits exactly on the level boundary ``a/Q`` (quantized up to ``(a + 1/2)/Q``), and

@@ -74,8 +74,14 @@ def universal_cases(
     sizes: dict[tuple[int, int], tuple[int, int]] | None = None,
     batch: int = 16,
     kinds: tuple[str, ...] = ("clipped_affine", "sawtooth", "tanh_network"),
+    inputs: str = "edge",
 ) -> UniversalCase:
-    """A float64-sized case: ``(d, L)``, ``ε = 2^{-q}``, a target whose ``K`` stays in budget."""
+    """A float64-sized case: ``(d, L)``, ``ε = 2^{-q}``, a target whose ``K`` stays in budget.
+
+    ``inputs``: ``"edge"`` (half of the ``batch`` inputs near cell edges,
+    :func:`edge_biased_inputs`) or ``"uniform"`` (uniform over the cube, band included)."""
+    if inputs not in ("edge", "uniform"):
+        raise ValueError(f"inputs: expected 'edge' or 'uniform', got {inputs!r}")
     sizes = FLOAT64_SIZES if sizes is None else sizes
     d, L = draw(st.sampled_from(sorted(sizes)))
     k_max, q_max = sizes[(d, L)]
@@ -86,7 +92,11 @@ def universal_cases(
     K = int(cells_per_axis_fn(eps, target.lipschitz))
     assert precision_needed_fn(d, L, K, int(levels_fn(eps))) <= FLOAT64_SIGNIFICAND_BITS
     seed = draw(seeds)
-    xs = edge_biased_inputs(np.random.default_rng(seed), batch, L, d, K)
+    rng = np.random.default_rng(seed)
+    if inputs == "uniform":
+        xs = rng.random((batch, L, d))  # (B, L, d)
+    else:
+        xs = edge_biased_inputs(rng, batch, L, d, K)  # (B, L, d)
     return UniversalCase(target, d, L, eps, xs, seed)
 
 
