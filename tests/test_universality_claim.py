@@ -24,6 +24,8 @@ PLANTED = {
     "missing memorization prompt row caught": "memorization meets eps and the formulas",
     "non-refining model caught": "error falls like 1/K",
     "corrupted largest dataset caught": "memorization, largest datasets",
+    "extra FFN layer caught": "width-depth trade-off: shapes equal the formulas",
+    "prompt of another target caught": "shallow model meets the bound off the band",
 }
 
 

@@ -101,7 +101,11 @@ def _held_out_error(
             f, d=d, L=L, lipschitz=lipschitz, eps=c.eps, decoder=c.decoder, band=c.band
         )
         target = np.stack([f(x) for x in xs])  # (B, L, d)
-        err = float(np.abs(model.forward(xs) - (1 - target if wrong_prompt else target)).max())
+        err = float(
+            np.abs(
+                model.forward(xs, on_band="ignore") - (1 - target if wrong_prompt else target)
+            ).max()
+        )
         worst = max(worst, err / float(ub.error_bound_fn(lipschitz, c.K, c.Q)))
     return worst
 
@@ -203,7 +207,10 @@ def planted_extra_layer(row_item: tuple[str, int, int, float, float, int]) -> Ch
         caught,
         None,
         None if caught else "planted violation went undetected",
-        {"mismatches": row["mismatches"]},
+        {
+            "caught_by": "width-depth trade-off: shapes equal the formulas",
+            "mismatches": row["mismatches"],
+        },
         kind="planted",
     )
 
@@ -224,7 +231,7 @@ def planted_wrong_prompt(item: tuple[str, int, int, float, float, int]) -> Check
         caught,
         None,
         None if caught else "planted violation went undetected",
-        {"caught_with_ratio": ratio},
+        {"caught_by": "shallow model meets the bound off the band", "caught_with_ratio": ratio},
         kind="planted",
     )
 

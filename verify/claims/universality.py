@@ -193,7 +193,7 @@ def memorization_job(item: tuple) -> dict:
     sample = slice(None) if limit is None else slice(0, limit)
     if rest and rest[0]:
         c = complement_first_row(c, xs[sample])
-    err = float(np.abs(c.forward(xs[sample]) - ys[sample]).max())
+    err = float(np.abs(c.forward(xs[sample], on_band="ignore") - ys[sample]).max())
     return {
         "N": n,
         "d": d,
