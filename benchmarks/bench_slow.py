@@ -1,8 +1,8 @@
 """The slow grid points (minutes in total): discovered only with ``PTL_ASV_SLOW=1``.
 
 ``PTL_ASV_SLOW=1 asv run --python=same --bench bench_slow`` times exact attention at 2^15 and
-2^16, polynomial attention at 2^17 (R ≤ 1) and at R = 9 for 2^12, and the exact and low-rank
-key/value gradients at 2^15. Without the variable this module defines no benchmark, so
+2^16, polynomial attention at 2^17 (R ≤ 1), 2^16 (R = 4) and 2^12 (R = 9), and the exact and
+low-rank key/value gradients at 2^15. Without the variable this module defines no benchmark, so
 ``asv run --python=same --quick`` stays quick (docs/asv.md).
 """
 
@@ -34,7 +34,7 @@ if SLOW_SUITE_ENABLED:
             attention(self.q, self.k, self.v, scale=SCALE)
 
     class SlowPolynomialAttention:
-        params = ([(1 << 17, 0.25), (1 << 17, 1.0), (1 << 12, 9.0)],)
+        params = ([(1 << 17, 0.25), (1 << 17, 1.0), (1 << 16, 4.0), (1 << 12, 9.0)],)
         param_names = ("n, R",)
         number = 1
         repeat = (1, 3, 120.0)

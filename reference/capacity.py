@@ -42,6 +42,8 @@ def random_pairs(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``n_pairs`` input sequences and targets, all entries i.i.d. uniform on ``[0, 1]``.
 
+    >>> import numpy as np
+    >>> from reference.capacity import random_pairs
     >>> xs, ys = random_pairs(3, d=2, length=4, rng=np.random.default_rng(0))
     >>> xs.shape, ys.shape
     ((3, 4, 2), (3, 4, 2))
@@ -106,6 +108,9 @@ def gradient_capacity(
     plateau (``patience``), or after ``max_steps``. With ``stop_at_first`` the scan ends at the
     first memorizing length.
 
+    >>> import numpy as np
+    >>> from reference.capacity import gradient_capacity, random_pairs
+    >>> from reference.model import Transformer
     >>> rng = np.random.default_rng(0)
     >>> m = Transformer.random(1, rng=rng, width=2)
     >>> xs, ys = random_pairs(1, d=1, length=1, rng=rng)
@@ -185,6 +190,7 @@ def build_capacity_problem(
     """The random frozen model, the ``N`` random pairs and the generator (for the prompts)
     of ``spec``, all from ``spec.seed``.
 
+    >>> from reference.capacity import CapacitySpec, build_capacity_problem
     >>> spec = CapacitySpec(n_pairs=3, d=1, input_length=2, width=2, prompt_lengths=(1,))
     >>> model, xs, ys, rng = build_capacity_problem(spec)
     >>> model.width, xs.shape
@@ -201,6 +207,7 @@ def build_capacity_problem(
 def run_capacity_spec(spec: CapacitySpec) -> CapacityResult:
     """Build the problem of ``spec`` (:func:`build_capacity_problem`) and run the scan.
 
+    >>> from reference.capacity import CapacitySpec, run_capacity_spec
     >>> spec = CapacitySpec(n_pairs=1, d=1, input_length=1, width=2, prompt_lengths=(1,))
     >>> run_capacity_spec(spec).n_pairs
     1
@@ -238,6 +245,8 @@ def wang_loss_floor(ys: np.ndarray, permutation: np.ndarray) -> float:
     """Smallest mean squared error when row ``j`` of sequence 1 must share its output with row
     ``permutation[j]`` of sequence 0: ``Σ (a - b)² / 2`` over matched targets, over ``2 L d``.
 
+    >>> import numpy as np
+    >>> from reference.capacity import wang_loss_floor
     >>> float(wang_loss_floor(np.array([[[0.0]], [[1.0]]]), np.array([0])))
     0.25
     """
@@ -263,6 +272,9 @@ def wang_dataset(model: Transformer, *, length: int, rng: np.random.Generator) -
     ``1 - (targets of the matching rows of sequence 0)``. Needs ``length >= 2`` and a model
     without positional encoding (positions would break the permutation symmetry).
 
+    >>> import numpy as np
+    >>> from reference.capacity import wang_dataset
+    >>> from reference.model import Transformer
     >>> rng = np.random.default_rng(0)
     >>> m = Transformer.random(2, rng=rng, width=3)
     >>> data = wang_dataset(m, length=3, rng=rng)
@@ -290,6 +302,9 @@ def permutation_defect(
 ) -> float:
     """``max |τ([P; X π]) - τ([P; X]) π|``: zero (to rounding) for models without positions.
 
+    >>> import numpy as np
+    >>> from reference.capacity import permutation_defect
+    >>> from reference.model import Transformer
     >>> rng = np.random.default_rng(0)
     >>> m = Transformer.random(2, rng=rng, width=3)
     >>> permutation_defect(m, rng.random((2, 3)), rng.random((4, 2)), np.arange(4)[::-1]) < 1e-12
@@ -319,6 +334,9 @@ def trained_losses(
 ) -> list[float]:
     """Best training MSE (over ``restarts``) at each prompt length: the loss-versus-``Lp`` curve.
 
+    >>> import numpy as np
+    >>> from reference.capacity import trained_losses, wang_dataset
+    >>> from reference.model import Transformer
     >>> rng = np.random.default_rng(0)
     >>> m = Transformer.random(1, rng=rng, width=2)
     >>> data = wang_dataset(m, length=2, rng=rng)

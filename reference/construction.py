@@ -52,6 +52,7 @@ MAX_GRID_SEQUENCES = 1 << 20  # target evaluations K^{dL} of construct_universal
 def power_of_two_at_least(value: float, *, minimum_exponent: int = 1) -> int:
     """Smallest ``2^k >= value`` with ``k >= minimum_exponent`` (exact for dyadic inputs).
 
+    >>> from reference.construction import power_of_two_at_least
     >>> power_of_two_at_least(5.0), power_of_two_at_least(0.3), power_of_two_at_least(8)
     (8, 2, 8)
     """
@@ -65,6 +66,7 @@ def power_of_two_at_least(value: float, *, minimum_exponent: int = 1) -> int:
 def band_width(eps: float, d: int, L: int, K: int) -> Fraction:
     """Default band half-width ``η = 2^⌊log2(ε / (2 d L K))⌋``: band measure ``<= 2dLηK <= ε``.
 
+    >>> from reference.construction import band_width
     >>> band_width(0.25, 1, 1, 4)
     Fraction(1, 32)
     """
@@ -74,6 +76,7 @@ def band_width(eps: float, d: int, L: int, K: int) -> Fraction:
 def log2_levels(Q: int) -> int:
     """``log2 Q`` for the power of two ``Q`` (packing and unpacking are exact only then).
 
+    >>> from reference.construction import log2_levels
     >>> log2_levels(16)
     4
     """
@@ -116,6 +119,7 @@ def inverse_temperature(d: int, L: int, K: int, Q: int) -> int:
     Then the ``L K^d`` non-matching prompt rows move the packed table by at most
     ``2 L K^d e^{−β} <= 2^{−(T log2 Q + 4)}`` (relative).
 
+    >>> from reference.construction import inverse_temperature
     >>> inverse_temperature(1, 2, 4, 4)
     16
     """
@@ -132,6 +136,7 @@ def precision_needed(d: int, L: int, K: int, Q: int) -> int:
     quarter of the last digit's margin, amplified by ``Q`` per extracted digit); the second
     keeps the attention logits exact integers.
 
+    >>> from reference.construction import precision_needed
     >>> precision_needed(1, 2, 4, 4)
     14
     """
@@ -145,6 +150,7 @@ def decoder_ramps(d: int, L: int, K: int, Q: int, decoder: str = "deep") -> int:
     """Ramp units (= step coordinates) of the decoder: ``d(Q−1)`` for the deep decoder (reused
     per digit), ``d Σ_{t<T} (Q^{t+1} − 1) = d(Q(Q^T − 1)/(Q − 1) − T)`` for the wide one.
 
+    >>> from reference.construction import decoder_ramps
     >>> decoder_ramps(1, 2, 2, 4), decoder_ramps(1, 2, 2, 4, "wide")
     (3, 18)
     """
@@ -478,6 +484,7 @@ def lookup_spec(
 ) -> _Spec:
     """The exact rational spec of the lookup model (no allocation of dense arrays).
 
+    >>> from reference.construction import Fraction, lookup_spec
     >>> spec = lookup_spec(1, 1, 2, 2, Fraction(1, 8), 4)
     >>> spec.width, [len(layer) for layer in spec.ffn_in]
     (21, [1, 2, 2])
@@ -560,6 +567,7 @@ class _Materialiser:
 def materialise(spec: _Spec, backend: str, precision_bits: int) -> Transformer:
     """Dense :class:`Transformer` of the spec on ``backend``.
 
+    >>> from reference.construction import Fraction, lookup_spec, materialise
     >>> model = materialise(lookup_spec(1, 1, 2, 2, Fraction(1, 8), 4), "float64", 53)
     >>> model.width, model.attn.scale
     (21, 1.0)
@@ -590,6 +598,8 @@ def context_index(cells: np.ndarray, pos: int, K: int, d: int) -> np.ndarray:
 
     ``t = Σ_{p<pos} cell_p K^{dp} + Σ_{p>pos} cell_p K^{d(p−1)}`` — the other tokens' cells.
 
+    >>> import numpy as np
+    >>> from reference.construction import context_index
     >>> context_index(np.array([[1, 2, 3]]), 1, 2, 1).tolist()
     [7]
     """
@@ -609,6 +619,8 @@ def pack_tables(digits: np.ndarray, Q: int) -> list[list[Fraction]]:
 
     ``P = Σ_t a_t Q^{−(t+1)} + Q^{−T}/2`` (one half-digit offset after the last digit).
 
+    >>> import numpy as np
+    >>> from reference.construction import pack_tables
     >>> pack_tables(np.array([[[1], [0]]]), 2)
     [[Fraction(5, 8)]]
     """
@@ -638,6 +650,7 @@ def build_prompt(
 ) -> np.ndarray:
     """The prompt ``(L K^d, D)``: flag, key features ``m, m²`` and the packed tables.
 
+    >>> from reference.construction import Fraction, build_prompt
     >>> build_prompt([[Fraction(1, 4)], [Fraction(3, 4)]], 1, 1, 2, 2, "float64", 53).shape
     (2, 21)
     """
@@ -700,6 +713,7 @@ class Construction:
         """Whether each sequence ``x (L, d)`` / ``(B, L, d)`` lies in ``[0,1]`` and at distance
         ``>= band`` from every interior cell boundary ``j/K`` (where the guarantee holds).
 
+        >>> from reference.construction import Fraction, construct_lookup
         >>> import numpy as np
         >>> c = construct_lookup(np.zeros((2, 1, 1), dtype=np.int64), d=1, L=1, K=2, Q=2,
         ...                      eta=Fraction(1, 8))
@@ -769,6 +783,7 @@ def ffn_widths(
     ``T−1`` snap units for ``k <= 1``; the final layer ``3d``. Wide decoder (``G`` ramps, see
     :func:`decoder_ramps`): ``G + 2(L−1)``, ``2G + T − 1``, ``2(T−1)`` (if ``T > 1``), ``3dT``.
 
+    >>> from reference.construction import ffn_widths
     >>> ffn_widths(1, 1, 4, 4)
     ((3, 6, 4), (3, 6, 5, 3))
     >>> ffn_widths(1, 2, 2, 4, "wide")[1]
@@ -794,6 +809,7 @@ def ffn_widths(
 def check_sizes(d: int, L: int, K: int, Q: int, decoder: str = "deep") -> None:
     """Refuse constructions too large to allocate, before allocating anything.
 
+    >>> from reference.construction import check_sizes
     >>> check_sizes(1, 2, 4, 4)
     """
     rows, T = L * K**d, contexts(d, L, K)
@@ -876,6 +892,8 @@ def construct_lookup(
     (``0 <= a < Q``) of a token at position ``pos`` in cell ``cell``. Public entry points are
     :func:`reference.construct_universal` and :func:`reference.construct_memorizer`.
 
+    >>> import numpy as np
+    >>> from reference.construction import Fraction, construct_lookup
     >>> c = construct_lookup(np.array([[[0]], [[1]]]), d=1, L=1, K=2, Q=2, eta=Fraction(1, 8))
     >>> c.forward(np.array([[0.2]])).tolist(), c.forward(np.array([[0.8]])).tolist()
     ([[0.25]], [[0.75]])
@@ -924,6 +942,7 @@ def construct_lookup(
 def grid_cells(d: int, L: int, K: int) -> np.ndarray:
     """All ``K^{dL}`` cell sequences as one ``(S, L)`` array of flattened cell indices.
 
+    >>> from reference.construction import grid_cells
     >>> grid_cells(1, 2, 2).tolist()
     [[0, 0], [0, 1], [1, 0], [1, 1]]
     """
@@ -934,6 +953,8 @@ def grid_cells(d: int, L: int, K: int) -> np.ndarray:
 def cell_centers(cells: np.ndarray, d: int, K: int) -> np.ndarray:
     """Centers ``(c_r + 1/2)/K`` of flattened cells ``(..., L)`` as tokens ``(..., L, d)``.
 
+    >>> import numpy as np
+    >>> from reference.construction import cell_centers
     >>> cell_centers(np.array([[1, 2]]), 2, 2).tolist()
     [[[0.75, 0.25], [0.25, 0.75]]]
     """

@@ -48,6 +48,7 @@ class ExpFit:
     """A polynomial ``p(t) = Σ_j c_j t^j`` with ``|p(t) − e^t| <= certified_error · e^t`` on
     ``[-radius, radius]``.
 
+    >>> from reference.polyfit import fit_exp
     >>> fit = fit_exp(1.0, 1e-3)
     >>> (fit.degree, fit.certified_error <= 1e-3)
     (4, True)
@@ -90,6 +91,9 @@ def _chebyshev_to_monomial(cheb_coeffs: np.ndarray, radius: float) -> np.ndarray
 def minimax_coefficients(radius: float, degree: int, *, iterations: int = 400) -> np.ndarray:
     """Lawson's iteration for the relative-error minimax fit of ``exp`` of degree ``degree``.
 
+    >>> import numpy as np
+    >>> import numpy.polynomial.polynomial as poly
+    >>> from reference.polyfit import minimax_coefficients
     >>> c = minimax_coefficients(1.0, 4)
     >>> bool(np.max(np.abs(poly.polyval(np.linspace(-1, 1, 101), c) * np.exp(-np.linspace(
     ...     -1, 1, 101)) - 1)) < 6e-4)
@@ -121,6 +125,8 @@ def minimax_coefficients(radius: float, degree: int, *, iterations: int = 400) -
 def chebyshev_coefficients(radius: float, degree: int) -> np.ndarray:
     """Interpolant of ``exp`` at the ``degree + 1`` Chebyshev points of ``[-R, R]`` (monomial).
 
+    >>> import numpy as np
+    >>> from reference.polyfit import chebyshev_coefficients
     >>> chebyshev_coefficients(1.0, 0).tolist() == [float(np.exp(0.0))]
     True
     """
@@ -133,6 +139,7 @@ def chebyshev_coefficients(radius: float, degree: int) -> np.ndarray:
 def taylor_coefficients(degree: int) -> np.ndarray:
     """``1 / j!`` for ``j = 0..degree``.
 
+    >>> from reference.polyfit import taylor_coefficients
     >>> taylor_coefficients(2).tolist()
     [1.0, 1.0, 0.5]
     """
@@ -155,6 +162,7 @@ def certify_relative_error(
 ) -> float:
     """An upper bound on ``sup_{|t| <= R} |p(t) e^{-t} − 1|`` (see the module docstring).
 
+    >>> from reference.polyfit import certify_relative_error, taylor_coefficients
     >>> bool(certify_relative_error(taylor_coefficients(6), 1.0) < 1e-3)
     True
     """
@@ -179,6 +187,7 @@ def gamma(k: int) -> float:
     """Higham's ``γ_k = k u / (1 − k u)`` (``u = 2^{-53}``, float64 unit roundoff): the relative
     error bound of ``k`` successive roundings.
 
+    >>> from reference.polyfit import UNIT_ROUNDOFF, gamma
     >>> gamma(0), 0 < gamma(2) - 2 * UNIT_ROUNDOFF < 1e-30
     (0.0, True)
     """
@@ -188,6 +197,8 @@ def gamma(k: int) -> float:
 def rounding_allowance(coeffs: np.ndarray, radius: float) -> float:
     """``γ_{2g+2} · Σ_j |c_j| R^j · e^R``: float64 rounding of ``p(t)`` relative to ``e^t``.
 
+    >>> import numpy as np
+    >>> from reference.polyfit import rounding_allowance
     >>> rounding_allowance(np.array([1.0]), 1.0) < 1e-15
     True
     """
@@ -222,6 +233,7 @@ def fit_exp(
     """The smallest-degree ``method`` fit of ``exp`` on ``[-radius, radius]`` whose certified
     relative error is ``<= eps`` (cached on ``(radius, eps, method, max_degree)``).
 
+    >>> from reference.polyfit import fit_exp
     >>> [fit_exp(r, 1e-3).degree for r in (1.0, 4.0)]
     [4, 9]
     >>> fit_exp(1.0, 1e-3, "taylor").degree

@@ -57,6 +57,7 @@ class FastAttentionRefused(ValueError):
 def exact_cost(n: int, m: int, d: int, dv: int) -> float:
     """Operation count of exact attention: ``n·m·(2d + 2d_v + EXP_COST)``.
 
+    >>> from reference.polynomial_attention import exact_cost
     >>> exact_cost(2, 3, 1, 1)
     144.0
     """
@@ -66,6 +67,7 @@ def exact_cost(n: int, m: int, d: int, dv: int) -> float:
 def polynomial_cost(n: int, m: int, r: int, dv: int) -> float:
     """Operation count of the polynomial method: ``(n + m)·r·(2(d_v + 1) + 2)``.
 
+    >>> from reference.polynomial_attention import polynomial_cost
     >>> polynomial_cost(2, 3, 1, 1)
     30.0
     """
@@ -76,6 +78,7 @@ def resolve_scale(scale: object, d: int) -> float:
     """A positive number, or a named convention: ``"paper"`` (1), ``"alman-song"`` (1/d),
     ``"practice"`` (1/√d).
 
+    >>> from reference.polynomial_attention import resolve_scale
     >>> resolve_scale("alman-song", 8)
     0.125
     """
@@ -92,6 +95,8 @@ def resolve_scale(scale: object, d: int) -> float:
 def max_row_norm(a: np.ndarray) -> float:
     """``max_i ‖a_i‖`` over the rows of ``a (n, k)`` (0 for no rows).
 
+    >>> import numpy as np
+    >>> from reference.polynomial_attention import max_row_norm
     >>> max_row_norm(np.array([[3.0, 4.0], [1.0, 0.0]]))
     5.0
     """
@@ -101,6 +106,8 @@ def max_row_norm(a: np.ndarray) -> float:
 def guaranteed_radius(q: np.ndarray, k: np.ndarray, scale: float) -> float:
     """``scale · max_i ‖q_i‖ · max_j ‖k_j‖ >= max |scale · q_i·k_j|`` (Cauchy–Schwarz).
 
+    >>> import numpy as np
+    >>> from reference.polynomial_attention import guaranteed_radius
     >>> guaranteed_radius(np.array([[3.0, 4.0]]), np.array([[1.0, 0.0]]), 0.5)
     2.5
     """
@@ -111,6 +118,7 @@ def resolve_radius(needed: float, declared: float | None, *, name: str = "R") ->
     """The fit radius: ``needed`` rounded up when nothing is declared; else the declared value,
     refused (never extrapolated) when the inputs need more.
 
+    >>> from reference.polynomial_attention import resolve_radius
     >>> resolve_radius(0.99, 1.0)
     1.0
     >>> resolve_radius(1.5, 1.0)  # doctest: +ELLIPSIS
@@ -133,6 +141,7 @@ def round_up_radius(radius: float, digits: int = 3) -> float:
     """``radius`` rounded up to ``digits`` significant digits (so fits are reused from the
     cache), at least ``2^-20``.
 
+    >>> from reference.polynomial_attention import round_up_radius
     >>> round_up_radius(1.0000000000000007)
     1.01
     """
@@ -151,6 +160,9 @@ def key_summary(features: FeatureMap, k: np.ndarray, v: np.ndarray) -> np.ndarra
     """``ψ(K)ᵀ [V, 1]`` ``(r, d_v + 1)``, streaming key blocks (the ψ weights are applied once
     to the ``(r, d_v + 1)`` sum, not to every block).
 
+    >>> import numpy as np
+    >>> from reference.features import FeatureMap
+    >>> from reference.polynomial_attention import key_summary
     >>> fm = FeatureMap.build(np.array([1.0, 1.0]), dim=1, scale=1.0)
     >>> key_summary(fm, np.array([[2.0]]), np.array([[3.0]])).tolist()
     [[3.0, 1.0], [6.0, 2.0]]
@@ -212,6 +224,7 @@ class FastAttentionResult:
 def certified_output_bound(relative_error: float, v_max: float) -> float:
     """``2ε/(1 − ε) · ‖V‖_max``.
 
+    >>> from reference.polynomial_attention import certified_output_bound
     >>> certified_output_bound(0.5, 1.0)
     2.0
     """
@@ -230,6 +243,7 @@ def plan(
 ) -> tuple[ExpFit, int, float]:
     """The fit, the rank and the predicted speedup (exact cost / polynomial cost).
 
+    >>> from reference.polynomial_attention import plan
     >>> fit, r, speedup = plan(1 << 16, 1 << 16, 8, 8, radius=1.0, eps=1e-3)
     >>> (fit.degree, r, speedup > 30)
     (4, 495, True)
@@ -261,6 +275,8 @@ def fast_attention(
     ``fallback="auto"`` computes exact attention (``method="exact"``, with the reason).
     Computation is in float64.
 
+    >>> import numpy as np
+    >>> from reference.polynomial_attention import fast_attention
     >>> rng = np.random.default_rng(0)
     >>> q, k, v = rng.random((64, 2)), rng.random((64, 2)), rng.random((64, 3))
     >>> res = fast_attention(q, k, v, scale=0.5, eps=1e-3, allow_slower=True)

@@ -172,3 +172,13 @@ def test_every_registered_claim_has_a_guide_entry_whose_docs_page_exists() -> No
 def test_format_cell_never_prints_a_repr() -> None:
     assert format_cell({"a": 0.1 + 0.2}) == "a: 0.3"
     assert format_cell([1 / 3, None]) == "0.3333, "
+
+
+def test_screenshot_skips_cleanly_without_chromium(report: Path, monkeypatch, capsys) -> None:
+    import verify.screenshot as shot
+
+    monkeypatch.setattr(shot, "find_chromium", lambda: None)
+    assert shot.main([str(report)]) == 0 and "skipped" in capsys.readouterr().out
+    assert shot.main([str(report / "missing")]) == 2  # no index.html: an error, not a skip
+    command = shot.chromium_command("chromium", report / "index.html", "x.png", 800, 600)
+    assert {"--disable-background-networking", "--disable-component-update"} <= set(command)

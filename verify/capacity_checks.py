@@ -14,6 +14,8 @@
 
 * :func:`wang_observations`: a trained loss never below the Wang-style floor.
 
+>>> from verify.capacity_checks import construction_count, memorization_observations
+>>> from verify.strategies.capacity import ConstructionCase
 >>> count = construction_count(ConstructionCase(1, 1, 0.25, 1.0))
 >>> count.rows_match_formula, [o.label for o in memorization_observations(count) if not o.holds]
 (True, [])
@@ -65,6 +67,9 @@ def empirical_prompt_lipschitz(
     max(1, |output|)`` (changes below it count as zero), so tiny steps do not turn rounding
     noise into slope.
 
+    >>> import numpy as np
+    >>> from reference.model import Transformer
+    >>> from verify.capacity_checks import empirical_prompt_lipschitz
     >>> rng = np.random.default_rng(0)
     >>> m = Transformer.random(1, rng=rng, width=2)
     >>> empirical_prompt_lipschitz(m, np.zeros((1, 2)), rng.random((2, 3, 1)), rng=rng) > 0
@@ -157,6 +162,7 @@ class MemorizationCount:
 def grid_centre_sequences(d: int, length: int, k: int) -> np.ndarray:
     """All ``K^{dL}`` sequences of cell centres ``(c + 1/2)/K``: shape ``(K^{dL}, L, d)``.
 
+    >>> from verify.capacity_checks import grid_centre_sequences
     >>> grid_centre_sequences(1, 2, 2)[:, :, 0].tolist()
     [[0.25, 0.25], [0.25, 0.75], [0.75, 0.25], [0.75, 0.75]]
     """
@@ -317,6 +323,7 @@ WANG_FLOOR_SLACK = 1e-9
 def wang_observations(floor: float, losses: list[float]) -> list[Observation]:
     """Each trained loss against the exact floor: ``floor (1 - slack) <= loss``.
 
+    >>> from verify.capacity_checks import wang_observations
     >>> [o.holds for o in wang_observations(0.5, [0.6, 0.5, 0.4])]
     [True, True, False]
     """
@@ -409,6 +416,8 @@ def rows_formula(d: int, length: int, k: int) -> int:
 def construction_count(case: ConstructionCase, *, drop_rows: int = 0) -> MemorizationCount:
     """:func:`memorization_count` of the construction of ``case`` on its grid-centre dataset.
 
+    >>> from verify.capacity_checks import construction_count
+    >>> from verify.strategies.capacity import ConstructionCase
     >>> construction_count(ConstructionCase(1, 2, 0.25, 1.0)).prompt_rows
     8
     """
@@ -440,6 +449,8 @@ def construction_worker(case: ConstructionCase) -> dict[str, Any]:
     """:func:`construction_count` as a JSON-ready row with the observations' verdicts
     (top-level and picklable for ``ctx.map``).
 
+    >>> from verify.capacity_checks import construction_worker
+    >>> from verify.strategies.capacity import ConstructionCase
     >>> construction_worker(ConstructionCase(1, 1, 0.25, 1.0))["passed"]
     True
     """
@@ -458,6 +469,8 @@ def memorizer_count(case: MemorizerCase, *, drop_rows: int = 0) -> MemorizationC
     """:func:`memorization_count` of ``construct_memorizer`` on the dataset of ``case``, against
     the dataset token bound with ``N`` sequences.
 
+    >>> from verify.capacity_checks import memorizer_count
+    >>> from verify.strategies.capacity import MemorizerCase
     >>> memorizer_count(MemorizerCase(4, 1, 2, 0.25, 0.25)).token_lower_bound < 1
     True
     """
@@ -481,6 +494,8 @@ def memorizer_count(case: MemorizerCase, *, drop_rows: int = 0) -> MemorizationC
 def memorizer_worker(case: MemorizerCase) -> dict[str, Any]:
     """:func:`memorizer_count` as a JSON-ready row (top-level and picklable for ``ctx.map``).
 
+    >>> from verify.capacity_checks import memorizer_worker
+    >>> from verify.strategies.capacity import MemorizerCase
     >>> memorizer_worker(MemorizerCase(4, 1, 2, 0.25, 0.25))["construction"]
     'memorizer'
     """

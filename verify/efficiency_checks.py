@@ -4,6 +4,7 @@ Each check takes the implementation under test as a keyword argument (default: t
 the same check runs on a deliberately broken implementation (a *plant*) to show it can fail. Used
 by ``verify/test_efficiency_properties.py`` and by the ``efficiency`` claim of the report.
 
+>>> from verify.efficiency_checks import check_fast_attention
 >>> from verify.properties import run_property
 >>> from verify.strategies.efficiency import attention_cases
 >>> run_property("fast", attention_cases(max_rows=8), check_fast_attention, max_examples=5).passed

@@ -14,6 +14,7 @@ serves a pytest property, the report's ``foundation`` claim and a sweep:
 Every check accepts the piece under test as an argument (``weights_fn`` / ``loss_and_grad``), so a
 deliberately broken implementation can be fed in to show the check fails (planted violations).
 
+>>> from verify.identities import check_bias_only, check_gradient, check_relative_pattern
 >>> import numpy as np
 >>> from reference import Transformer
 >>> from verify.strategies import PromptCase
@@ -64,6 +65,9 @@ def model_weights(model: Transformer, h: np.ndarray, rows: slice) -> np.ndarray:
 def attention_input(model: Transformer, prompt: np.ndarray, xs: np.ndarray) -> np.ndarray:
     """``FFN_in([P; X embed + positional])``: the rows attention sees, ``(..., Lp + L, D)``.
 
+    >>> import numpy as np
+    >>> from reference.model import Transformer
+    >>> from verify.identities import attention_input
     >>> rng = np.random.default_rng(0)
     >>> m = Transformer.random(2, rng=rng, width=3)
     >>> attention_input(m, np.zeros((1, 3)), np.zeros((4, 2))).shape

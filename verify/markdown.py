@@ -36,6 +36,7 @@ def ratio_text(value: Any) -> str:
     ``None`` is an exact check that held; a non-finite ratio (a float, or the string
     results.json stores it as) is shown as such, never as "exact".
 
+    >>> from verify.markdown import ratio_text
     >>> ratio_text(None), ratio_text(0.123456), ratio_text(float("inf")), ratio_text("inf")
     ('exact', '0.123', 'inf', 'inf')
     """

@@ -141,6 +141,9 @@ def publish(staging: Path, out: Path) -> None:
 def to_json_value(value: Any) -> Any:
     """``value`` with numpy types, tuples, paths and non-finite floats made JSON-safe.
 
+    >>> import numpy as np
+    >>> import numpy as np
+    >>> from verify.report import to_json_value
     >>> to_json_value({"a": np.float64(1.5), "b": (1, float("inf")), "c": np.arange(2)})
     {'a': 1.5, 'b': [1, 'inf'], 'c': [0, 1]}
     """
@@ -266,6 +269,7 @@ def exit_code_for(claims: dict[str, dict[str, Any]]) -> int:
     """:data:`EXIT_FALSIFIED` if any claim is falsified, else :data:`EXIT_CLAIM_ERROR` if any
     raised, else :data:`EXIT_OK`.
 
+    >>> from verify.report import exit_code_for
     >>> exit_code_for({"a": {"status": "passed"}, "b": {"status": "error"}})
     3
     """

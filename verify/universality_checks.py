@@ -33,6 +33,8 @@ SLOPE_TOLERANCE_LATEX = rf"|\hat s + 1| \le {SLOPE_TOLERANCE:g}"
 def quantized_target(f: Callable, x: np.ndarray, K: int, Q: int) -> np.ndarray:
     """Oracle: ``f`` at the cell centers of ``x (L, d)``, rounded to the level centers.
 
+    >>> import numpy as np
+    >>> from verify.universality_checks import quantized_target
     >>> quantized_target(lambda x: x, np.array([[0.3]]), 4, 4).tolist()
     [[0.375]]
     """
@@ -129,6 +131,7 @@ class SlopeFit:
 def fit_log_slope(Ks: list[int], errors: list[float]) -> float:
     """Slope of the least-squares line through ``(log2 K, log2 error)``.
 
+    >>> from verify.universality_checks import fit_log_slope
     >>> round(fit_log_slope([2, 4, 8], [0.5, 0.25, 0.125]), 6)
     -1.0
     """
@@ -140,6 +143,7 @@ def fit_log_slope(Ks: list[int], errors: list[float]) -> float:
 def check_slope(slope: float) -> Observation:
     """``|slope + 1| <= SLOPE_TOLERANCE``: the fitted log-log slope is close to ``-1``.
 
+    >>> from verify.universality_checks import check_slope
     >>> check_slope(-1.1).holds, check_slope(0.0).holds
     (True, False)
     """

@@ -14,6 +14,7 @@ The right-hand sides are lambdified (:func:`relative_pattern_rhs`, :func:`bias_o
 :func:`identity_residuals` proves both identities symbolically for softmax attention with
 ``Lp`` prompt and ``L`` input keys (arbitrary real logits and values).
 
+>>> from verify.bounds.foundation import identity_residuals, relative_pattern_rhs
 >>> relative_pattern_rhs(0.25, 0.5)
 0.375
 >>> identity_residuals(2, 2)

@@ -59,6 +59,8 @@ STATEMENT = (
 def capacity_worker(spec: CapacitySpec) -> dict[str, Any]:
     """One grid point of the capacity curve, as a JSON-ready row (top-level: picklable).
 
+    >>> from reference.capacity import CapacitySpec
+    >>> from verify.claims.capacity import capacity_worker
     >>> row = capacity_worker(
     ...     CapacitySpec(n_pairs=1, d=1, input_length=1, width=2, prompt_lengths=(1, 2))
     ... )
@@ -103,6 +105,7 @@ def wang_worker(args: tuple[int, int, int, tuple[int, ...], int, int]) -> dict[s
 
     ``args = (d, L, D, prompt_lengths, max_steps, seed)``.
 
+    >>> from verify.claims.capacity import wang_worker
     >>> row = wang_worker((1, 2, 2, (1, 2), 50, 0))
     >>> all(loss >= row["floor"] for loss in row["losses"])
     True

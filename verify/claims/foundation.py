@@ -54,6 +54,7 @@ def _tolerance_latex(name: str, tolerance: sp.Float) -> str:
 def sweep_case(prompt_scale: float, prompt_length: int, seed: int) -> PromptCase:
     """The sweep's case: a fixed-size random model, a prompt of norm scale ``prompt_scale``.
 
+    >>> from verify.claims.foundation import sweep_case
     >>> sweep_case(1.0, 4, 0).prompt.shape
     (4, 5)
     """

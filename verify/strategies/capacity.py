@@ -145,6 +145,8 @@ class ShiftTarget:
     """``f(X)_{l,r} = clip(1/2 + w_{l,r} (X_{l+1 mod L, r} − 1/2), 0, 1)`` with ``|w| <= C``:
     ``C``-Lipschitz in the max norm, and each output token depends on another token (a context).
 
+    >>> import numpy as np
+    >>> from verify.strategies.capacity import ShiftTarget
     >>> f = ShiftTarget(d=1, L=2, lipschitz=1.0, seed=0)
     >>> f(np.array([[0.5], [0.5]])).tolist()
     [[0.5], [0.5]]

@@ -31,6 +31,8 @@ FIT_METHODS = st.sampled_from(["minimax", "chebyshev", "taylor"])
 def rows_with_norms(rng: np.random.Generator, count: int, dim: int, top: float) -> np.ndarray:
     """``count`` random rows whose norms are uniform in ``[0, top]``, the first exactly ``top``.
 
+    >>> import numpy as np
+    >>> from verify.strategies.efficiency import rows_with_norms
     >>> x = rows_with_norms(np.random.default_rng(0), 5, 3, 2.0)
     >>> bool(np.isclose(np.linalg.norm(x, axis=1).max(), 2.0))
     True
