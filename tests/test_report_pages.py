@@ -38,8 +38,8 @@ def _rich_claim(ctx: ClaimContext) -> ClaimResult:
         CheckResult("planted", "broken constant", "", 1, True, None, kind="planted"),
     ]
     result = ClaimResult("universality", "A rich fake claim", "The statement.", checks=checks)
+    result.tables["long one"] = LONG_ROWS  # first: the inline table after it stays out of its list
     result.tables["small"] = [{"n": 1, "err": 0.12345678901234567}, {"n": 2, "err": 1e-17}]
-    result.tables["long one"] = LONG_ROWS
     (ctx.figure_dir / "f.png").write_bytes(b"\x89PNG fake")
     result.figures.append(FigureResult("f.png", "a figure"))
     return result
@@ -100,6 +100,8 @@ def test_long_tables_go_to_csv_and_small_ones_stay_inline(report: Path) -> None:
     assert not is_inline(LONG_ROWS) and "| 39 |" not in index
     link = "tables/universality-long-one.csv"
     assert f"]({link})" in index and "40 rows × 3 columns" in index
+    html = (report / "index.html").read_text()
+    assert re.search(r"40 rows × 3 columns \(n, errors, ratio\)</li>\s*</ul>", html)
     with (report / link).open() as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 40 and json.loads(rows[3]["errors"]) == LONG_ROWS[3]["errors"]
@@ -132,6 +134,12 @@ def test_html_renders_formulas_and_figures(report: Path) -> None:
 def test_unparsable_formula_is_shown_as_source_not_dropped() -> None:
     page = render_html("$$\n\\notacommand{x}\n$$\n", title="t")
     assert '<code class="math-source">\\notacommand{x}</code>' in page
+
+
+def test_a_formula_in_an_image_caption_stays_source_in_the_alt_text() -> None:
+    page = render_html("![the line $n^*(R) = \\frac{4r}{c}$.](f.png)", title="t")
+    alt = re.search(r'<img src="f.png" alt="([^"]*)"', page).group(1)
+    assert alt == "the line $n^*(R) = \\frac{4r}{c}$." and "<img" not in alt
 
 
 def test_inline_math_leaves_code_alone() -> None:

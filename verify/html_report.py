@@ -84,12 +84,13 @@ def _math_html(latex: str, display: bool) -> str:
     return f'<div class="math">{element}</div>' if display else element
 
 
-def _protect_math(markdown: str) -> tuple[str, list[str]]:
-    """Replace formulas outside code by placeholders; return the text and their HTML."""
-    rendered: list[str] = []
+def _protect_math(markdown: str) -> tuple[str, list[tuple[str, str]]]:
+    """Replace formulas outside code by placeholders; return the text and, per formula, its
+    LaTeX source and HTML."""
+    rendered: list[tuple[str, str]] = []
 
     def hold(latex: str, display: bool) -> str:
-        rendered.append(_math_html(latex, display))
+        rendered.append((latex.strip(), _math_html(latex, display)))
         return _PLACEHOLDER.format(len(rendered) - 1)
 
     out: list[str] = []
@@ -146,8 +147,14 @@ def render_html(markdown: str, *, title: str) -> str:
     """A complete HTML page of ``markdown`` (tables on, raw HTML passed through)."""
     text, formulas = _protect_math(markdown)
     body = MarkdownIt("commonmark", {"html": True}).enable("table").render(text)
-    for index, element in enumerate(formulas):
+    for index, (source, element) in enumerate(formulas):
         placeholder = _PLACEHOLDER.format(index)
+        # inside an attribute (an image's alt text) a formula stays LaTeX source
+        body = re.sub(
+            rf'(\s(?:alt|title)="[^"]*?){placeholder}',
+            lambda m, s=source: m.group(1) + html.escape(f"${s}$", quote=True),
+            body,
+        )
         body = body.replace(f"<p>{placeholder}</p>", element).replace(placeholder, element)
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'

@@ -223,6 +223,7 @@ def _tables(entry: dict[str, Any]) -> list[str]:
             lines += [
                 f"* **{name}**: [{path}]({path}), {len(rows)} rows × {len(columns)} columns "
                 f"({', '.join(columns)})",
+                "",
             ]
     return [*lines, ""]
 
