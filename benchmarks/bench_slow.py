@@ -1,7 +1,7 @@
 """The slow grid points (minutes in total): discovered only with ``PTL_ASV_SLOW=1``.
 
 ``PTL_ASV_SLOW=1 asv run --python=same --bench bench_slow`` times exact attention at 2^15 and
-2^16, polynomial attention at 2^17 (R ≤ 1), 2^16 (R = 4) and 2^12 (R = 9), and the exact and
+2^16, polynomial attention at 2^17 (R ≤ 1), 2^16 (R = 4) and 2^10, 2^12 (R = 9), and the exact and
 low-rank key/value gradients at 2^15. Without the variable this module defines no benchmark, so
 ``asv run --python=same --quick`` stays quick (docs/asv.md).
 """
@@ -39,7 +39,9 @@ if SLOW_SUITE_ENABLED:
     from benchmarks.bench_prompt_cache import TimeGradients as _TimeGradients
 
     class SlowPolynomialAttention(_TimePolynomial):
-        params = ([(1 << 17, 0.25), (1 << 17, 1.0), (1 << 16, 4.0), (1 << 12, 9.0)],)
+        params = (
+            [(1 << 17, 0.25), (1 << 17, 1.0), (1 << 16, 4.0), (1 << 10, 9.0), (1 << 12, 9.0)],
+        )
         param_names = ("n, R",)
         repeat = (1, 3, 120.0)
         timeout = 1800

@@ -129,7 +129,8 @@ def _summary(results: dict[str, Any]) -> list[str]:
     lines = [
         "## Summary",
         "",
-        "| claim | verdict | evidence cases | worst ratio | planted violations | seconds |",
+        "| claim | verdict | evidence cases | worst ratio | planted violations "
+        "| seconds (indicative) |",
         "|---|---|---|---|---|---|",
     ]
     for entry in results["claims"].values():

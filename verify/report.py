@@ -35,6 +35,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from verify.claim_guide import reproduce_command
 from verify.claims.base import Claim, ClaimContext, ClaimResult
 from verify.environment import environment
 from verify.executors import open_executor
@@ -141,7 +142,6 @@ def publish(staging: Path, out: Path) -> None:
 def to_json_value(value: Any) -> Any:
     """``value`` with numpy types, tuples, paths and non-finite floats made JSON-safe.
 
-    >>> import numpy as np
     >>> import numpy as np
     >>> from verify.report import to_json_value
     >>> to_json_value({"a": np.float64(1.5), "b": (1, float("inf")), "c": np.arange(2)})
@@ -401,7 +401,6 @@ def summary_table(results: dict[str, Any]) -> Table:
 def print_summary(results: dict[str, Any], out: Path, console: Console) -> None:
     """Summary table, then each counterexample (with how to reproduce it) and each error."""
     console.print(summary_table(results))
-    mode_flag = {"smoke": " --smoke", "thorough": " --thorough"}.get(results["mode"], "")
     for entry in results["claims"].values():
         if entry["status"] == "falsified":
             for check in entry["checks"]:
@@ -412,11 +411,8 @@ def print_summary(results: dict[str, Any], out: Path, console: Console) -> None:
                         markup=False,
                         highlight=False,
                     )
-            console.print(
-                f"reproduce: python -m verify --only {entry['name']} --seed {results['seed']}"
-                f"{mode_flag}",
-                markup=False,
-            )
+            command = reproduce_command(entry["name"], seed=results["seed"], mode=results["mode"])
+            console.print(f"reproduce: {command}", markup=False)
         elif entry["status"] == "error":
             error = entry["error"]
             console.print(
