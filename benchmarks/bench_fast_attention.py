@@ -82,10 +82,11 @@ class TimeTorchSDPA:
 
 class TrackSpeedup:
     """Speedups of polynomial attention at n = 2^12, 2^14 and each R: exact time / polynomial
-    time, and torch
-    SDPA time / polynomial time (float32 and float64, when torch imports). Numerator and
-    denominator are medians of 3 runs measured in the same process, one after the other.
-    asv flags *increases* as regressions; for a speedup a drop is the regression (docs/asv.md)."""
+    time, and torch SDPA time / polynomial time (float32 and float64, when torch is
+    installed). Every time is a median of 3 runs, all measured in one process (``setup_cache``):
+    the exact and torch times once per n (their cost does not depend on R), the polynomial time
+    once per (n, R). asv flags *increases* as regressions; for a speedup a drop is the
+    regression (docs/asv.md)."""
 
     params = (SPEEDUP_SIZES, SPEEDUP_RADII)
     param_names = ("n", "R")
@@ -96,15 +97,16 @@ class TrackSpeedup:
 
         out: dict = {}
         for n in SPEEDUP_SIZES:
+            baselines = {
+                "exact": time_exact(n, 1.0),
+                "float32": torch_sdpa_time(n, 1.0, "float32"),
+                "float64": torch_sdpa_time(n, 1.0, "float64"),
+            }
             for radius in SPEEDUP_RADII:
                 poly = time_polynomial(n, radius)
                 out[f"{n} {radius}"] = {
-                    "exact": time_exact(n, radius) / poly,
-                    **{
-                        dtype: (t / poly if t is not None else None)
-                        for dtype in ("float32", "float64")
-                        for t in [torch_sdpa_time(n, radius, dtype)]
-                    },
+                    name: (seconds / poly if seconds is not None else None)
+                    for name, seconds in baselines.items()
                 }
         return out
 
