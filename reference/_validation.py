@@ -36,6 +36,7 @@ def as_array(
 ) -> np.ndarray:
     """Return ``value`` as a finite float32/float64 (or mpmath object) array of rank ``ndim``.
 
+    >>> from reference._validation import as_array
     >>> as_array("x", [[1.0, 2.0]], ndim=2).shape
     (1, 2)
     """
@@ -74,6 +75,8 @@ def check_qkv(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Queries ``(n, d)``, keys ``(m, d)`` and values ``(m, d_v)``, ``m >= 1``.
 
+    >>> import numpy as np
+    >>> from reference._validation import check_qkv
     >>> [a.shape for a in check_qkv(np.ones((2, 3)), np.ones((4, 3)), np.ones((4, 1)))]
     [(2, 3), (4, 3), (4, 1)]
     """

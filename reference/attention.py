@@ -16,6 +16,8 @@ DEFAULT_CHUNK_ELEMENTS = 1 << 20  # logits held at once: 1M entries = 8 MB in fl
 def exp_elementwise(x: np.ndarray) -> np.ndarray:
     """``exp`` for float arrays and for object arrays of ``mpmath.mpf``.
 
+    >>> import numpy as np
+    >>> from reference.attention import exp_elementwise
     >>> float(exp_elementwise(np.array([0.0]))[0])
     1.0
     """
@@ -29,6 +31,8 @@ def exp_elementwise(x: np.ndarray) -> np.ndarray:
 def softmax_rows(logits: np.ndarray) -> np.ndarray:
     """Row-wise softmax with the max subtracted first (no overflow for any finite logits).
 
+    >>> import numpy as np
+    >>> from reference.attention import softmax_rows
     >>> softmax_rows(np.array([[0.0, 0.0]])).tolist()
     [[0.5, 0.5]]
     """
@@ -52,6 +56,8 @@ def attention(
     subtracted before ``exp``. float32 inputs give a float32 result, float64 a float64 one, and
     object arrays of ``mpmath.mpf`` are computed at the current ``mpmath.mp`` precision.
 
+    >>> import numpy as np
+    >>> from reference.attention import attention
     >>> q = np.zeros((2, 3)); k = np.ones((4, 3)); v = np.arange(8.0).reshape(4, 2)
     >>> attention(q, k, v, scale=1.0).tolist()
     [[3.0, 4.0], [3.0, 4.0]]

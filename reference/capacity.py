@@ -42,6 +42,8 @@ def random_pairs(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``n_pairs`` input sequences and targets, all entries i.i.d. uniform on ``[0, 1]``.
 
+    >>> import numpy as np
+    >>> from reference.capacity import random_pairs
     >>> xs, ys = random_pairs(3, d=2, length=4, rng=np.random.default_rng(0))
     >>> xs.shape, ys.shape
     ((3, 4, 2), (3, 4, 2))
@@ -115,6 +117,10 @@ def gradient_capacity(
     (:attr:`LengthTrial.converged`: no restart hit the cap). With ``stop_at_first`` the scan ends
     at the first memorizing length.
 
+    >>> import numpy as np
+    >>> from reference.capacity import gradient_capacity
+    >>> from reference.capacity import random_pairs
+    >>> from reference.model import Transformer
     >>> rng = np.random.default_rng(0)
     >>> m = Transformer.random(1, rng=rng, width=2)
     >>> xs, ys = random_pairs(1, d=1, length=1, rng=rng)
@@ -209,6 +215,8 @@ def build_capacity_problem(
     """The random frozen model, the ``N`` random pairs and the generator (for the prompts)
     of ``spec``, all from ``spec.seed``.
 
+    >>> from reference.capacity import CapacitySpec
+    >>> from reference.capacity import build_capacity_problem
     >>> spec = CapacitySpec(n_pairs=3, d=1, input_length=2, width=2, prompt_lengths=(1,))
     >>> model, xs, ys, rng = build_capacity_problem(spec)
     >>> model.width, xs.shape
@@ -228,6 +236,8 @@ def build_capacity_problem(
 def run_capacity_spec(spec: CapacitySpec) -> CapacityResult:
     """Build the problem of ``spec`` (:func:`build_capacity_problem`) and run the scan.
 
+    >>> from reference.capacity import CapacitySpec
+    >>> from reference.capacity import run_capacity_spec
     >>> spec = CapacitySpec(n_pairs=1, d=1, input_length=1, width=2, prompt_lengths=(1,))
     >>> run_capacity_spec(spec).n_pairs
     1
@@ -271,6 +281,8 @@ def wang_loss_floor(ys: np.ndarray, permutation: np.ndarray) -> float:
     wang_pair_floor``); ``tests/test_capacity.py`` ties this numpy evaluation to it.
     ``permutation`` must be an integer array (booleans and floats are refused).
 
+    >>> import numpy as np
+    >>> from reference.capacity import wang_loss_floor
     >>> float(wang_loss_floor(np.array([[[0.0]], [[1.0]]]), np.array([0])))
     0.25
     """
@@ -301,6 +313,9 @@ def wang_dataset(model: Transformer, *, length: int, rng: np.random.Generator) -
     ``1 - (targets of the matching rows of sequence 0)``. Needs ``length >= 2`` and a model
     without positional encoding (positions would break the permutation symmetry).
 
+    >>> import numpy as np
+    >>> from reference.capacity import wang_dataset
+    >>> from reference.model import Transformer
     >>> rng = np.random.default_rng(0)
     >>> m = Transformer.random(2, rng=rng, width=3)
     >>> data = wang_dataset(m, length=3, rng=rng)
@@ -328,6 +343,9 @@ def permutation_defect(
 ) -> float:
     """``max |τ([P; X π]) - τ([P; X]) π|``: zero (to rounding) for models without positions.
 
+    >>> import numpy as np
+    >>> from reference.capacity import permutation_defect
+    >>> from reference.model import Transformer
     >>> rng = np.random.default_rng(0)
     >>> m = Transformer.random(2, rng=rng, width=3)
     >>> permutation_defect(m, rng.random((2, 3)), rng.random((4, 2)), np.arange(4)[::-1]) < 1e-12
@@ -362,6 +380,10 @@ def trained_losses(
     Each run stops on a certified plateau (relative improvement of the best loss below
     ``min_improvement`` over ``patience`` steps) or at the cap ``max_steps``.
 
+    >>> import numpy as np
+    >>> from reference.capacity import trained_losses
+    >>> from reference.capacity import wang_dataset
+    >>> from reference.model import Transformer
     >>> rng = np.random.default_rng(0)
     >>> m = Transformer.random(1, rng=rng, width=2)
     >>> data = wang_dataset(m, length=2, rng=rng)

@@ -158,6 +158,8 @@ def lookup_spec(
     ``decoder``: ``"deep"`` or ``"wide"`` (three ``FFN_in`` layers and a multi-layer ``FFN_out``),
     or ``"shallow"`` (one FFN layer on each side, :mod:`reference.decoder_shallow`).
 
+    >>> from fractions import Fraction
+    >>> from reference.construction import lookup_spec
     >>> spec = lookup_spec(1, 1, 2, 2, Fraction(1, 8), 4)
     >>> spec.width, [len(layer) for layer in spec.ffn_in]
     (21, [1, 2, 2])
@@ -245,6 +247,8 @@ class Construction:
         """Whether each sequence ``x (L, d)`` / ``(B, L, d)`` lies in ``[0,1]`` and at distance
         ``>= band`` from every interior cell boundary ``j/K`` (where the guarantee holds).
 
+        >>> from fractions import Fraction
+        >>> from reference.construction import construct_lookup
         >>> import numpy as np
         >>> c = construct_lookup(np.zeros((2, 1, 1), dtype=np.int64), d=1, L=1, K=2, Q=2,
         ...                      eta=Fraction(1, 8))
@@ -293,6 +297,9 @@ class Construction:
         ``ValueError``, ``"ignore"`` does neither; :meth:`off_band` gives the mask. The value
         is ``prompt_forward(model, prompt, x)`` at the backend's precision, as float64.
 
+        >>> import numpy as np
+        >>> from fractions import Fraction
+        >>> from reference.construction import construct_lookup
         >>> c = construct_lookup(np.array([[[0]], [[1]]]), d=1, L=1, K=2, Q=2,
         ...                      eta=Fraction(1, 8))
         >>> c.forward(np.array([[0.45]]), on_band="ignore").tolist()
@@ -345,6 +352,9 @@ def construct_lookup(
     (``0 <= a < Q``) of a token at position ``pos`` in cell ``cell``. Public entry points are
     :func:`reference.construct_universal` and :func:`reference.construct_memorizer`.
 
+    >>> import numpy as np
+    >>> from fractions import Fraction
+    >>> from reference.construction import construct_lookup
     >>> c = construct_lookup(np.array([[[0]], [[1]]]), d=1, L=1, K=2, Q=2, eta=Fraction(1, 8))
     >>> c.forward(np.array([[0.2]])).tolist(), c.forward(np.array([[0.8]])).tolist()
     ([[0.25]], [[0.75]])

@@ -27,6 +27,7 @@ def ffn_widths(
     ``T−1`` snap units for ``k <= 1``; the final layer ``3d``. Wide decoder (``G`` ramps, see
     :func:`decoder_ramps`): ``G + 2(L−1)``, ``2G + T − 1``, ``2(T−1)`` (if ``T > 1``), ``3dT``.
 
+    >>> from reference.construction_limits import ffn_widths
     >>> ffn_widths(1, 1, 4, 4)
     ((3, 6, 4), (3, 6, 5, 3))
     >>> ffn_widths(1, 2, 2, 4, "wide")[1]
@@ -78,6 +79,7 @@ def check_sizes(
     ``d``, ``L`` of any magnitude), then exactly once it is known to be small. ``hint`` ends the
     message for the grid sizes (the memorizer says what to change about the data).
 
+    >>> from reference.construction_limits import check_sizes
     >>> check_sizes(1, 2, 4, 4)
     >>> try:
     ...     check_sizes(1000, 10**6, 4, 4)

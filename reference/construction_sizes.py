@@ -25,6 +25,7 @@ MAX_GRID_SEQUENCES = 1 << 20  # target evaluations K^{dL} of construct_universal
 def power_of_two_at_least(value: float, *, minimum_exponent: int = 1) -> int:
     """Smallest ``2^k >= value`` with ``k >= minimum_exponent`` (exact for dyadic inputs).
 
+    >>> from reference.construction_sizes import power_of_two_at_least
     >>> power_of_two_at_least(5.0), power_of_two_at_least(0.3), power_of_two_at_least(8)
     (8, 2, 8)
     """
@@ -38,6 +39,7 @@ def power_of_two_at_least(value: float, *, minimum_exponent: int = 1) -> int:
 def band_width(eps: float, d: int, L: int, K: int) -> Fraction:
     """Default band half-width ``η = 2^⌊log2(ε / (2 d L K))⌋``: band measure ``<= 2dLηK <= ε``.
 
+    >>> from reference.construction_sizes import band_width
     >>> band_width(0.25, 1, 1, 4)
     Fraction(1, 32)
     """
@@ -47,6 +49,7 @@ def band_width(eps: float, d: int, L: int, K: int) -> Fraction:
 def log2_levels(Q: int) -> int:
     """``log2 Q`` for the power of two ``Q`` (packing and unpacking are exact only then).
 
+    >>> from reference.construction_sizes import log2_levels
     >>> log2_levels(16)
     4
     """
@@ -66,6 +69,7 @@ def inverse_temperature(d: int, L: int, K: int, Q: int) -> int:
     Then the ``L K^d`` non-matching prompt rows move the packed table by at most
     ``2 L K^d e^{−β} <= 2^{−(T log2 Q + 4)}`` (relative).
 
+    >>> from reference.construction_sizes import inverse_temperature
     >>> inverse_temperature(1, 2, 4, 4)
     16
     """
@@ -82,6 +86,7 @@ def precision_needed(d: int, L: int, K: int, Q: int) -> int:
     quarter of the last digit's margin, amplified by ``Q`` per extracted digit); the second
     keeps the attention logits exact integers.
 
+    >>> from reference.construction_sizes import precision_needed
     >>> precision_needed(1, 2, 4, 4)
     14
     """
@@ -95,6 +100,7 @@ def decoder_ramps(d: int, L: int, K: int, Q: int, decoder: str = "deep") -> int:
     """Ramp units (= step coordinates) of the decoder: ``d(Q−1)`` for the deep decoder (reused
     per digit), ``d Σ_{t<T} (Q^{t+1} − 1) = d(Q(Q^T − 1)/(Q − 1) − T)`` for the wide one.
 
+    >>> from reference.construction_sizes import decoder_ramps
     >>> decoder_ramps(1, 2, 2, 4), decoder_ramps(1, 2, 2, 4, "wide")
     (3, 18)
     """
@@ -110,6 +116,7 @@ def shallow_tie_rows(L: int) -> int:
     matching prompt row, the ``L`` input rows and ``n − L − 1`` constant pad rows), a power of
     two so that the weights ``1/n`` and the products by ``n`` are exact in binary arithmetic.
 
+    >>> from reference.construction_sizes import shallow_tie_rows
     >>> [shallow_tie_rows(L) for L in (1, 2, 3, 4)]
     [2, 4, 4, 8]
     """
@@ -119,6 +126,7 @@ def shallow_tie_rows(L: int) -> int:
 def shallow_prompt_rows(d: int, L: int, K: int) -> int:
     """Prompt rows of the shallow model: ``L K^d + n − L − 1`` (``n``: :func:`shallow_tie_rows`).
 
+    >>> from reference.construction_sizes import shallow_prompt_rows
     >>> shallow_prompt_rows(1, 2, 4)
     9
     """
@@ -131,6 +139,7 @@ def shallow_inverse_temperature(d: int, L: int, K: int, Q: int, precision_bits: 
     Then the off-match attention mass ``Lp e^{−β} < 2^{−(p + T log2 Q + 3)}`` is absorbed by
     rounding: the attention output is exactly the hard average (docs/universality.md).
 
+    >>> from reference.construction_sizes import shallow_inverse_temperature
     >>> shallow_inverse_temperature(1, 2, 4, 4, 53)
     64
     """
@@ -147,6 +156,8 @@ def shallow_precision_terms(d: int, L: int, K: int, Q: int, eta: Fraction) -> di
     ``pre_activation``: ``FFN_out`` pre-activations ``< 2^{T log2 Q + 2}(3 + (L−1)d(K−1))``;
     ``ffn_in``: the slope ``1/η`` of the quantizer ramps (``log2(1/η) + 2``).
 
+    >>> from fractions import Fraction
+    >>> from reference.construction_sizes import shallow_precision_terms
     >>> shallow_precision_terms(1, 2, 4, 4, Fraction(1, 32))
     {'decoder': 21, 'pre_activation': 14, 'ffn_in': 7}
     """
@@ -162,6 +173,8 @@ def shallow_precision_terms(d: int, L: int, K: int, Q: int, eta: Fraction) -> di
 def shallow_slope(eta: Fraction) -> int:
     """Slope ``s = 2^⌈log2(1/η)⌉`` of the shallow model's quantizer ramps (``1/s <= η``).
 
+    >>> from fractions import Fraction
+    >>> from reference.construction_sizes import shallow_slope
     >>> shallow_slope(Fraction(1, 32)), shallow_slope(Fraction(1, 48))
     (32, 64)
     """
@@ -172,6 +185,7 @@ def shallow_logit_bits(d: int, K: int, beta: int) -> int:
     """Bits that keep the shallow model's attention logits (and their differences) exact:
     ``log2 β + 1 + ⌈log2(3d(K−1)² + 1)⌉``.
 
+    >>> from reference.construction_sizes import shallow_logit_bits
     >>> shallow_logit_bits(1, 4, 64)
     12
     """
@@ -181,6 +195,8 @@ def shallow_logit_bits(d: int, K: int, beta: int) -> int:
 def shallow_precision_needed(d: int, L: int, K: int, Q: int, eta: Fraction) -> int:
     """Smallest ``p`` meeting every requirement of the shallow model, β taken at ``p`` itself.
 
+    >>> from fractions import Fraction
+    >>> from reference.construction_sizes import shallow_precision_needed
     >>> shallow_precision_needed(1, 2, 4, 4, Fraction(1, 32))
     21
     """
@@ -195,6 +211,8 @@ def decoder_precision_needed(
 ) -> int:
     """:func:`precision_needed` for the deep and wide decoders, the shallow model's otherwise.
 
+    >>> from fractions import Fraction
+    >>> from reference.construction_sizes import decoder_precision_needed
     >>> decoder_precision_needed(1, 2, 4, 4), decoder_precision_needed(1, 2, 4, 4, "shallow",
     ...                                                              Fraction(1, 32))
     (14, 21)

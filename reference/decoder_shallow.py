@@ -74,6 +74,7 @@ def other_cells(t: int, p0: int, d: int, L: int, K: int) -> dict[tuple[int, int]
     Inverse of :func:`reference.packing.context_index` (``t = Σ_{q<p0} cell_q K^{dq} +
     Σ_{q>p0} cell_q K^{d(q−1)}``, ``cell_q = Σ_r c_{q,r} K^r``).
 
+    >>> from reference.decoder_shallow import other_cells
     >>> other_cells(7, 1, 1, 3, 2)
     {(0, 0): 1, (2, 0): 1}
     """
@@ -125,6 +126,8 @@ def _ffn_out_units(lay: Layout) -> list[_Unit]:
 def shallow_spec(d: int, L: int, K: int, Q: int, eta: Fraction, beta: int) -> _Spec:
     """The exact rational spec of the shallow model (one FFN layer on each side).
 
+    >>> from fractions import Fraction
+    >>> from reference.decoder_shallow import shallow_spec
     >>> spec = shallow_spec(1, 2, 2, 2, Fraction(1, 16), 64)
     >>> [len(layer) for layer in spec.ffn_in], [len(layer) for layer in spec.ffn_out]
     ([4], [16])
@@ -175,6 +178,8 @@ def build_shallow_prompt(
     coordinates, their squares' sum, its position) and the packed tables; then the
     ``n − L − 1`` pad rows (``one = 1``, nothing else), constant whatever the target.
 
+    >>> from fractions import Fraction
+    >>> from reference.decoder_shallow import build_shallow_prompt
     >>> build_shallow_prompt([[Fraction(1, 4)]] * 4, 1, 2, 2, 2, "float64", 53).shape
     (5, 15)
     """

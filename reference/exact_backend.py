@@ -60,6 +60,8 @@ RADIUS_EXTRA_BITS = 64
 def dyadic_exponent(value: Fraction) -> int:
     """``e`` with ``value = n / 2^e`` (``n`` an integer); raises if ``value`` is not dyadic.
 
+    >>> from fractions import Fraction
+    >>> from reference.exact_backend import dyadic_exponent
     >>> dyadic_exponent(Fraction(3, 8)), dyadic_exponent(Fraction(5))
     (3, 0)
     """
@@ -72,6 +74,7 @@ def dyadic_exponent(value: Fraction) -> int:
 def to_fraction(value: object) -> Fraction:
     """Exact rational value of a float, int, Fraction or ``mpmath.mpf`` (no rounding).
 
+    >>> from reference.exact_backend import to_fraction
     >>> to_fraction(0.375), to_fraction(3)
     (Fraction(3, 8), Fraction(3, 1))
     """
@@ -125,6 +128,10 @@ def exact_lookup(
     """The exact model of the lookup construction for ``digits (L K^d, T, d)`` (as
     :func:`reference.construction.construct_lookup` builds it, without materialising weights).
 
+    >>> import numpy as np
+    >>> from fractions import Fraction
+    >>> from reference.exact_backend import exact_forward
+    >>> from reference.exact_backend import exact_lookup
     >>> m = exact_lookup(np.array([[[0]], [[1]]]), d=1, L=1, K=2, Q=2, eta=Fraction(1, 8))
     >>> exact_forward(m, np.array([[[0.2]], [[0.8]]])).digits.ravel().tolist()
     [0, 1]
@@ -161,6 +168,10 @@ def exact_model(c: Construction) -> ExactModel:
     """The exact model of a built construction: its spec rebuilt from ``(d, L, K, Q, band,
     β, decoder)`` and its prompt converted exactly (a rounded float64 prompt stays rounded).
 
+    >>> import numpy as np
+    >>> from fractions import Fraction
+    >>> from reference.construction_layout import Layout
+    >>> from reference.exact_backend import exact_model
     >>> from reference.construction import construct_lookup
     >>> c = construct_lookup(np.array([[[0]], [[1]]]), d=1, L=1, K=2, Q=2, eta=Fraction(1, 8))
     >>> exact_model(c).prompt[1][Layout(1, 1, 2, 2).at("pv", 0)]
@@ -429,6 +440,10 @@ def exact_forward(
     ``relative_error`` adds ``|c_j| · relative_error`` to every attention output's radius (a
     worst-case rounding of that size, certified). ``batch``: query rows per vectorised pass.
 
+    >>> import numpy as np
+    >>> from fractions import Fraction
+    >>> from reference.exact_backend import exact_forward
+    >>> from reference.exact_backend import exact_lookup
     >>> m = exact_lookup(np.array([[[0], [1]], [[1], [0]], [[1], [1]], [[0], [0]]]),
     ...                  d=1, L=2, K=2, Q=2, eta=Fraction(1, 16))
     >>> out = exact_forward(m, np.array([[[0.25], [0.75]]]))
@@ -530,6 +545,8 @@ class GridVerification:
 def grid_ids_cells(ids: np.ndarray, d: int, L: int, K: int) -> np.ndarray:
     """Cell sequences ``(S, L)`` of grid sequence ids (position 0 slowest, as ``grid_cells``).
 
+    >>> import numpy as np
+    >>> from reference.exact_backend import grid_ids_cells
     >>> grid_ids_cells(np.arange(4), 1, 2, 2).tolist()
     [[0, 0], [0, 1], [1, 0], [1, 1]]
     """
@@ -549,6 +566,10 @@ def verify_grid(
     table ``digits (L K^d, T, d)`` the model should realise. ``ids``: which of the ``K^{dL}``
     sequences (default: all).
 
+    >>> import numpy as np
+    >>> from fractions import Fraction
+    >>> from reference.exact_backend import exact_lookup
+    >>> from reference.exact_backend import verify_grid
     >>> table = np.random.default_rng(0).integers(0, 4, size=(4, 2, 1))
     >>> m = exact_lookup(table, d=1, L=2, K=2, Q=4, eta=Fraction(1, 16))
     >>> v = verify_grid(m, table)

@@ -85,6 +85,8 @@ def exact_key_value_grad(
 ) -> KeyValueGrad:
     """Exact ``dK, dV`` of ``softmax(scale · q kᵀ) v``, in query-row chunks (``O(n·m·d)``).
 
+    >>> import numpy as np
+    >>> from reference.fast_gradient import exact_key_value_grad
     >>> q, k, v = np.zeros((1, 1)), np.zeros((2, 1)), np.array([[1.0], [3.0]])
     >>> exact_key_value_grad(q, k, v, np.ones((1, 1)), scale=1.0).grad_v.tolist()
     [[0.5], [0.5]]
@@ -192,6 +194,8 @@ def low_rank_key_value_grad(
 ) -> KeyValueGrad:
     """``dK, dV`` by the low-rank factors, with certified bounds (module docstring).
 
+    >>> import numpy as np
+    >>> from reference.fast_gradient import exact_key_value_grad, low_rank_key_value_grad
     >>> rng = np.random.default_rng(0)
     >>> q, k, v, g = (rng.random((30, 2)), rng.random((20, 2)), rng.random((20, 3)),
     ...               rng.random((30, 3)))
@@ -256,6 +260,8 @@ def fast_prompt_loss_and_grad(
     prompt keys once, so the cost is ``O((B·L + Lp) · r · d_v · d_k)`` instead of
     ``O(B·L·(Lp + L)·d)``. Inputs that need a logit radius above ``radius`` are refused.
 
+    >>> import numpy as np
+    >>> from reference.fast_gradient import fast_prompt_loss_and_grad
     >>> from reference import Transformer, prompt_loss_and_grad
     >>> rng = np.random.default_rng(0)
     >>> m = Transformer.random(2, rng=rng, width=3)

@@ -28,6 +28,7 @@ from reference.polyfit import FastAttentionRefused
 def rank(dim: int, degree: int) -> int:
     """Number of monomials of degree ``<= degree`` in ``dim`` variables, ``C(dim + degree, degree)``
 
+    >>> from reference.features import rank
     >>> rank(8, 4)
     495
     """
@@ -66,6 +67,7 @@ def monomial_table(dim: int, degree: int) -> MonomialTable:
     """The :class:`MonomialTable` of ``d = dim`` variables up to degree ``degree`` (cached);
     refused (``ValueError``) before any allocation when the rank exceeds ``MAX_TABLE_RANK``.
 
+    >>> from reference.features import monomial_table
     >>> t = monomial_table(2, 2)
     >>> (t.rank, t.multinomial.tolist())
     (6, [1.0, 1.0, 1.0, 1.0, 2.0, 1.0])
@@ -120,6 +122,8 @@ def _monomial_table(dim: int, degree: int) -> MonomialTable:
 def monomials(x: np.ndarray, table: MonomialTable) -> np.ndarray:
     """All monomials ``x^α`` with ``|α| <= g``, transposed: ``(r, n)`` for ``x (n, d)``.
 
+    >>> import numpy as np
+    >>> from reference.features import monomial_table, monomials
     >>> monomials(np.array([[2.0, 3.0]]), monomial_table(2, 2)).ravel().tolist()
     [1.0, 2.0, 3.0, 4.0, 6.0, 9.0]
     """
@@ -136,6 +140,8 @@ def monomials(x: np.ndarray, table: MonomialTable) -> np.ndarray:
 class FeatureMap:
     """``φ`` and ``ψ`` for the polynomial ``Σ c_j t^j`` and a ``scale`` (see module docstring).
 
+    >>> import numpy as np
+    >>> from reference.features import FeatureMap
     >>> fm = FeatureMap.build(np.array([1.0, 1.0, 0.5]), dim=2, scale=0.5)
     >>> q, k = np.array([[1.0, 2.0]]), np.array([[0.5, -1.0]])
     >>> t = 0.5 * float(q[0] @ k[0])
@@ -198,6 +204,8 @@ class FeatureMap:
     def phi(self, q: np.ndarray) -> np.ndarray:
         """``φ(q)ᵀ``: ``(r, n)`` for ``q (n, d)``; :class:`FastAttentionRefused` on overflow.
 
+        >>> import numpy as np
+        >>> from reference.features import FeatureMap
         >>> fm = FeatureMap.build(np.array([1.0, 1.0, 0.5]), dim=1, scale=1.0)
         >>> fm.phi(np.array([[1e200]]))  # doctest: +ELLIPSIS
         Traceback (most recent call last):

@@ -59,6 +59,8 @@ class LipschitzBound:
 def operator_norm_max(a: np.ndarray) -> float:
     """``N(A) = max_j Σ_i |A_ij|``: the max-norm operator norm of ``x ↦ x A`` on row vectors.
 
+    >>> import numpy as np
+    >>> from reference.lipschitz import operator_norm_max
     >>> operator_norm_max(np.array([[1.0, -2.0], [3.0, 0.5]]))
     4.0
     """
@@ -134,6 +136,9 @@ def prompt_lipschitz_bound(
     Valid for inputs in ``[0,1]^{input_length × d}``, prompts with entries in
     ``[-prompt_radius, prompt_radius]`` and any number of prompt rows.
 
+    >>> import numpy as np
+    >>> from reference.lipschitz import prompt_lipschitz_bound
+    >>> from reference.model import Transformer
     >>> m = Transformer.random(2, rng=np.random.default_rng(0), width=3)
     >>> b = prompt_lipschitz_bound(m, prompt_radius=1.0, input_length=4)
     >>> b.total >= b.ffn_in * b.attention * b.w_o * b.ffn_out * b.readout > 0

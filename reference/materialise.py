@@ -79,6 +79,8 @@ class _Materialiser:
 def materialise(spec: _Spec, backend: str, precision_bits: int) -> Transformer:
     """Dense :class:`Transformer` of the spec on ``backend``.
 
+    >>> from fractions import Fraction
+    >>> from reference.materialise import materialise
     >>> from reference.construction import lookup_spec
     >>> model = materialise(lookup_spec(1, 1, 2, 2, Fraction(1, 8), 4), "float64", 53)
     >>> model.width, model.attn.scale
@@ -117,6 +119,8 @@ def build_prompt(
     """The prompt ``(L K^d, D)``: flag, key features ``m, m²`` and the packed tables (the
     shallow model's: :func:`reference.decoder_shallow.build_shallow_prompt`).
 
+    >>> from fractions import Fraction
+    >>> from reference.materialise import build_prompt
     >>> build_prompt([[Fraction(1, 4)], [Fraction(3, 4)]], 1, 1, 2, 2, "float64", 53).shape
     (2, 21)
     """

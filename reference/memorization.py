@@ -45,6 +45,8 @@ SEPARATION_RTOL = 2.0**-40
 def min_token_separation(xs: np.ndarray) -> float:
     """Smallest max-norm distance between two distinct tokens of ``xs (N, L, d)`` (inf if none).
 
+    >>> import numpy as np
+    >>> from reference.memorization import min_token_separation
     >>> min_token_separation(np.array([[[0.1], [0.4]], [[0.1], [0.2]]]))
     0.1
     """
@@ -92,6 +94,7 @@ def cells_for_separation(separation: float) -> int:
     binary) does not double ``K``. :func:`construct_memorizer` then checks that distinct tokens
     fall in distinct cells, exactly.
 
+    >>> from reference.memorization import cells_for_separation
     >>> cells_for_separation(0.35 - 0.1), cells_for_separation(0.25), cells_for_separation(0.2)
     (4, 4, 8)
     """
@@ -155,6 +158,8 @@ def construct_memorizer(
 
     The frozen model depends on ``(d, L, δ, ε, backend, band)`` only; the data enter the prompt.
 
+    >>> import numpy as np
+    >>> from reference.memorization import construct_memorizer
     >>> xs = np.array([[[0.1], [0.6]], [[0.6], [0.1]]])
     >>> ys = np.array([[[0.9], [0.2]], [[0.3], [0.4]]])
     >>> c = construct_memorizer(xs, ys, eps=0.1, separation=0.5)

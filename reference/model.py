@@ -32,6 +32,8 @@ class FFNLayer:
 
     Shapes: ``w1 (D, H)``, ``b1 (H,)``, ``w2 (H, D)``, ``b2 (D,)``.
 
+    >>> import numpy as np
+    >>> from reference.model import FFNLayer
     >>> layer = FFNLayer.zeros(width=3, hidden=2)
     >>> layer(np.ones((1, 3))).tolist()
     [[1.0, 1.0, 1.0]]
@@ -153,6 +155,8 @@ class Transformer:
         attn: the :class:`Attention` layer.
         positional: ``(L_max, D)`` added to the embedded input rows, or ``None``.
 
+    >>> import numpy as np
+    >>> from reference.model import Transformer
     >>> model = Transformer.random(2, rng=np.random.default_rng(0), width=4)
     >>> (model.d, model.width)
     (2, 4)
@@ -258,6 +262,8 @@ class Transformer:
         ``ffn_hidden`` to ``2·width``, ``scale`` to ``1/√key_width``. With ``max_length`` a
         random positional encoding of that many rows is added.
 
+        >>> import numpy as np
+        >>> from reference.model import Transformer
         >>> m = Transformer.random(3, rng=np.random.default_rng(1), width=5, max_length=4)
         >>> m.positional.shape
         (4, 5)

@@ -42,6 +42,8 @@ def context_index(cells: np.ndarray, pos: int, K: int, d: int) -> np.ndarray:
 
     ``t = Σ_{p<pos} cell_p K^{dp} + Σ_{p>pos} cell_p K^{d(p−1)}`` — the other tokens' cells.
 
+    >>> import numpy as np
+    >>> from reference.packing import context_index
     >>> context_index(np.array([[1, 2, 3]]), 1, 2, 1).tolist()
     [7]
     """
@@ -61,6 +63,8 @@ def pack_tables(digits: np.ndarray, Q: int) -> list[list[Fraction]]:
 
     ``P = Σ_t a_t Q^{−(t+1)} + Q^{−T}/2`` (one half-digit offset after the last digit).
 
+    >>> import numpy as np
+    >>> from reference.packing import pack_tables
     >>> pack_tables(np.array([[[1], [0]]]), 2)
     [[Fraction(5, 8)]]
     """
@@ -81,6 +85,7 @@ def pack_tables(digits: np.ndarray, Q: int) -> list[list[Fraction]]:
 def grid_cells(d: int, L: int, K: int) -> np.ndarray:
     """All ``K^{dL}`` cell sequences as one ``(S, L)`` array of flattened cell indices.
 
+    >>> from reference.packing import grid_cells
     >>> grid_cells(1, 2, 2).tolist()
     [[0, 0], [0, 1], [1, 0], [1, 1]]
     """
@@ -91,6 +96,8 @@ def grid_cells(d: int, L: int, K: int) -> np.ndarray:
 def cell_centers(cells: np.ndarray, d: int, K: int) -> np.ndarray:
     """Centers ``(c_r + 1/2)/K`` of flattened cells ``(..., L)`` as tokens ``(..., L, d)``.
 
+    >>> import numpy as np
+    >>> from reference.packing import cell_centers
     >>> cell_centers(np.array([[1, 2]]), 2, 2).tolist()
     [[[0.75, 0.25], [0.25, 0.75]]]
     """

@@ -57,6 +57,7 @@ def largest_certifiable_radius(eps: float) -> float:
     rounding allowance (:func:`rounding_allowance`) is at least ``γ_2 (1 − eps) e^{2R}``; this
     exceeds ``eps`` beyond ``R = ½ log(eps / (γ_2 (1 − eps)))``.
 
+    >>> from reference.polyfit import largest_certifiable_radius
     >>> round(largest_certifiable_radius(0.5), 2), round(largest_certifiable_radius(1e-3), 2)
     (18.02, 14.57)
     """
@@ -69,6 +70,7 @@ class ExpFit:
     """A polynomial ``p(t) = Σ_j c_j t^j`` with ``|p(t) − e^t| <= certified_error · e^t`` on
     ``[-radius, radius]``.
 
+    >>> from reference.polyfit import fit_exp
     >>> fit = fit_exp(1.0, 1e-3)
     >>> (fit.degree, fit.certified_error <= 1e-3)
     (4, True)
@@ -99,6 +101,7 @@ class ExpFit:
 def check_method(method: object, name: str = "method") -> str:
     """``method`` if it is one of :data:`METHODS`, else ``ValueError`` naming ``name``.
 
+    >>> from reference.polyfit import check_method
     >>> check_method("taylor", "fit_method")
     'taylor'
     """
@@ -116,6 +119,9 @@ def _chebyshev_to_monomial(cheb_coeffs: np.ndarray, radius: float) -> np.ndarray
 def minimax_coefficients(radius: float, degree: int, *, iterations: int = 400) -> np.ndarray:
     """Lawson's iteration for the relative-error minimax fit of ``exp`` of degree ``degree``.
 
+    >>> import numpy as np
+    >>> from reference.polyfit import minimax_coefficients
+    >>> from reference.polyfit import poly
     >>> c = minimax_coefficients(1.0, 4)
     >>> bool(np.max(np.abs(poly.polyval(np.linspace(-1, 1, 101), c) * np.exp(-np.linspace(
     ...     -1, 1, 101)) - 1)) < 6e-4)
@@ -147,6 +153,8 @@ def minimax_coefficients(radius: float, degree: int, *, iterations: int = 400) -
 def chebyshev_coefficients(radius: float, degree: int) -> np.ndarray:
     """Interpolant of ``exp`` at the ``degree + 1`` Chebyshev points of ``[-R, R]`` (monomial).
 
+    >>> import numpy as np
+    >>> from reference.polyfit import chebyshev_coefficients
     >>> chebyshev_coefficients(1.0, 0).tolist() == [float(np.exp(0.0))]
     True
     """
@@ -159,6 +167,7 @@ def chebyshev_coefficients(radius: float, degree: int) -> np.ndarray:
 def taylor_coefficients(degree: int) -> np.ndarray:
     """``1 / j!`` for ``j = 0..degree``.
 
+    >>> from reference.polyfit import taylor_coefficients
     >>> taylor_coefficients(2).tolist()
     [1.0, 1.0, 0.5]
     """
@@ -181,6 +190,8 @@ def certify_relative_error(
 ) -> float:
     """An upper bound on ``sup_{|t| <= R} |p(t) e^{-t} − 1|`` (see the module docstring).
 
+    >>> from reference.polyfit import certify_relative_error
+    >>> from reference.polyfit import taylor_coefficients
     >>> bool(certify_relative_error(taylor_coefficients(6), 1.0) < 1e-3)
     True
     """
@@ -205,6 +216,8 @@ def gamma(k: int) -> float:
     """Higham's ``γ_k = k u / (1 − k u)`` (``u = 2^{-53}``, float64 unit roundoff): the relative
     error bound of ``k`` successive roundings.
 
+    >>> from reference.polyfit import UNIT_ROUNDOFF
+    >>> from reference.polyfit import gamma
     >>> gamma(0), 0 < gamma(2) - 2 * UNIT_ROUNDOFF < 1e-30
     (0.0, True)
     """
@@ -214,6 +227,8 @@ def gamma(k: int) -> float:
 def rounding_allowance(coeffs: np.ndarray, radius: float) -> float:
     """``γ_{2g+2} · Σ_j |c_j| R^j · e^R``: float64 rounding of ``p(t)`` relative to ``e^t``.
 
+    >>> import numpy as np
+    >>> from reference.polyfit import rounding_allowance
     >>> rounding_allowance(np.array([1.0]), 1.0) < 1e-15
     True
     """
@@ -254,6 +269,7 @@ def fit_exp(
     algebra) when ``radius`` exceeds :func:`largest_certifiable_radius`, else when rounding or
     ``max_degree`` stops the search.
 
+    >>> from reference.polyfit import fit_exp
     >>> [fit_exp(r, 1e-3).degree for r in (1.0, 4.0)]
     [4, 9]
     >>> fit_exp(1.0, 1e-3, "taylor").degree

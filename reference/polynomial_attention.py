@@ -77,6 +77,7 @@ NOT_COVERED = (
 def exact_cost(n: int, m: int, d: int, dv: int) -> float:
     """Operation count of exact attention: ``n·m·(2d + 2d_v + EXP_COST)``.
 
+    >>> from reference.polynomial_attention import exact_cost
     >>> exact_cost(2, 3, 1, 1)
     144.0
     """
@@ -86,6 +87,7 @@ def exact_cost(n: int, m: int, d: int, dv: int) -> float:
 def polynomial_cost(n: int, m: int, r: int, dv: int) -> float:
     """Operation count of the polynomial method: ``(n + m)·r·(2(d_v + 1) + 2)``.
 
+    >>> from reference.polynomial_attention import polynomial_cost
     >>> polynomial_cost(2, 3, 1, 1)
     30.0
     """
@@ -96,6 +98,7 @@ def resolve_scale(scale: object, d: int) -> float:
     """A positive number, or a named convention: ``"paper"`` (1), ``"alman-song"`` (1/d),
     ``"practice"`` (1/√d).
 
+    >>> from reference.polynomial_attention import resolve_scale
     >>> resolve_scale("alman-song", 8)
     0.125
     """
@@ -115,6 +118,8 @@ def max_row_norm(a: np.ndarray) -> float:
     """``max_i ‖a_i‖`` over the rows of ``a (n, k)`` (0 for no rows), without overflow for
     entries near the float64 maximum (rows are scaled by the largest entry first).
 
+    >>> import numpy as np
+    >>> from reference.polynomial_attention import max_row_norm
     >>> max_row_norm(np.array([[3.0, 4.0], [1.0, 0.0]]))
     5.0
     >>> max_row_norm(np.array([[3e300, 4e300]]))
@@ -132,6 +137,8 @@ def max_row_norm(a: np.ndarray) -> float:
 def guaranteed_radius(q: np.ndarray, k: np.ndarray, scale: float) -> float:
     """``scale · max_i ‖q_i‖ · max_j ‖k_j‖ >= max |scale · q_i·k_j|`` (Cauchy–Schwarz).
 
+    >>> import numpy as np
+    >>> from reference.polynomial_attention import guaranteed_radius
     >>> guaranteed_radius(np.array([[3.0, 4.0]]), np.array([[1.0, 0.0]]), 0.5)
     2.5
     """
@@ -142,6 +149,7 @@ def resolve_radius(needed: float, declared: float | None, *, name: str = "R") ->
     """The fit radius: ``needed`` rounded up when nothing is declared; else the declared value,
     refused (never extrapolated) when the inputs need more.
 
+    >>> from reference.polynomial_attention import resolve_radius
     >>> resolve_radius(0.99, 1.0)
     1.0
     >>> resolve_radius(1.5, 1.0)  # doctest: +ELLIPSIS
@@ -165,6 +173,7 @@ def certifiable_radius(needed: float, declared: float | None, eps: float, name: 
     radius exceeds the largest a float64 fit can certify at ``eps``
     (:func:`reference.polyfit.largest_certifiable_radius`).
 
+    >>> from reference.polynomial_attention import certifiable_radius
     >>> certifiable_radius(30.0, None, 1e-3)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
@@ -183,6 +192,7 @@ def round_up_radius(radius: float, digits: int = 3) -> float:
     """``radius`` rounded up to ``digits`` significant digits (so fits are reused from the
     cache), at least ``2^-20``.
 
+    >>> from reference.polynomial_attention import round_up_radius
     >>> round_up_radius(1.0000000000000007)
     1.01
     >>> round_up_radius(1.797e308)  # no rounding up beyond the float64 range
@@ -206,6 +216,9 @@ def key_summary(features: FeatureMap, k: np.ndarray, v: np.ndarray) -> np.ndarra
     """``ψ(K)ᵀ [V, 1]`` ``(r, d_v + 1)``, streaming key blocks (the ψ weights are applied once
     to the ``(r, d_v + 1)`` sum, not to every block).
 
+    >>> import numpy as np
+    >>> from reference.features import FeatureMap
+    >>> from reference.polynomial_attention import key_summary
     >>> fm = FeatureMap.build(np.array([1.0, 1.0]), dim=1, scale=1.0)
     >>> key_summary(fm, np.array([[2.0]]), np.array([[3.0]])).tolist()
     [[3.0, 1.0], [6.0, 2.0]]
@@ -280,6 +293,7 @@ class FastAttentionResult:
 def certified_output_bound(relative_error: float, v_spread: float | np.ndarray) -> np.ndarray:
     """``ε/(1 − ε) · (max V − min V)/2`` for a column whose values span ``v_spread``.
 
+    >>> from reference.polynomial_attention import certified_output_bound
     >>> float(certified_output_bound(0.5, 2.0))
     1.0
     """
@@ -289,6 +303,7 @@ def certified_output_bound(relative_error: float, v_spread: float | np.ndarray) 
 def rounding_count(degree: int, keys: int, rank_: int) -> int:
     """Roundings on the longest path of one numerator entry: ``6g + m + r + 10``.
 
+    >>> from reference.polynomial_attention import rounding_count
     >>> rounding_count(4, 100, 35)
     169
     """
@@ -299,6 +314,8 @@ def rounding_relative(fit: ExpFit, keys: int, rank_: int) -> float:
     """``γ_N · Σ_j |c_j| R^j · e^R / (1 − ε)``: the float64 rounding of the numerators and
     denominators of the computed path relative to the exact denominator (inf when ``N u >= 1``).
 
+    >>> from reference.polyfit import fit_exp
+    >>> from reference.polynomial_attention import rounding_relative
     >>> rounding_relative(fit_exp(1.0, 1e-3), 100, 35) < 1e-12
     True
     """
@@ -316,6 +333,9 @@ def rounding_bound(relative: float, half_width: np.ndarray, center: np.ndarray) 
     division), ``E3 = u(|c| + h + E1 + E2)`` (adding the centre back); ``η`` from
     :func:`rounding_relative`, ``h = max |v − c|``.
 
+    >>> import numpy as np
+    >>> from reference.polynomial_attention import UNIT_ROUNDOFF
+    >>> from reference.polynomial_attention import rounding_bound
     >>> float(rounding_bound(0.0, np.array([1.0]), np.array([0.0]))[0]) == 2 * UNIT_ROUNDOFF
     True
     """
@@ -332,6 +352,8 @@ def centred_values(v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     """``v − c`` with ``c`` the per-column mid-range, ``c (d_v,)``, the spread
     ``max − min (d_v,)`` and ``h = max |v − c|`` ``(d_v,)`` (rounded up by ``2u``).
 
+    >>> import numpy as np
+    >>> from reference.polynomial_attention import centred_values
     >>> shifted, center, spread, half = centred_values(np.array([[1.0], [3.0]]))
     >>> shifted.ravel().tolist(), center.tolist(), bool(spread[0] >= 2.0 and half[0] >= 1.0)
     ([-1.0, 1.0], [2.0], True)
@@ -358,6 +380,7 @@ def plan(
 ) -> tuple[ExpFit, int, float]:
     """The fit, the rank and the predicted speedup (exact cost / polynomial cost).
 
+    >>> from reference.polynomial_attention import plan
     >>> fit, r, speedup = plan(1 << 16, 1 << 16, 8, 8, radius=1.0, eps=1e-3)
     >>> (fit.degree, r, speedup > 30)
     (4, 495, True)
@@ -371,6 +394,8 @@ def balance(q: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``q·2^a, k·2^-a`` with ``max‖q‖ ≈ max‖k‖`` (exact: a power of two), so the features of
     neither side overflow while the logits are unchanged.
 
+    >>> import numpy as np
+    >>> from reference.polynomial_attention import balance
     >>> qb, kb = balance(np.array([[1e-8]]), np.array([[1e8]]))
     >>> bool(0.5 <= qb[0, 0] / kb[0, 0] <= 2), float(qb[0, 0] * kb[0, 0])
     (True, 1.0)
@@ -415,6 +440,9 @@ def attend_with_fit(
     checks; :func:`fast_attention` makes them): the output ``(n, d_v)``, the approximation and
     rounding bounds ``(d_v,)`` and the relative rounding ``η`` of :func:`rounding_relative`.
 
+    >>> import numpy as np
+    >>> from reference.polyfit import fit_exp
+    >>> from reference.polynomial_attention import attend_with_fit
     >>> out, approx, rounding, eta = attend_with_fit(
     ...     np.ones((2, 1)), np.ones((3, 1)), np.arange(3.0)[:, None], fit_exp(1.0, 1e-3), 1.0)
     >>> out.ravel().tolist(), bool(approx[0] < 1.1e-3 and rounding[0] < 1e-12)
@@ -454,6 +482,8 @@ def fast_attention(
     attention instead (``method="exact"``, with the reason). ``d = 0`` (every logit 0) is
     computed exactly. Computation is in float64.
 
+    >>> import numpy as np
+    >>> from reference.polynomial_attention import fast_attention
     >>> rng = np.random.default_rng(0)
     >>> q, k, v = rng.random((64, 2)), rng.random((64, 2)), rng.random((64, 3))
     >>> res = fast_attention(q, k, v, scale=0.5, eps=1e-3, allow_slower=True)

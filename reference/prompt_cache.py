@@ -66,6 +66,9 @@ def output_gain(model: Transformer) -> float:
 
     Each residual ReLU layer contributes ``1 + gain(w1)·gain(w2)`` (ReLU is 1-Lipschitz).
 
+    >>> import numpy as np
+    >>> from reference.model import Transformer
+    >>> from reference.prompt_cache import _max_norm_gain, output_gain
     >>> m = Transformer.random(2, rng=np.random.default_rng(0), width=3, ffn_out_layers=0)
     >>> output_gain(m) == _max_norm_gain(m.attn.w_o) * _max_norm_gain(m.readout)
     True
@@ -99,6 +102,9 @@ def _as_batch(model: Transformer, x: object) -> tuple[np.ndarray, bool]:
 class ExactPromptCache:
     """Exact prompt-tuning inference with the prompt's keys and values cached.
 
+    >>> import numpy as np
+    >>> from reference.model import Transformer
+    >>> from reference.prompt_cache import ExactPromptCache
     >>> rng = np.random.default_rng(0)
     >>> m = Transformer.random(2, rng=rng, width=4)
     >>> p, x = rng.standard_normal((5, 4)), rng.random((3, 2))
@@ -165,6 +171,9 @@ class PolynomialPromptCache:
     refused; so is a prompt whose summary overflows float64 and an input whose rounding term
     exceeds ``eps`` (:class:`reference.FastAttentionRefused`, naming the argument).
 
+    >>> import numpy as np
+    >>> from reference.model import Transformer
+    >>> from reference.prompt_cache import PolynomialPromptCache
     >>> rng = np.random.default_rng(0)
     >>> m = Transformer.random(2, rng=rng, width=4)
     >>> p, x = 0.5 * rng.standard_normal((50, 4)), rng.random((3, 2))
@@ -284,6 +293,9 @@ class PolynomialPromptCache:
 class InputBlockCache:
     """Exact prompt loss and gradient with the prompt-independent work cached per example.
 
+    >>> import numpy as np
+    >>> from reference.model import Transformer
+    >>> from reference.prompt_cache import InputBlockCache
     >>> rng = np.random.default_rng(0)
     >>> m = Transformer.random(2, rng=rng, width=3)
     >>> xs, ys, p = rng.random((4, 3, 2)), rng.random((4, 3, 2)), rng.standard_normal((5, 3))

@@ -54,6 +54,9 @@ def prompt_forward(model: Transformer, prompt: np.ndarray, x: np.ndarray) -> np.
     ``x`` is one sequence ``(L, d)`` or a batch ``(batch, L, d)``; an empty prompt ``(0, D)``
     gives the model without prompt.
 
+    >>> import numpy as np
+    >>> from reference.model import Transformer
+    >>> from reference.prompt_tuning import prompt_forward
     >>> rng = np.random.default_rng(0)
     >>> model = Transformer.random(2, rng=rng, width=4)
     >>> prompt_forward(model, rng.standard_normal((3, 4)), rng.random((5, 2))).shape
@@ -90,6 +93,9 @@ def prompt_loss_and_grad(
     from a hand-written backward pass through read-out, ``FFN_out``, attention (queries of the
     input rows; keys and values of all rows) and ``FFN_in`` (applied to prompt rows too).
 
+    >>> import numpy as np
+    >>> from reference.model import Transformer
+    >>> from reference.prompt_tuning import prompt_loss_and_grad
     >>> rng = np.random.default_rng(0)
     >>> model = Transformer.random(2, rng=rng, width=3)
     >>> xs, ys = np.ones((4, 2)), np.zeros((4, 2))

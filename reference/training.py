@@ -16,6 +16,9 @@ def init_prompt_normal(
 ) -> np.ndarray:
     """A prompt ``(length, D)`` with i.i.d. ``N(0, std²)`` entries.
 
+    >>> import numpy as np
+    >>> from reference.model import Transformer
+    >>> from reference.training import init_prompt_normal
     >>> m = Transformer.random(2, rng=np.random.default_rng(0), width=3)
     >>> init_prompt_normal(m, 4, rng=np.random.default_rng(1)).shape
     (4, 3)
@@ -30,6 +33,9 @@ def init_prompt_from_inputs(
 ) -> np.ndarray:
     """A prompt ``(length, D)`` whose rows are embedded input tokens sampled from ``xs``.
 
+    >>> import numpy as np
+    >>> from reference.model import Transformer
+    >>> from reference.training import init_prompt_from_inputs
     >>> m = Transformer.random(2, rng=np.random.default_rng(0), width=3)
     >>> p = init_prompt_from_inputs(m, 2, np.ones((5, 4, 2)), rng=np.random.default_rng(1))
     >>> p.tolist()
@@ -74,6 +80,9 @@ def train_prompt(
     improved by a relative ``min_improvement`` for ``patience`` steps (a plateau), or after
     ``max_steps``. Deterministic: no randomness inside the loop. Returns the best prompt seen.
 
+    >>> import numpy as np
+    >>> from reference.model import Transformer
+    >>> from reference.training import init_prompt_normal, train_prompt
     >>> rng = np.random.default_rng(0)
     >>> m = Transformer.random(2, rng=rng, width=3)
     >>> xs, ys = rng.random((4, 3, 2)), rng.random((4, 3, 2))

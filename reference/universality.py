@@ -33,6 +33,7 @@ from reference.construction_sizes import decoder_precision_needed
 def grid_sizes(eps: float, lipschitz: float) -> tuple[int, int]:
     """``(K, Q)``: powers of two with ``K >= C/ε`` and ``Q >= 1/ε`` (each at least 2).
 
+    >>> from reference.universality import grid_sizes
     >>> grid_sizes(0.1, 1.0)
     (16, 16)
     """
@@ -45,6 +46,8 @@ def quantize_levels(values: np.ndarray, Q: int) -> np.ndarray:
     """Output level ``min(⌊Q v⌋, Q − 1)`` of values in ``[0, 1]``; level ``a`` decodes to
     ``(a + 1/2)/Q``, within ``1/(2Q)`` of ``v``.
 
+    >>> import numpy as np
+    >>> from reference.universality import quantize_levels
     >>> quantize_levels(np.array([0.0, 0.5, 1.0]), 4).tolist()
     [0, 2, 3]
     """
@@ -74,6 +77,7 @@ def _evaluate_target(f: Callable, x: np.ndarray, L: int, d: int) -> np.ndarray:
 def target_table(f: Callable, *, d: int, L: int, K: int, Q: int) -> np.ndarray:
     """Digit table ``(L K^d, T, d)`` of ``f`` quantized at every grid sequence's cell centers.
 
+    >>> from reference.universality import target_table
     >>> target_table(lambda x: x, d=1, L=1, K=2, Q=4).ravel().tolist()
     [1, 3]
     """
@@ -123,6 +127,8 @@ def construct_universal(
 
     The model depends on ``(d, L, ε, C, backend, band)`` only; ``f`` enters the prompt only.
 
+    >>> import numpy as np
+    >>> from reference.universality import construct_universal
     >>> c = construct_universal(lambda x: x, d=1, L=1, lipschitz=1.0, eps=0.25)
     >>> (c.K, c.Q, c.prompt_rows), c.forward(np.array([[0.3]])).tolist()
     ((4, 4, 4), [[0.375]])

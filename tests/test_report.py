@@ -39,7 +39,8 @@ from verify.report import (
 
 TOP_KEYS = {
     "schema_version", "tool", "started_at", "wall_seconds", "git_commit", "git_dirty", "seed",
-    "mode", "executor", "workers", "python", "platform", "status", "exit_code", "claims",
+    "mode", "executor", "workers", "python", "platform", "environment", "status", "exit_code",
+    "summary_figure", "claims",
 }  # fmt: skip
 CLAIM_KEYS = {
     "name", "title", "order", "status", "seconds", "statement", "cases", "worst_ratio", "checks",
@@ -162,7 +163,7 @@ def test_a_broken_zero_bound_is_reported_as_inf_never_as_exact(tmp_path, exact):
     assert entry["status"] == "falsified" and entry["checks"][0]["worst_ratio"] == "inf"
     index = (out / "index.md").read_text()
     assert "exact" not in index.split("## fake zero", 1)[1]
-    assert "worst measured ratio to the bound: inf." in index
+    assert "| **FALSIFIED** | 1 | inf |" in index
     console = Console(record=True, width=120)
     console.print(verify.report.summary_table(result.results))
     summary = console.export_text()

@@ -17,6 +17,9 @@
 * :func:`wang_floor`, :func:`wang_observations`: the Wang-style floor from the sympy pair floor,
   and trained losses never below it.
 
+>>> from verify.capacity_checks import construction_count
+>>> from verify.capacity_checks import memorization_observations
+>>> from verify.strategies.capacity import ConstructionCase
 >>> count = construction_count(ConstructionCase(1, 1, 0.25, 1.0))
 >>> count.rows_match_formula, [o.label for o in memorization_observations(count) if not o.holds]
 (True, [])
@@ -71,6 +74,9 @@ def empirical_prompt_lipschitz(
     max(1, |output|)`` (changes below it count as zero), so tiny steps do not turn rounding
     noise into slope.
 
+    >>> import numpy as np
+    >>> from reference.model import Transformer
+    >>> from verify.capacity_checks import empirical_prompt_lipschitz
     >>> rng = np.random.default_rng(0)
     >>> m = Transformer.random(1, rng=rng, width=2)
     >>> empirical_prompt_lipschitz(m, np.zeros((1, 2)), rng.random((2, 3, 1)), rng=rng) > 0
@@ -174,6 +180,7 @@ class MemorizationCount:
 def grid_centre_sequences(d: int, length: int, k: int) -> np.ndarray:
     """All ``K^{dL}`` sequences of cell centres ``(c + 1/2)/K``: shape ``(K^{dL}, L, d)``.
 
+    >>> from verify.capacity_checks import grid_centre_sequences
     >>> grid_centre_sequences(1, 2, 2)[:, :, 0].tolist()
     [[0.25, 0.25], [0.25, 0.75], [0.75, 0.25], [0.75, 0.75]]
     """
@@ -314,6 +321,9 @@ def capacity_observations(count: MemorizationCount) -> list[Observation]:
     tables, never counted; a construction that undercuts a bound is flagged here (the planted
     violations).
 
+    >>> from verify.capacity_checks import capacity_observations
+    >>> from verify.capacity_checks import construction_count
+    >>> from verify.strategies.capacity import ConstructionCase
     >>> count = construction_count(ConstructionCase(1, 1, 0.25, 1.0))
     >>> [o.holds for o in capacity_observations(count)]
     [True, True]
@@ -334,6 +344,8 @@ def wang_floor(ys: np.ndarray, permutation: np.ndarray) -> float:
     (:data:`verify.bounds.capacity.wang_pair_floor`) over the ``2 L d`` squared errors; must
     equal :func:`reference.capacity.wang_loss_floor` (tied in ``tests/test_capacity.py``).
 
+    >>> import numpy as np
+    >>> from verify.capacity_checks import wang_floor
     >>> wang_floor(np.array([[[0.0]], [[1.0]]]), np.array([0]))
     0.25
     """
@@ -346,6 +358,7 @@ def wang_floor(ys: np.ndarray, permutation: np.ndarray) -> float:
 def wang_observations(floor: float, losses: list[float]) -> list[Observation]:
     """Each trained loss against the exact floor: ``floor (1 - slack) <= loss``.
 
+    >>> from verify.capacity_checks import wang_observations
     >>> [o.holds for o in wang_observations(0.5, [0.6, 0.5, 0.4])]
     [True, True, False]
     """
@@ -418,6 +431,8 @@ def packing_target(case: ConstructionCase) -> PackingTarget:
     """The packing member the construction of ``case`` must realise: centres at cell centres
     of its grid (``centres="cells"``) or at ``(j + 1/2)/m`` (``"unit"``), signs from the seed.
 
+    >>> from verify.capacity_checks import packing_target
+    >>> from verify.strategies.capacity import ConstructionCase
     >>> packing_target(ConstructionCase(1, 1, 0.125, 1.0)).centres
     (0.0625, 0.5625)
     """
@@ -468,6 +483,8 @@ def construction_count(
     member with every sign flipped, ``1 - f``: a prompt built for the wrong target) plant
     violations.
 
+    >>> from verify.capacity_checks import construction_count
+    >>> from verify.strategies.capacity import ConstructionCase
     >>> count = construction_count(ConstructionCase(1, 2, 0.25, 1.0))
     >>> count.prompt_rows, count.premise_holds
     (8, True)
@@ -506,6 +523,9 @@ def construction_observations(
 def count_row(count: MemorizationCount, construction: str, backend: str) -> dict[str, Any]:
     """A count as a JSON-ready row with the verdicts of its checks and of its remarks.
 
+    >>> from verify.capacity_checks import construction_count
+    >>> from verify.capacity_checks import count_row
+    >>> from verify.strategies.capacity import ConstructionCase
     >>> row = count_row(construction_count(ConstructionCase(1, 1, 0.25, 1.0)), "universal", "f")
     >>> row["passed"], row["capacity_ratio_at_least_1"], row["bits_ratio_at_least_1"]
     (True, True, True)
@@ -526,6 +546,8 @@ def count_row(count: MemorizationCount, construction: str, backend: str) -> dict
 def construction_worker(case: ConstructionCase) -> dict[str, Any]:
     """:func:`construction_count` as a row of :func:`count_row` (top-level, picklable).
 
+    >>> from verify.capacity_checks import construction_worker
+    >>> from verify.strategies.capacity import ConstructionCase
     >>> construction_worker(ConstructionCase(1, 1, 0.25, 1.0))["passed"]
     True
     """
@@ -536,6 +558,8 @@ def memorizer_count(case: MemorizerCase, *, drop_row: int | None = None) -> Memo
     """:func:`memorization_count` of ``construct_memorizer`` on the two-level dataset of
     ``case``, against the dataset packing bits ``N L d``.
 
+    >>> from verify.capacity_checks import memorizer_count
+    >>> from verify.strategies.capacity import MemorizerCase
     >>> memorizer_count(MemorizerCase(4, 1, 2, 0.25, 0.25)).capacity_ratio > 1
     True
     """
@@ -559,6 +583,8 @@ def memorizer_count(case: MemorizerCase, *, drop_row: int | None = None) -> Memo
 def memorizer_worker(case: MemorizerCase) -> dict[str, Any]:
     """:func:`memorizer_count` as a row of :func:`count_row` (top-level, picklable).
 
+    >>> from verify.capacity_checks import memorizer_worker
+    >>> from verify.strategies.capacity import MemorizerCase
     >>> memorizer_worker(MemorizerCase(4, 1, 2, 0.25, 0.25))["construction"]
     'memorizer'
     """
@@ -575,6 +601,7 @@ def planted_low_precision_count() -> MemorizationCount:
     """A real construction computed with fewer significand bits than Theorem 1 requires: the
     bits comparison flags it (and, as the theorem predicts, it does not memorize).
 
+    >>> from verify.capacity_checks import planted_low_precision_count
     >>> count = planted_low_precision_count()
     >>> count.bits_ratio < 1, count.memorization_error > count.eps
     (True, True)
@@ -603,6 +630,7 @@ def planted_insensitive_count() -> MemorizationCount:
     """:func:`memorization_count` of :class:`InsensitiveConstruction` against the packing bits
     of ``eps = 1/64, C = 1``: its capacity ratio is below 1 (too few rows for its ``Λ``).
 
+    >>> from verify.capacity_checks import planted_insensitive_count
     >>> planted_insensitive_count().capacity_ratio < 1
     True
     """

@@ -1,5 +1,6 @@
 """Command line of the main job: ``python -m verify`` / ``prompt-tuning-verify``.
 
+>>> from verify.cli import build_parser, mode_of
 >>> args = build_parser().parse_args(["--smoke", "--only", "foundation", "--seed", "3"])
 >>> (mode_of(args), args.only, args.seed)
 ('smoke', ['foundation'], 3)

@@ -4,6 +4,7 @@ Each check takes the implementation under test as a keyword argument (default: t
 the same check runs on a deliberately broken implementation (a *plant*) to show it can fail. Used
 by ``verify/test_efficiency_properties.py`` and by the ``efficiency`` claim of the report.
 
+>>> from verify.efficiency_checks import check_fast_attention
 >>> from verify.properties import run_property
 >>> from verify.strategies.efficiency import attention_cases
 >>> run_property("fast", attention_cases(max_rows=8), check_fast_attention, max_examples=5).passed
@@ -57,6 +58,8 @@ def plant_caught(
     observation: whether it did, after how many cases, and that case's worst ratio. No
     shrinking: the report only needs to know the plant is caught.
 
+    >>> from verify.efficiency_checks import plant_caught
+    >>> from verify.properties import Observation
     >>> from hypothesis import strategies as st
     >>> plant_caught(st.integers(0, 9), lambda x: Observation(float(x), 4.0), 100)[0]
     True
@@ -434,6 +437,7 @@ def minimax_lower_bound(radius: float, degree: int) -> float:
     come from a Remez iteration in mpmath (independent of :mod:`reference.polyfit`); the
     alternation and the minimum are evaluated at 40 digits. 0 when no alternation is found.
 
+    >>> from verify.efficiency_checks import minimax_lower_bound
     >>> 1e-3 < minimax_lower_bound(1.0, 3) < minimax_lower_bound(1.0, 2)  # fit_exp(1, 1e-3): g = 4
     True
     """

@@ -32,6 +32,8 @@ def regime_inputs(
     """``q (n, d)``, ``k (m, d)``, ``v (m, d)`` with every row norm ``0.999·√(R/scale)``, so the
     guaranteed logit radius is just inside ``R``.
 
+    >>> import numpy as np
+    >>> from verify.efficiency_timing import SCALE, regime_inputs
     >>> q, k, v = regime_inputs(16, 1.0)
     >>> bool(SCALE * np.linalg.norm(q, axis=1).max() * np.linalg.norm(k, axis=1).max() <= 1.0)
     True
@@ -51,6 +53,7 @@ def sample_times(fn: Callable[[], Any], *, repeats: int = 3, budget: float = 30.
     """Wall-clock seconds of ``fn()`` over up to ``repeats`` runs (fewer once they exceed
     ``budget`` seconds in all).
 
+    >>> from verify.efficiency_timing import sample_times
     >>> len(sample_times(lambda: None, repeats=4))
     4
     """
@@ -72,6 +75,7 @@ def median_time(fn: Callable[[], Any], *, repeats: int = 3, budget: float = 30.0
 def fitted_exponent(sizes: list[int], seconds: list[float]) -> float:
     """Least-squares slope of ``log t`` against ``log n``.
 
+    >>> from verify.efficiency_timing import fitted_exponent
     >>> round(fitted_exponent([1, 2, 4], [1.0, 4.0, 16.0]), 6)
     2.0
     """

@@ -10,6 +10,7 @@ claim's sweep (``ctx.map(fn, items)``) runs unchanged on any of them. Specs:
   must be able to import this project. An unreachable scheduler raises :class:`ExecutorError`
   after ``connect_timeout`` seconds.
 
+>>> from verify.executors import open_executor
 >>> with open_executor("serial") as ex:
 ...     list(ex.map(abs, [-1, 2]))
 [1, 2]
@@ -35,6 +36,7 @@ class ExecutorError(RuntimeError):
 class SerialExecutor(Executor):
     """Runs each submitted call immediately in the calling process.
 
+    >>> from verify.executors import SerialExecutor
     >>> SerialExecutor().submit(pow, 2, 5).result()
     32
     """
@@ -52,6 +54,7 @@ def parse_executor_spec(spec: str) -> tuple[str, str | None]:
     """Split a spec into ``(kind, address)``: ``("local", None)``, ``("serial", None)`` or
     ``("dask", "tcp://HOST:PORT")``; raise ``ValueError`` for anything else.
 
+    >>> from verify.executors import parse_executor_spec
     >>> parse_executor_spec("dask://127.0.0.1:8786")
     ('dask', 'tcp://127.0.0.1:8786')
     """
@@ -76,6 +79,7 @@ def open_executor(
 ) -> Iterator[Executor]:
     """Yield an executor for ``spec`` and shut it down (or disconnect) afterwards.
 
+    >>> from verify.executors import open_executor
     >>> with open_executor("local", workers=1) as ex:
     ...     list(ex.map(abs, [-3]))
     [3]

@@ -23,6 +23,7 @@ kernel passes it. :func:`check_bias_only` computes the prompt average with ``sof
 prompt keys at the model's scale, independently of ``weights_fn``: it is the check that pins the
 kernel to ``exp(scale·q·k)``, and it catches :func:`softplus_kernel_weights`.
 
+>>> from verify.identities import check_bias_only, check_gradient, check_relative_pattern
 >>> import numpy as np
 >>> from reference import Transformer
 >>> from verify.strategies import PromptCase
@@ -73,6 +74,9 @@ def model_weights(model: Transformer, h: np.ndarray, rows: slice) -> np.ndarray:
 def attention_input(model: Transformer, prompt: np.ndarray, xs: np.ndarray) -> np.ndarray:
     """``FFN_in([P; X embed + positional])``: the rows attention sees, ``(..., Lp + L, D)``.
 
+    >>> import numpy as np
+    >>> from reference.model import Transformer
+    >>> from verify.identities import attention_input
     >>> rng = np.random.default_rng(0)
     >>> m = Transformer.random(2, rng=rng, width=3)
     >>> attention_input(m, np.zeros((1, 3)), np.zeros((4, 2))).shape
@@ -282,6 +286,9 @@ def sharpened_first_key_weights(model: Transformer, h: np.ndarray, rows: slice) 
     """Broken attention: the logit of the first key (a prompt row, when there is one) is scaled
     by 1.5, so the weights depend on a key's position. Caught by both identity checks.
 
+    >>> import numpy as np
+    >>> from reference.model import Transformer
+    >>> from verify.identities import sharpened_first_key_weights
     >>> rng = np.random.default_rng(0)
     >>> m = Transformer.random(2, rng=rng, width=3)
     >>> sharpened_first_key_weights(m, rng.random((4, 3)), slice(1, None)).sum(axis=-1).round(12)
@@ -299,6 +306,9 @@ def softplus_kernel_weights(model: Transformer, h: np.ndarray, rows: slice) -> n
     It passes :func:`check_relative_pattern` (any such kernel does) and is caught by
     :func:`check_bias_only`.
 
+    >>> import numpy as np
+    >>> from reference.model import Transformer
+    >>> from verify.identities import softplus_kernel_weights
     >>> rng = np.random.default_rng(0)
     >>> m = Transformer.random(2, rng=rng, width=3)
     >>> w = softplus_kernel_weights(m, rng.random((4, 3)), slice(1, None))  # (3, 4)

@@ -1,8 +1,12 @@
 """Render ``index.md`` of the report from the results dictionary (the content of results.json).
 
 The Markdown is produced from exactly the data written to ``results.json``, so the two never
-disagree. Bounds appear as LaTeX (``$$ … $$``, rendered by GitHub and most Markdown viewers).
+disagree. Bounds appear as LaTeX (``$$ … $$``, rendered by GitHub and most Markdown viewers, and
+as images in index.html). Per claim: verdict, what it shows, how to reproduce it, its docs page,
+a table of its checks with their kinds, the formulas, figures, and its tables (small ones
+inline, all as CSV under ``tables/``).
 
+>>> from verify.markdown import render_index
 >>> text = render_index({"started_at": "2026-01-01T00:00:00+00:00", "git_commit": None,
 ...     "git_dirty": None, "seed": 0, "mode": "smoke", "executor": "serial", "workers": None,
 ...     "wall_seconds": 1.0, "status": "passed", "exit_code": 0, "claims": {}})
@@ -15,7 +19,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-MAX_TABLE_ROWS = 60
+from verify.claim_guide import GUIDE, reproduce_command
+from verify.tables import is_inline, markdown_table, table_path
+
+SUMMARY_FIGURE_PATH = "figures/summary.png"
 # A claim's status as words; the Markdown bolds, the terminal summary colours, all but "passed".
 VERDICT_WORDS = {"passed": "verified", "falsified": "FALSIFIED", "error": "ERROR"}
 VERDICT = {
@@ -29,6 +36,7 @@ def ratio_text(value: Any) -> str:
     ``None`` is an exact check that held; a non-finite ratio (a float, or the string
     results.json stores it as) is shown as such, never as "exact".
 
+    >>> from verify.markdown import ratio_text
     >>> ratio_text(None), ratio_text(0.123456), ratio_text(float("inf")), ratio_text("inf")
     ('exact', '0.123', 'inf', 'inf')
     """
@@ -39,74 +47,6 @@ def ratio_text(value: Any) -> str:
     if not math.isfinite(value):
         return str(float(value))
     return f"{value:.3g}"
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value).replace("|", "\\|").replace("\n", " ")
-
-
-def markdown_table(rows: list[dict[str, Any]], limit: int = MAX_TABLE_ROWS) -> str:
-    """A Markdown table of row dictionaries (columns: union of keys, first-seen order).
-
-    >>> print(markdown_table([{"n": 1, "err": 0.5}, {"n": 2}]))
-    | n | err |
-    |---|---|
-    | 1 | 0.5 |
-    | 2 |  |
-    """
-    if not rows:
-        return "_(empty table)_"
-    columns: list[str] = []
-    for row in rows:
-        columns += [key for key in row if key not in columns]
-    lines = [
-        "| " + " | ".join(columns) + " |",
-        "|" + "---|" * len(columns),
-    ]
-    for row in rows[:limit]:
-        lines.append("| " + " | ".join(_cell(row.get(c, "")) for c in columns) + " |")
-    if len(rows) > limit:
-        lines.append(f"\n_{len(rows) - limit} more rows in results.json._")
-    return "\n".join(lines)
-
-
-def _header(results: dict[str, Any]) -> list[str]:
-    commit = results.get("git_commit") or "unknown"
-    if results.get("git_dirty"):
-        commit += " (with uncommitted changes)"
-    verdict = {"passed": "every claim verified", "falsified": "**a claim is FALSIFIED**"}.get(
-        results["status"], "**a claim raised an error**"
-    )
-    return [
-        "# Prompt-tuning limits: verification report",
-        "",
-        f"* date: {results['started_at']}",
-        f"* git commit: {commit}",
-        f"* seed: {results['seed']}, mode: {results['mode']}, executor: {results['executor']}"
-        + (f" ({results['workers']} workers)" if results.get("workers") else ""),
-        f"* wall time: {results['wall_seconds']:.1f} s",
-        f"* verdict: {verdict} (exit code {results['exit_code']})",
-        "",
-        "Worst ratio = the largest measured error divided by its bound over all cases tried "
-        "(at most 1 when the bound holds; “exact” for a check with no tolerance that held, such "
-        "as an identity or a count equal to its formula; “inf” when a zero bound was broken). "
-        "Only checks of kind *bound* and *exact* are evidence and set it; *attainment* families "
-        "(built to reach a bound) and *planted* violations (which a check must catch) are shown "
-        "beside them.",
-        "",
-    ]
-
-
-def _summary(results: dict[str, Any]) -> list[str]:
-    lines = ["| claim | verdict | cases | worst ratio | seconds |", "|---|---|---|---|---|"]
-    for entry in results["claims"].values():
-        lines.append(
-            f"| [{entry['name']}](#{entry['name']}) | {VERDICT[entry['status']]} | "
-            f"{entry['cases']} | {ratio_text(entry['worst_ratio'])} | {entry['seconds']:.1f} |"
-        )
-    return [*lines, ""]
 
 
 # What each check kind's verdict reads as (kinds: verify.claims.base.CHECK_KINDS).
@@ -124,46 +64,188 @@ KIND_LABELS = {
 }
 
 
-def _check(check: dict[str, Any]) -> list[str]:
-    kind = check.get("kind") or ("exact" if check["worst_ratio"] is None else "bound")
-    held, broke = KIND_VERDICTS[kind]
-    verdict = held if check["passed"] else broke
-    lines = [
-        f"#### {check['name']}: {verdict}",
-        "",
-        f"Kind: {KIND_LABELS[kind]}.",
-        "",
-        check["statement"],
-        "",
-    ]
-    if check["bound_latex"]:
-        lines += ["$$", check["bound_latex"], "$$", ""]
-    lines += [
-        f"Cases tried: {check['cases']}; worst measured ratio to the bound: "
-        f"{ratio_text(check['worst_ratio'])}.",
-        "",
-    ]
-    if check.get("counterexample"):
+def _versions(results: dict[str, Any]) -> str:
+    env = results.get("environment") or {}
+    packages = ", ".join(f"{k} {v}" for k, v in (env.get("packages") or {}).items())
+    return packages or "not recorded"
+
+
+def _header(results: dict[str, Any]) -> list[str]:
+    commit = results.get("git_commit") or "unknown"
+    if results.get("git_dirty"):
+        commit += " (with uncommitted changes)"
+    verdict = {"passed": "every claim verified", "falsified": "**a claim is FALSIFIED**"}.get(
+        results["status"], "**a claim raised an error**"
+    )
+    env = results.get("environment") or {}
+    executor = results["executor"] + (
+        f" ({results['workers']} workers)" if results.get("workers") else ""
+    )
+    lines = ["# Prompt-tuning limits: verification report", ""]
+    if results["mode"] == "smoke":
         lines += [
-            "Counterexample (minimal, reproducible):",
+            "> **Smoke run: the timings in this report mean nothing.** Smoke mode uses tiny "
+            "sizes to check that everything runs; its seconds, runtime figures and fitted "
+            "slopes are dominated by start-up costs. Use the default run for the figures and "
+            "asv for speed (docs/asv.md).",
             "",
-            "```",
-            check["counterexample"],
-            "```",
+        ]
+    lines += [
+        f"* **Verdict:** {verdict} (exit code {results['exit_code']})",
+        f"* **Run:** {results['mode']} mode, seed {results['seed']}, executor {executor}, "
+        f"started {results['started_at']}, wall time {results['wall_seconds']:.1f} s "
+        "(indicative: asv measures speed)",
+        f"* **Code:** git commit {commit}",
+        f"* **Machine:** {env.get('cpu_model', 'CPU not recorded')}, "
+        f"{env.get('cpu_cores', '?')} cores available; Python "
+        f"{env.get('python') or results.get('python', '?')} on "
+        f"{env.get('platform') or results.get('platform', '?')}",
+        f"* **Packages:** {_versions(results)}",
+        "",
+    ]
+    return lines
+
+
+READING_GUIDE = (
+    "**How to read it.** Each check has a *kind*. *bound*: the worst measured error divided by "
+    "its bound over all cases tried (at most 1 when the bound holds, near 1 when it is tight; "
+    "“inf” when a zero bound was broken). *exact*: an identity or a count equal to its formula "
+    "(“exact” when it held). Only these two are evidence: they alone set a claim's worst ratio "
+    "and case count. *attainment*: a family built to reach a bound (tightness, not evidence). "
+    "*planted*: a deliberately broken case that a named check must catch (its verdict reads "
+    "“planted violation caught”)."
+)
+
+
+def _planted(entry: dict[str, Any]) -> str:
+    planted = [c for c in entry["checks"] if c.get("kind") == "planted"]
+    if not planted:
+        return "none"
+    caught = sum(bool(c["passed"]) for c in planted)
+    return f"{caught} of {len(planted)} caught"
+
+
+def _summary(results: dict[str, Any]) -> list[str]:
+    lines = [
+        "## Summary",
+        "",
+        "| claim | verdict | evidence cases | worst ratio | planted violations "
+        "| seconds (indicative) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for entry in results["claims"].values():
+        lines.append(
+            f"| [{entry['name']}](#{entry['name']}) | {VERDICT[entry['status']]} | "
+            f"{entry['cases']} | {ratio_text(entry['worst_ratio'])} | {_planted(entry)} | "
+            f"{entry['seconds']:.1f} |"
+        )
+    lines += ["", READING_GUIDE, ""]
+    if results.get("summary_figure"):
+        lines += [
+            f"![Evidence checks per claim: worst measured / bound]({results['summary_figure']})",
+            "",
+            "_One panel per claim: the worst measured/bound ratio of each evidence check (dots: "
+            "bound checks; squares on the line: exact checks that held; red: failed). "
+            "Attainment families and planted violations are not evidence and are not drawn._",
             "",
         ]
     return lines
 
 
-def _claim(entry: dict[str, Any]) -> list[str]:
+# What each check kind's verdict reads as (kinds: verify.claims.base.CHECK_KINDS).
+KIND_VERDICTS = {
+    "bound": ("holds", "**FALSIFIED**"),
+    "exact": ("holds", "**FALSIFIED**"),
+    "attainment": ("attained", "**not attained**"),
+    "planted": ("planted violation caught", "**planted violation NOT caught**"),
+}
+
+
+def _kind(check: dict[str, Any]) -> str:
+    return check.get("kind") or ("exact" if check["worst_ratio"] is None else "bound")
+
+
+def check_verdict(check: dict[str, Any]) -> str:
+    """The verdict words of one check, by its kind.
+
+    >>> from verify.markdown import check_verdict
+    >>> check_verdict({"kind": "planted", "passed": True, "worst_ratio": None})
+    'planted violation caught'
+    """
+    held, broke = KIND_VERDICTS[_kind(check)]
+    return held if check["passed"] else broke
+
+
+def _ratio_cell(check: dict[str, Any]) -> str:
+    if _kind(check) == "planted":
+        return "–"
+    return ratio_text(check["worst_ratio"])
+
+
+def _checks(entry: dict[str, Any]) -> list[str]:
+    lines = [
+        "### Checks",
+        "",
+        "| check | kind | verdict | cases | worst ratio |",
+        "|---|---|---|---|---|",
+    ]
+    for check in entry["checks"]:
+        lines.append(
+            f"| {check['name']} | {_kind(check)} | {check_verdict(check)} | {check['cases']} | "
+            f"{_ratio_cell(check)} |"
+        )
+    lines += ["", "#### What each check states", ""]
+    for check in entry["checks"]:
+        lines += [f"**{check['name']}** ({_kind(check)}). {check['statement']}", ""]
+        if check["bound_latex"]:
+            lines += ["$$", check["bound_latex"], "$$", ""]
+        if check.get("counterexample"):
+            lines += [
+                "Counterexample (minimal, reproducible):",
+                "",
+                "```",
+                check["counterexample"],
+                "```",
+                "",
+            ]
+    return lines
+
+
+def _tables(entry: dict[str, Any]) -> list[str]:
+    if not entry["tables"]:
+        return []
+    lines = ["### Tables", ""]
+    for name, rows in entry["tables"].items():
+        path = table_path(entry["name"], name)
+        if is_inline(rows):
+            lines += [f"**{name}** ([CSV]({path}))", "", markdown_table(rows), ""]
+        else:
+            columns = list(dict.fromkeys(k for row in rows for k in row))
+            lines += [
+                f"* **{name}**: [{path}]({path}), {len(rows)} rows × {len(columns)} columns "
+                f"({', '.join(columns)})",
+                "",
+            ]
+    return [*lines, ""]
+
+
+def _claim(entry: dict[str, Any], results: dict[str, Any]) -> list[str]:
+    guide = GUIDE.get(entry["name"])
+    command = reproduce_command(entry["name"], seed=results["seed"], mode=results["mode"])
     lines = [
         f'<a id="{entry["name"]}"></a>',
+        "",
         f"## {entry['title']} (`{entry['name']}`)",
         "",
-        f"Verdict: {VERDICT[entry['status']]}; {entry['cases']} cases; worst ratio "
+        f"Verdict: {VERDICT[entry['status']]}; {entry['cases']} evidence cases; worst ratio "
         f"{ratio_text(entry['worst_ratio'])}; {entry['seconds']:.1f} s.",
         "",
+        f"Reproduce: `{command}`"
+        + (f" · Docs: [docs/{guide.docs}](docs/{guide.docs})" if guide else ""),
+        "",
     ]
+    if guide:
+        lines += [f"**What this shows.** {guide.shows}", ""]
     if entry["statement"]:
         lines += [f"**Statement.** {entry['statement']}", ""]
     if entry.get("error"):
@@ -176,23 +258,20 @@ def _claim(entry: dict[str, Any]) -> list[str]:
             "",
         ]
     if entry["checks"]:
-        lines += ["### Checks", ""]
-        for check in entry["checks"]:
-            lines += _check(check)
+        lines += _checks(entry)
     if entry["figures"]:
         lines += ["### Figures", ""]
         for figure in entry["figures"]:
             lines += [f"![{figure['caption']}]({figure['path']})", "", f"_{figure['caption']}_", ""]
-    for name, rows in entry["tables"].items():
-        lines += [f"### Table: {name}", "", markdown_table(rows), ""]
+    lines += _tables(entry)
     if entry["notes"]:
         lines += ["### Notes", "", *[f"* {note}" for note in entry["notes"]], ""]
     return lines
 
 
 def render_index(results: dict[str, Any]) -> str:
-    """The whole ``index.md``: header, summary table, then one section per claim."""
+    """The whole ``index.md``: header, summary (table and figure), one section per claim."""
     lines = _header(results) + _summary(results)
     for entry in results["claims"].values():
-        lines += _claim(entry)
+        lines += _claim(entry, results)
     return "\n".join(lines).rstrip() + "\n"

@@ -4,6 +4,7 @@
 Pyramids of height ``2 eps`` and slope ``C`` at ``m = floor(C / (4 eps))`` centres
 ``(k + 1/2)/m`` per axis, one independent sign per (centre, output coordinate).
 
+>>> from verify.packing import packing_centres
 >>> packing_centres(eps=0.125, lipschitz=1.0).tolist()
 [0.25, 0.75]
 """
@@ -22,6 +23,7 @@ def packing_parameters(
     """Validated ``(eps, C, m)`` with ``m = floor(C / (4 eps))`` centres per axis; requires
     ``eps <= 1/4`` and (unless ``allow_empty``) ``m >= 1``.
 
+    >>> from verify.packing import packing_parameters
     >>> packing_parameters(0.125, 1.0)
     (0.125, 1.0, 2)
     """
@@ -45,6 +47,7 @@ def packing_parameters(
 def packing_centres(*, eps: float, lipschitz: float) -> np.ndarray:
     """The ``m = floor(C / (4 eps))`` centre coordinates ``(k + 1/2) / m`` of one axis.
 
+    >>> from verify.packing import packing_centres
     >>> packing_centres(eps=0.05, lipschitz=1.0).size
     5
     """
@@ -69,6 +72,8 @@ def packing_member(
     ``centres`` (optional, increasing, pairwise ``>= 4 eps / C`` apart) replaces the default
     per-axis centre coordinates ``(k + 1/2)/m``, e.g. by cell centres of a construction's grid.
 
+    >>> import numpy as np
+    >>> from verify.packing import packing_member
     >>> s = np.ones((2, 1, 1))
     >>> packing_member(np.array([[0.25]]), s, eps=0.125, lipschitz=1.0).tolist()
     [[0.75]]

@@ -6,6 +6,7 @@ strategy, ``target()``s the ratio ``error / bound`` (so Hypothesis searches for 
 and returns how many cases ran, the worst ratio seen and, if the bound was broken, the shrunk
 falsifying case as Hypothesis reports it.
 
+>>> from verify.properties import Observation, run_property
 >>> from hypothesis import strategies as st
 >>> out = run_property("demo", st.floats(0, 1), lambda x: Observation(x, 1.0), max_examples=20)
 >>> out.passed, out.worst_ratio <= 1.0
@@ -36,6 +37,7 @@ class Observation:
     be zero): it holds or not, so its ratio is 0 when it holds and ``inf`` when it does not, and
     a property made only of exact observations reports no ratio (see :class:`PropertyOutcome`).
 
+    >>> from verify.properties import Observation
     >>> Observation(0.0, 0.0, "rows - formula", exact=True).ratio
     0.0
     >>> Observation(1.0, 0.0, "rows - formula", exact=True).ratio
@@ -109,6 +111,8 @@ def run_property(
     ``shrink=False`` reports the first violation as drawn (planted violations, where only
     "caught" matters and shrinking an expensive case would dominate the run).
 
+    >>> import hypothesis.strategies as st
+    >>> from verify.properties import Observation, run_property
     >>> out = run_property("demo", st.integers(0, 100), lambda x: Observation(x, 50.0))
     >>> out.passed, out.cases == len(out.ratios), out.ratios[-1] > 1
     (False, True, True)

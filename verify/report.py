@@ -33,12 +33,15 @@ from typing import Any
 
 import numpy as np
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from verify.claim_guide import reproduce_command
 from verify.claims.base import Claim, ClaimContext, ClaimResult
+from verify.environment import environment
 from verify.executors import open_executor
 from verify.markdown import VERDICT_WORDS, ratio_text, render_index
+from verify.progress import claim_progress
+from verify.report_pages import add_summary_figure, write_pages
 
 SCHEMA_VERSION = 1
 TOOL = "prompt-tuning-limits verify"
@@ -139,6 +142,8 @@ def publish(staging: Path, out: Path) -> None:
 def to_json_value(value: Any) -> Any:
     """``value`` with numpy types, tuples, paths and non-finite floats made JSON-safe.
 
+    >>> import numpy as np
+    >>> from verify.report import to_json_value
     >>> to_json_value({"a": np.float64(1.5), "b": (1, float("inf")), "c": np.arange(2)})
     {'a': 1.5, 'b': [1, 'inf'], 'c': [0, 1]}
     """
@@ -240,34 +245,23 @@ def run_claims(
     executor: Executor | None,
     console: Console,
 ) -> dict[str, dict[str, Any]]:
-    """Run ``claims`` in order with a rich progress display; one JSON-ready entry per claim."""
+    """Run ``claims`` in order, with progress on ``console``; one JSON-ready entry per claim."""
     entries: dict[str, dict[str, Any]] = {}
-    columns = (
-        SpinnerColumn(),
-        TextColumn("[bold]{task.fields[claim]}[/bold] {task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} claims"),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task("", total=len(claims), claim="")
+    with claim_progress(console, len(claims)) as progress:
         for claim in claims:
-            progress.update(task, claim=claim.name, description="starting")
-
-            def report_progress(message: str, _task: Any = task) -> None:
-                progress.update(_task, description=message)
-
+            progress.start(claim.name)
             ctx = ClaimContext(
                 figure_dir=figure_dir,
                 seed=seed,
                 mode=mode,
                 executor=executor,
-                progress=report_progress,
+                progress=progress.step,
             )
             start = time.perf_counter()
             result, error = _run_one(claim, ctx)
-            entries[claim.name] = _claim_entry(claim, result, time.perf_counter() - start, error)
-            progress.update(task, advance=1, description=entries[claim.name]["status"])
+            seconds = time.perf_counter() - start
+            entries[claim.name] = _claim_entry(claim, result, seconds, error)
+            progress.finish(claim.name, entries[claim.name]["status"], seconds)
     return entries
 
 
@@ -275,6 +269,7 @@ def exit_code_for(claims: dict[str, dict[str, Any]]) -> int:
     """:data:`EXIT_FALSIFIED` if any claim is falsified, else :data:`EXIT_CLAIM_ERROR` if any
     raised, else :data:`EXIT_OK`.
 
+    >>> from verify.report import exit_code_for
     >>> exit_code_for({"a": {"status": "passed"}, "b": {"status": "error"}})
     3
     """
@@ -300,11 +295,15 @@ def _staged(out: Path) -> Iterator[Path]:
 
 
 def write_report(staging: Path, results: dict[str, Any]) -> None:
-    """Write ``results.json`` and ``index.md`` into the staging folder."""
+    """Write ``results.json`` and the reader's pages (index.md, index.html, the summary
+    figure, tables/*.csv, docs/) into the staging folder."""
+    add_summary_figure(staging, results)
     (staging / "results.json").write_text(
         json.dumps(results, indent=2, allow_nan=False) + "\n", encoding="utf-8"
     )
-    (staging / "index.md").write_text(render_index(results), encoding="utf-8")
+    markdown = render_index(results)
+    (staging / "index.md").write_text(markdown, encoding="utf-8")
+    write_pages(staging, results, markdown)
 
 
 def generate_report(
@@ -355,6 +354,7 @@ def generate_report(
                 "workers": workers,
                 "python": platform.python_version(),
                 "platform": platform.platform(),
+                "environment": environment(),
                 "status": {EXIT_OK: "passed", EXIT_FALSIFIED: "falsified"}.get(exit_code, "error"),
                 "exit_code": exit_code,
                 "claims": entries,
@@ -401,7 +401,6 @@ def summary_table(results: dict[str, Any]) -> Table:
 def print_summary(results: dict[str, Any], out: Path, console: Console) -> None:
     """Summary table, then each counterexample (with how to reproduce it) and each error."""
     console.print(summary_table(results))
-    mode_flag = {"smoke": " --smoke", "thorough": " --thorough"}.get(results["mode"], "")
     for entry in results["claims"].values():
         if entry["status"] == "falsified":
             for check in entry["checks"]:
@@ -412,11 +411,8 @@ def print_summary(results: dict[str, Any], out: Path, console: Console) -> None:
                         markup=False,
                         highlight=False,
                     )
-            console.print(
-                f"reproduce: python -m verify --only {entry['name']} --seed {results['seed']}"
-                f"{mode_flag}",
-                markup=False,
-            )
+            command = reproduce_command(entry["name"], seed=results["seed"], mode=results["mode"])
+            console.print(f"reproduce: {command}", markup=False)
         elif entry["status"] == "error":
             error = entry["error"]
             console.print(

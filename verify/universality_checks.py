@@ -33,6 +33,8 @@ SLOPE_TOLERANCE_LATEX = rf"|\hat s + 1| \le {SLOPE_TOLERANCE:g}"
 def quantized_target(f: Callable, x: np.ndarray, K: int, Q: int) -> np.ndarray:
     """Oracle: ``f`` at the cell centers of ``x (L, d)``, rounded to the level centers.
 
+    >>> import numpy as np
+    >>> from verify.universality_checks import quantized_target
     >>> quantized_target(lambda x: x, np.array([[0.3]]), 4, 4).tolist()
     [[0.375]]
     """
@@ -45,6 +47,8 @@ def band_mask(xs: np.ndarray, K: int, eta: float) -> np.ndarray:
     """Whether each sequence of ``xs (..., L, d)`` has a coordinate at distance ``< eta`` from an
     interior cell boundary ``j/K`` (written independently of the construction's own test).
 
+    >>> import numpy as np
+    >>> from verify.universality_checks import band_mask
     >>> band_mask(np.array([[[0.26]], [[0.4]]]), 4, 1 / 32).tolist()
     [True, False]
     """
@@ -57,6 +61,8 @@ def stated_band(c: Construction) -> float:
     """The band half-width the theorem states for ``c``'s ``(ε, d, L, K)`` (sympy), not the one
     the construction reports.
 
+    >>> from reference.universality import construct_universal
+    >>> from verify.universality_checks import stated_band
     >>> c = construct_universal(lambda x: x, d=1, L=1, lipschitz=1.0, eps=0.25)
     >>> stated_band(c), c.band
     (0.03125, 0.03125)
@@ -140,6 +146,9 @@ def complement_first_row(c: Construction, xs: np.ndarray) -> Construction:
 def drop_last_row(c: Construction, xs: np.ndarray) -> Construction:
     """Planted defect: ``c`` with its last prompt row missing (``xs`` unused).
 
+    >>> import numpy as np
+    >>> from reference.universality import construct_universal
+    >>> from verify.universality_checks import drop_last_row
     >>> c = construct_universal(lambda x: x, d=1, L=1, lipschitz=1.0, eps=0.25)
     >>> c.prompt.shape[0], drop_last_row(c, np.zeros((0, 1, 1))).prompt.shape[0]
     (4, 3)
@@ -232,6 +241,9 @@ def sample_lp_errors(e: CubeErrors) -> dict[int, tuple[float, float, float]]:
     """Per ``p`` in :data:`LP_EXPONENTS`: the sample ``L_p`` error, the population bound
     ``lp_error_bound`` and the sample bound (plus the Hoeffding deviation) it implies.
 
+    >>> import numpy as np
+    >>> from verify.universality_checks import CubeErrors
+    >>> from verify.universality_checks import sample_lp_errors
     >>> e = CubeErrors(np.array([0.1, 0.1, 0.9, 0.1]), np.array([False, False, True, False]),
     ...                C=1.0, K=8, Q=8, d=1, L=1, eta=2.0**-7)
     >>> {p: round(v[0], 4) for p, v in sample_lp_errors(e).items()}
@@ -269,6 +281,7 @@ class SlopeFit:
 def fit_log_slope(Ks: list[int], errors: list[float]) -> float:
     """Slope of the least-squares line through ``(log2 K, log2 error)``.
 
+    >>> from verify.universality_checks import fit_log_slope
     >>> round(fit_log_slope([2, 4, 8], [0.5, 0.25, 0.125]), 6)
     -1.0
     """
@@ -280,6 +293,7 @@ def fit_log_slope(Ks: list[int], errors: list[float]) -> float:
 def check_slope(slope: float) -> Observation:
     """``|slope + 1| <= SLOPE_TOLERANCE``: the fitted log-log slope is close to ``-1``.
 
+    >>> from verify.universality_checks import check_slope
     >>> check_slope(-1.1).holds, check_slope(0.0).holds
     (True, False)
     """

@@ -52,6 +52,8 @@ TRADEOFF_SIZES = ([(1, 2, 1.0, 0.25)], _DEFAULT_SIZES, [*_DEFAULT_SIZES, (1, 2, 
 def built_shape(c: Construction) -> dict[str, int]:
     """The numbers of :data:`SHAPE_FIELDS` read off a built construction.
 
+    >>> from reference.universality import construct_universal
+    >>> from verify.universality_shapes import built_shape
     >>> c = construct_universal(lambda x: x, d=1, L=1, lipschitz=1.0, eps=0.5, decoder="shallow")
     >>> built_shape(c)["layers"], built_shape(c)["prompt_rows"]
     (2, 2)
@@ -76,6 +78,7 @@ def built_shape(c: Construction) -> dict[str, int]:
 def shape_mismatches(formula: dict[str, int], built: dict[str, int]) -> list[str]:
     """``field: formula != built`` for every field of :data:`SHAPE_FIELDS` that differs.
 
+    >>> from verify.universality_shapes import shape_mismatches
     >>> shape_mismatches({"layers": 2}, {"layers": 3})
     ['layers: formula 2 != built 3']
     """
@@ -139,6 +142,7 @@ def check_shapes(rows: list[dict[str, Any]]) -> CheckResult:
     """``exact``: every built model has the layers, widths, parameters, bits and prompt rows of
     its sympy formulas, and every shallow model one FFN layer on each side.
 
+    >>> from verify.universality_shapes import check_shapes
     >>> check_shapes([{"built": True, "mismatches": ["layers: formula 2 != built 3"],
     ...                "decoder": "shallow", "depth_in": 1, "depth_out": 1}]).passed
     False

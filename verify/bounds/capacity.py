@@ -27,6 +27,7 @@ Every bound is ONE sympy expression over symbols with assumptions, exposed symbo
 * **Token bound.** Hence ``Lp >= M(eps) / (D log2(c Λ R_P / eps))`` if ``2 Λ R_P > eps`` (and no
   prompt length at all otherwise): :data:`token_lower_bound`.
 
+>>> from verify.bounds.capacity import packing_log2_count_fn, precision_bits_lower_fn
 >>> int(packing_log2_count_fn(0.125, 1.0, 1, 2))
 8
 >>> float(precision_bits_lower_fn(1, 4, 2, 16, 1))

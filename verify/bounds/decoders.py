@@ -8,6 +8,9 @@ exposed symbolically and lambdified (suffix ``_fn``). Parameters count every ent
 dense array the model is made of (embedding, read-out, positional encoding, attention and FFN
 weights and biases), which is what the reference allocates.
 
+>>> from verify.bounds.decoders import shallow_ffn_out_width_fn
+>>> from verify.bounds.decoders import shallow_model_width_fn
+>>> from verify.bounds.decoders import shallow_precision_needed
 >>> int(shallow_ffn_out_width_fn(1, 2, 4, 4)), int(shallow_model_width_fn(1, 2, 4))
 (1344, 23)
 >>> int(shallow_precision_needed(1, 2, 4, 4, 2.0**-5))
@@ -140,6 +143,7 @@ def shallow_precision_needed(d: int, L: int, K: int, Q: int, eta: float) -> int:
     """Smallest ``p`` with ``p >=`` every bit requirement above, ``β`` taken at ``p`` itself
     (the logit term grows like ``log2 p``, so the scan stops after a few steps).
 
+    >>> from verify.bounds.decoders import shallow_precision_needed
     >>> shallow_precision_needed(4, 1, 16, 2, 2.0**-10)
     18
     """
@@ -158,6 +162,8 @@ def shallow_precision_needed(d: int, L: int, K: int, Q: int, eta: float) -> int:
 def exact(expr: sp.Expr, **values: float) -> int:
     """An expression evaluated exactly (sympy integers; the ``_fn`` forms round above 2^53).
 
+    >>> from verify.bounds.decoders import exact
+    >>> from verify.bounds.decoders import shallow_ffn_out_width
     >>> exact(shallow_ffn_out_width, d=1, L=2, K=8, Q=8)
     76695808
     """
@@ -168,6 +174,7 @@ def shape_formulas(decoder: str, d: int, L: int, K: int, Q: int, eta: float) -> 
     """Layers, widths, parameters, bits and prompt rows of one model, from the expressions
     (exact integers).
 
+    >>> from verify.bounds.decoders import shape_formulas
     >>> shape_formulas("shallow", 1, 2, 4, 4, 2.0**-5)["ffn_out_units"]
     1344
     """

@@ -6,6 +6,7 @@ docs/efficiency.md. The op-count cost models mirror
 :func:`reference.polynomial_attention.exact_cost`
 and :func:`reference.polynomial_attention.polynomial_cost` (a test checks they agree).
 
+>>> from verify.bounds.efficiency import output_error, rank, rank_alman_song
 >>> int(rank(8, 4)), int(rank_alman_song(8, 4))
 (495, 735471)
 >>> round(float(output_error(1e-3, 2.0)), 8)  # ε/(1−ε) · (max V − min V)/2
@@ -114,6 +115,7 @@ crossover_n = sp.lambdify((d, dv, r, c_exp), CROSSOVER_N, "numpy")
 def crossover_n_default(dim: int, value_dim: int, rank_: int) -> float:
     """The predicted crossover length (``n = m``) with the reference's ``EXP_COST``.
 
+    >>> from verify.bounds.efficiency import crossover_n_default
     >>> round(float(crossover_n_default(8, 8, 495)))
     381
     """
@@ -145,6 +147,7 @@ def asymptotic_checks() -> dict[str, sp.Expr]:
     * ``log_r_over_log_n_large_R``: with ``R = a_R·x = Θ(log n)``, ``g >= R`` and
       ``log r / log n`` stays above ``a_R·log((c_d + a_R)/a_R) > 0``: ``r = n^{Θ(1)}``.
 
+    >>> from verify.bounds.efficiency import asymptotic_checks
     >>> checks = asymptotic_checks()
     >>> checks["log_r_over_log_n_small_R"]
     0

@@ -14,6 +14,7 @@ The right-hand sides are lambdified (:func:`relative_pattern_rhs`, :func:`bias_o
 :func:`identity_residuals` proves both identities symbolically for softmax attention with
 ``Lp`` prompt and ``L`` input keys (arbitrary real logits and values).
 
+>>> from verify.bounds.foundation import identity_residuals, relative_pattern_rhs
 >>> relative_pattern_rhs(0.25, 0.5)
 0.375
 >>> identity_residuals(2, 2)
@@ -59,6 +60,11 @@ def identity_residuals(
     free real symbols; the relative-pattern residual is taken at the first input key.
     ``pattern`` and ``bias`` are the identities to prove (a planted wrong one must not prove):
 
+    >>> import sympy as sp
+    >>> from verify.bounds.foundation import a
+    >>> from verify.bounds.foundation import identity_residuals
+    >>> from verify.bounds.foundation import s_with
+    >>> from verify.bounds.foundation import s_without
     >>> wrong = sp.Eq(s_with, (1 - a) ** 2 * s_without)
     >>> identity_residuals(1, 1, pattern=wrong)[0] != 0
     True

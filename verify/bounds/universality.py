@@ -10,6 +10,7 @@ Rounding ``K`` up to a power of two: ``C/ε <= K < 2C/ε`` (for ``C/ε > 1``), s
 still meets ``ε`` (it can only get smaller), while the prompt rows grow by at most ``2^d`` and the
 bits per row by at most ``2^{d(L−1)}`` (plus one bit per digit for ``Q``) over ``K = ⌈C/ε⌉``.
 
+>>> from verify.bounds.universality import cells_per_axis_fn, error_bound_fn, levels_fn
 >>> int(cells_per_axis_fn(0.1, 1.0)), int(levels_fn(0.1))
 (16, 16)
 >>> float(error_bound_fn(1.0, 16, 16))

@@ -40,6 +40,7 @@ class CheckResult:
     ratio and ``"bound"`` otherwise. Only ``bound`` and ``exact`` checks are evidence: they alone
     set a claim's worst ratio and case count.
 
+    >>> from verify.claims.base import CheckResult
     >>> CheckResult("c", "s", "", 3, True, 0.5).kind
     'bound'
     >>> CheckResult("c", "s", "", 3, True, 1.0, kind="attainment").kind
@@ -80,6 +81,8 @@ class CheckResult:
         """The check of a :func:`verify.properties.run_property` outcome: the ratio is kept as
         measured (``inf`` included), and is ``None`` only for an exact property that held.
 
+        >>> import math
+        >>> from verify.claims.base import CheckResult
         >>> from verify.properties import PropertyOutcome
         >>> broken = PropertyOutcome("p", 3, math.inf, False, "case", [0.5, math.inf])
         >>> CheckResult.from_outcome("p", "s", "", broken).worst_ratio

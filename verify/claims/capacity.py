@@ -76,6 +76,8 @@ WANG_SHAPE = (2, 3, 6)
 def capacity_worker(spec: CapacitySpec) -> dict[str, Any]:
     """One trial (seed, step budget) of the capacity curve as a JSON-ready row (picklable).
 
+    >>> from reference.capacity import CapacitySpec
+    >>> from verify.claims.capacity import capacity_worker
     >>> row = capacity_worker(
     ...     CapacitySpec(n_pairs=1, d=1, input_length=1, width=2, prompt_lengths=(1, 2))
     ... )
@@ -129,6 +131,7 @@ def summarize_capacity(rows: list[dict[str, Any]], top: int) -> list[dict[str, A
     """Median and range of the smallest memorizing ``Lp`` over seeds, per ``(N, d, L, budget)``
     (a seed that did not memorize within the scanned lengths counts as ``2 top``, above all).
 
+    >>> from verify.claims.capacity import summarize_capacity
     >>> rows = [{"N": 1, "d": 1, "L": 1, "budget": 9, "smallest_Lp": s, "converged": True}
     ...         for s in (1, 2, None)]
     >>> summarize_capacity(rows, 4)[0]["median_Lp"], summarize_capacity(rows, 4)[0]["max_Lp"]
@@ -168,6 +171,7 @@ def wang_worker(args: tuple[int, int, int, tuple[int, ...], int, int]) -> dict[s
     ``args = (d, L, D, prompt_lengths, max_steps, seed)``; the floor is the sympy one
     (:func:`verify.capacity_checks.wang_floor`).
 
+    >>> from verify.claims.capacity import wang_worker
     >>> row = wang_worker((1, 2, 2, (1, 2), 50, 0))
     >>> all(loss >= row["floor"] for loss in row["losses"])
     True
@@ -194,6 +198,7 @@ def planted_wang_worker(args: tuple[int, int]) -> dict[str, Any]:
     """The planted Wang violation: a model WITH positions trained on the Wang-style dataset of
     a position-free model (``args = (max_steps, seed)``); its loss goes below the floor.
 
+    >>> from verify.claims.capacity import planted_wang_worker
     >>> planted_wang_worker((20, 1))["floor"] > 0
     True
     """

@@ -66,6 +66,7 @@ def _tolerance_latex(name: str, tolerance: sp.Float) -> str:
 def sweep_case(prompt_scale: float, prompt_length: int, seed: int) -> PromptCase:
     """The sweep's case: a fixed-size random model, a prompt of norm scale ``prompt_scale``.
 
+    >>> from verify.claims.foundation import sweep_case
     >>> sweep_case(1.0, 4, 0).prompt.shape
     (4, 5)
     """
@@ -108,6 +109,9 @@ def _sweep_counterexample(failure: tuple[dict[str, float], Observation]) -> str:
 def sweep_check(rows: list[dict[str, float]]) -> CheckResult:
     """The sweep's check: every row's three errors within their tolerances (kind ``bound``).
 
+    >>> from verify.claims.foundation import sweep_check
+    >>> from verify.claims.foundation import sweep_point
+    >>> from verify.identities import sharpened_first_key_weights
     >>> rows = [sweep_point((1.0, 1, 0)), sweep_point((1.0, 1, 0), sharpened_first_key_weights)]
     >>> sweep_check(rows[:1]).passed, sweep_check(rows).passed
     (True, False)

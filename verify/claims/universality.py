@@ -102,6 +102,8 @@ def flat_fit(fit: SlopeFit) -> SlopeFit:
     """Planted violation of the ``1/K`` decay: a model whose error never refines (the error
     at the coarsest ``K`` at every ``K``, still under every bound).
 
+    >>> from verify.claims.universality import flat_fit
+    >>> from verify.universality_checks import SlopeFit
     >>> flat_fit(SlopeFit((2, 4), (0.5, 0.25), (0.5, 0.25), -1.0)).slope
     0.0
     """
@@ -114,6 +116,7 @@ def largest_memorization_check(rows: list[dict]) -> CheckResult:
     """The check of the largest memorized datasets: every checked token within ``1/(2Q)`` and
     the prompt rows equal to ``L K^d`` (rows of :func:`memorization_job`).
 
+    >>> from verify.claims.universality import largest_memorization_check
     >>> row = {"checked": 4, "max_error": 0.2, "bound": 0.25, "prompt_rows": 8, "rows_formula": 8}
     >>> largest_memorization_check([row]).passed, largest_memorization_check([row]).worst_ratio
     (True, 0.8)

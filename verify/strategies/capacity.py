@@ -78,6 +78,7 @@ def seeded_prompt_pair(seed: int) -> PromptPairCase:
     """One prompt pair with sizes drawn from ``seed`` by numpy (no Hypothesis: for planted
     violations, which then need no shrinking).
 
+    >>> from verify.strategies.capacity import seeded_prompt_pair
     >>> seeded_prompt_pair(0).prompt.shape == seeded_prompt_pair(0).other.shape
     True
     """
@@ -168,6 +169,7 @@ def permutation_case(
 ) -> PermutationCase:
     """The case of :func:`permutation_cases` for given sizes (``layers``: FFN_in, FFN_out).
 
+    >>> from verify.strategies.capacity import permutation_case
     >>> permutation_case(1, 2, 3, (0, 0), 2, 0, False).permutation.shape
     (3,)
     """
@@ -196,6 +198,8 @@ class PackingTarget:
     ``centres`` default to the cell-centre placement on the ``K``-grid of a construction
     (:func:`cell_centre_packing`), which keeps every centre off the construction's boundary band.
 
+    >>> import numpy as np
+    >>> from verify.strategies.capacity import PackingTarget
     >>> f = PackingTarget(d=1, L=1, eps=0.125, lipschitz=1.0, centres=(0.0625, 0.5625))
     >>> f.centre_sequences()[:, 0, 0].tolist(), np.abs(f(f.centre_sequences()) - 0.5).max()
     ([0.0625, 0.5625], np.float64(0.25))
@@ -235,6 +239,7 @@ def cell_centre_packing(eps: float, lipschitz: float, k: int) -> tuple[float, ..
     """Packing centres at every ``r``-th cell centre ``(j + 1/2)/K`` of a ``K``-grid,
     ``r = ceil(4 eps K / C)`` (from :data:`verify.bounds.capacity.cell_centre_packing_stride`).
 
+    >>> from verify.strategies.capacity import cell_centre_packing
     >>> cell_centre_packing(0.125, 1.0, 8)
     (0.0625, 0.5625)
     """
@@ -247,6 +252,7 @@ def unit_grid_packing(eps: float, lipschitz: float) -> tuple[float, ...]:
     """The default packing centres ``(j + 1/2)/m``, ``m = floor(C/(4 eps))`` (on cell
     boundaries of a power-of-two grid when ``m`` is: the premise fails there).
 
+    >>> from verify.strategies.capacity import unit_grid_packing
     >>> unit_grid_packing(0.125, 1.0)
     (0.25, 0.75)
     """

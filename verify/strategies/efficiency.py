@@ -39,6 +39,8 @@ FIT_METHODS = st.sampled_from(["minimax", "chebyshev", "taylor"])
 def rows_with_norms(rng: np.random.Generator, count: int, dim: int, top: float) -> np.ndarray:
     """``count`` random rows whose norms are uniform in ``[0, top]``, the first exactly ``top``.
 
+    >>> import numpy as np
+    >>> from verify.strategies.efficiency import rows_with_norms
     >>> x = rows_with_norms(np.random.default_rng(0), 5, 3, 2.0)
     >>> bool(np.isclose(np.linalg.norm(x, axis=1).max(), 2.0))
     True
@@ -136,6 +138,9 @@ def relative_error_extremes(coeffs: np.ndarray, radius: float) -> tuple[np.ndarr
     """Local extremes ``t`` of ``ρ(t) = p(t) e^{-t} − 1`` on ``[-R, R]`` (ends included, on a
     grid of 8193 points) and ``ρ`` there.
 
+    >>> import numpy as np
+    >>> from reference.polyfit import fit_exp
+    >>> from verify.strategies.efficiency import relative_error_extremes
     >>> t, rho = relative_error_extremes(fit_exp(1.0, 1e-3).coeffs, 1.0)
     >>> len(t) >= 6, bool(np.all(np.sign(rho[1:]) != np.sign(rho[:-1])))
     (True, True)
@@ -192,6 +197,7 @@ def tight_case(
     """The tight family at ``(R, ε)``: ``d = 1``, ``queries`` equal queries, keys at the
     ``pair``-th best pair of :func:`tight_pairs` of the reference fit, values ``offset ± 1``.
 
+    >>> from verify.strategies.efficiency import tight_case
     >>> c = tight_case(1.0, 1e-3)
     >>> c.q.shape[1], sorted(set(c.v.ravel().tolist()))
     (1, [-1.0, 1.0])

@@ -28,6 +28,8 @@ from verify.strategies import seeds
 def zigzag(s: np.ndarray) -> np.ndarray:
     """``|s − 2 round(s/2)|``: 1-Lipschitz, values in ``[0, 1]``, slope ``±1`` everywhere.
 
+    >>> import numpy as np
+    >>> from verify.strategies.targets import zigzag
     >>> zigzag(np.array([0.25, 1.0, 1.5, 2.0])).tolist()
     [0.25, 1.0, 0.5, 0.0]
     """
@@ -37,6 +39,8 @@ def zigzag(s: np.ndarray) -> np.ndarray:
 def induced_max_norm(a: np.ndarray) -> float:
     """``‖A‖_∞ = max_i Σ_j |A_ij|`` (the operator norm for ``‖·‖_max`` on vectors).
 
+    >>> import numpy as np
+    >>> from verify.strategies.targets import induced_max_norm
     >>> induced_max_norm(np.array([[1.0, -2.0], [0.5, 0.5]]))
     3.0
     """
@@ -118,6 +122,8 @@ def with_constant(target: LipschitzTarget, lipschitz: float) -> LipschitzTarget:
 def make_clipped_affine(d: int, L: int, rng: np.random.Generator, scale: float) -> ClippedAffine:
     """Random ``A`` with ``‖A‖_∞ = scale`` (rows rescaled), ``b`` keeping values near ``[0, 1]``.
 
+    >>> import numpy as np
+    >>> from verify.strategies.targets import make_clipped_affine
     >>> round(make_clipped_affine(1, 2, np.random.default_rng(0), 0.5).lipschitz, 12)
     0.5
     """
@@ -159,6 +165,8 @@ def tight_sawtooth(d: int, L: int, slope: float, K: int, Q: int) -> Sawtooth:
     ``|f(0) − (a + 1/2)/Q| = C/(2K) + 1/(2Q)``. Needs ``slope/K + 1/Q <= 1``; exact in floating
     point for dyadic ``slope``.
 
+    >>> import numpy as np
+    >>> from verify.strategies.targets import tight_sawtooth
     >>> f = tight_sawtooth(1, 1, 0.5, 4, 4)
     >>> float(f(np.zeros((1, 1)))[0, 0]), float(f(np.full((1, 1), 0.125))[0, 0])
     (0.1875, 0.25)
