@@ -7,7 +7,8 @@ Public API:
 * :func:`prompt_forward`, :func:`prompt_loss_and_grad` — prompt tuning forward and exact gradient.
 * :func:`train_prompt`, :func:`init_prompt_normal`, :func:`init_prompt_from_inputs` — training.
 * :func:`construct_universal`, :func:`construct_memorizer` — the constructive witnesses of
-  theory.md §3 (a frozen model and a prompt), returning a :class:`Construction`.
+  theory.md §3 (a frozen model and a prompt), returning a :class:`Construction` (whose
+  ``forward`` warns with :class:`BandWarning` for inputs in the boundary band).
 
 * :func:`fast_attention`, :class:`FastAttentionResult`, :class:`FastAttentionRefused` — certified
   polynomial attention (theory.md §5, module ``polynomial_attention``).
@@ -28,7 +29,7 @@ Submodules with more API (imported explicitly): ``polyfit`` (certified exp fits)
 """
 
 from reference.attention import attention, softmax_rows
-from reference.construction import Construction
+from reference.construction import BandWarning, Construction
 from reference.fast_gradient import fast_prompt_loss_and_grad, low_rank_key_value_grad
 from reference.memorization import construct_memorizer
 from reference.model import Attention, FFNLayer, Transformer
@@ -49,6 +50,7 @@ from reference.universality import construct_universal
 
 __all__ = [
     "Attention",
+    "BandWarning",
     "Construction",
     "ExactPromptCache",
     "FFNLayer",
