@@ -12,7 +12,9 @@ from collections.abc import Sequence
 import numpy as np
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-MAX_RANK = 32  # numpy's limit; ``ndim=ANY_RANK_FROM_2`` accepts (..., n, d)
+MAX_RANK = 32  # numpy's limit on array rank
+MAX_INT = 2**63 - 1  # the largest size numpy can index
+MAX_ELEMENTS = 2**28  # the most array entries a single allocation may ask for (2 GiB float64)
 
 
 class NumericalOverflow(ValueError):
@@ -158,13 +160,37 @@ def check_dim(name: str, arr: np.ndarray, axis: int, expected: int, what: str) -
         )
 
 
-def positive_int(name: str, value: object, *, minimum: int = 1) -> int:
-    """Return ``value`` as int, requiring an integer ``>= minimum``."""
+def positive_int(name: str, value: object, *, minimum: int = 1, maximum: int = MAX_INT) -> int:
+    """Return ``value`` as int, requiring an integer ``minimum <= value <= maximum``.
+
+    >>> positive_int("width", 10**400)
+    Traceback (most recent call last):
+    ...
+    ValueError: width: expected an integer <= 9223372036854775807, got a 401-digit integer
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name}: expected an integer, got {type(value).__name__}")
     if value < minimum:
         raise ValueError(f"{name}: expected an integer >= {minimum}, got {value}")
+    if value > maximum:
+        shown = value if value < 10**30 else f"a {len(str(int(value)))}-digit integer"
+        raise ValueError(f"{name}: expected an integer <= {maximum}, got {shown}")
     return int(value)
+
+
+def check_elements(name: str, count: int, what: str) -> None:
+    """Refuse an allocation of more than :data:`MAX_ELEMENTS` entries before making it.
+
+    >>> check_elements("length", 2**40, "prompt entries")
+    Traceback (most recent call last):
+    ...
+    ValueError: length: 1099511627776 prompt entries would need 8192 GiB (limit 268435456 entries)
+    """
+    if count > MAX_ELEMENTS:
+        raise ValueError(
+            f"{name}: {count} {what} would need {count * 8 / 2**30:.0f} GiB "
+            f"(limit {MAX_ELEMENTS} entries)"
+        )
 
 
 def real_float(name: str, value: object, expected: str = "a real number") -> float:

@@ -16,10 +16,12 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from reference._validation import (
+    MAX_ELEMENTS,
     NumericalOverflow,
     as_array,
     as_rng,
     check_dim,
+    check_elements,
     positive_float,
     positive_int,
 )
@@ -72,6 +74,9 @@ class FFNLayer:
     @classmethod
     def zeros(cls, width: int, hidden: int) -> FFNLayer:
         """The identity layer (all weights zero)."""
+        width = positive_int("width", width, maximum=MAX_ELEMENTS)
+        hidden = positive_int("hidden", hidden, minimum=0, maximum=MAX_ELEMENTS)
+        check_elements("hidden", width * hidden, "weights")
         return cls(
             np.zeros((width, hidden)), np.zeros(hidden), np.zeros((hidden, width)), np.zeros(width)
         )
@@ -256,6 +261,12 @@ class Transformer:
 
     def with_dtype(self, dtype: type | np.dtype) -> Transformer:
         """A copy with every weight cast to ``dtype`` (float32 or float64)."""
+        try:
+            ok = np.dtype(dtype) in (np.dtype(np.float32), np.dtype(np.float64))
+        except TypeError:
+            ok = False
+        if not ok:
+            raise TypeError(f"dtype: expected float32 or float64, got {dtype!r}")
 
         def cast(a: np.ndarray) -> np.ndarray:
             return np.asarray(a, dtype=dtype)
@@ -308,13 +319,15 @@ class Transformer:
         (4, 5)
         """
         rng = as_rng(rng)
-        d = positive_int("d", d)
-        width = d if width is None else positive_int("width", width)
+        size = {"maximum": MAX_ELEMENTS}
+        d = positive_int("d", d, **size)
+        width = d if width is None else positive_int("width", width, **size)
         if width < d:
             raise ValueError(f"width: expected an integer >= d = {d}, got {width}")
-        dk = width if key_width is None else positive_int("key_width", key_width)
-        dv = width if value_width is None else positive_int("value_width", value_width)
-        hidden = 2 * width if ffn_hidden is None else positive_int("ffn_hidden", ffn_hidden)
+        dk = width if key_width is None else positive_int("key_width", key_width, **size)
+        dv = width if value_width is None else positive_int("value_width", value_width, **size)
+        hidden = 2 * width if ffn_hidden is None else positive_int("ffn_hidden", ffn_hidden, **size)
+        check_elements("width", width * max(width, dk, dv, hidden), "weights per matrix")
         ffn_in_layers = positive_int("ffn_in_layers", ffn_in_layers, minimum=0)
         ffn_out_layers = positive_int("ffn_out_layers", ffn_out_layers, minimum=0)
         ws = positive_float("weight_scale", weight_scale)
@@ -341,7 +354,9 @@ class Transformer:
         )
         positional = None
         if max_length is not None:
-            positional = 0.5 * rng.standard_normal((positive_int("max_length", max_length), width))
+            rows = positive_int("max_length", max_length, maximum=MAX_ELEMENTS)
+            check_elements("max_length", rows * width, "positional entries")
+            positional = 0.5 * rng.standard_normal((rows, width))
         return cls(
             embed=embed,
             readout=np.eye(width, d),
@@ -353,7 +368,22 @@ class Transformer:
 
     # ------------------------------------------------------------------ forward
     def embed_inputs(self, x: np.ndarray) -> np.ndarray:
-        """Embedded input rows ``x embed (+ positional[:L])``: ``(..., L, D)``."""
+        """Embedded input rows ``x embed (+ positional[:L])``: ``(..., L, D)``.
+
+        >>> Transformer.random(2, rng=0, width=3).embed_inputs(np.ones((4, 2))).shape
+        (4, 3)
+        """
+        x = as_array("x", x, ndim=range(2, 33), allow_object=True)
+        check_dim("x", x, -1, self.d, "token width d (model.d)")
+        if self.positional is not None and x.shape[-2] > self.positional.shape[0]:
+            raise ValueError(
+                f"x: sequence length L = {x.shape[-2]} exceeds the positional encoding's "
+                f"{self.positional.shape[0]} rows"
+            )
+        return self.embed_unchecked(x)
+
+    def embed_unchecked(self, x: np.ndarray) -> np.ndarray:
+        """:meth:`embed_inputs` without checks (prompt tuning validated ``x`` already)."""
         h = x @ self.embed  # (..., L, D)
         if self.positional is not None:
             h = h + self.positional[: x.shape[-2]]

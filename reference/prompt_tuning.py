@@ -24,6 +24,7 @@ def check_model(model: object) -> Transformer:
 
 def check_prompt(model: Transformer, prompt: object) -> np.ndarray:
     """Validate a prompt ``(Lp, D)`` against ``model`` and return it as an array."""
+    model = check_model(model)
     p = as_array("prompt", prompt, ndim=2, allow_object=True)
     check_dim("prompt", p, 1, model.width, "model width D (model.width)")
     return p
@@ -33,6 +34,9 @@ def check_inputs(model: Transformer, name: str, x: object) -> np.ndarray:
     """Validate input sequences ``(L, d)`` or ``(batch, L, d)`` against ``model``: the one check
     of inputs shared by the exact, cached and low-rank gradients and the capacity functions
     (an empty batch is refused here, before any mean over it divides by zero)."""
+    model = check_model(model)
+    if not isinstance(name, str):
+        raise TypeError(f"name: expected the argument's name (a str), got {type(name).__name__}")
     arr = as_array(name, x, ndim=(2, 3), allow_object=True)
     if arr.ndim == 3 and arr.shape[0] == 0:
         raise ValueError(
@@ -69,7 +73,7 @@ def check_finite_result(value: np.ndarray | float, what: str, **arguments: np.nd
 
 def attended_sequence(model: Transformer, prompt: np.ndarray, x: np.ndarray) -> np.ndarray:
     """``Z = [P; X embed + positional]`` of shape ``(..., Lp + L, D)`` (batch axes broadcast)."""
-    h_x = model.embed_inputs(x)  # (..., L, D)
+    h_x = model.embed_unchecked(x)  # (..., L, D)
     p = np.broadcast_to(prompt, (*h_x.shape[:-2], *prompt.shape))  # (..., Lp, D)
     return np.concatenate([p, h_x], axis=-2)  # (..., n, D)
 

@@ -7,9 +7,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from reference._validation import (
+    MAX_ELEMENTS,
     NumericalOverflow,
     as_array,
     as_rng,
+    check_elements,
     positive_float,
     positive_int,
     real_float,
@@ -36,7 +38,8 @@ def init_prompt_normal(
     (4, 3)
     """
     model = check_model(model)
-    length = positive_int("length", length, minimum=0)
+    length = positive_int("length", length, minimum=0, maximum=MAX_ELEMENTS)
+    check_elements("length", length * model.width, "prompt entries")
     std = positive_float("std", std)
     with np.errstate(over="ignore"):
         prompt = as_rng(rng).standard_normal((length, model.width)) * std  # (length, D)
@@ -56,7 +59,8 @@ def init_prompt_from_inputs(
     [[1.0, 1.0, 0.0], [1.0, 1.0, 0.0]]
     """
     model = check_model(model)
-    length = positive_int("length", length, minimum=0)
+    length = positive_int("length", length, minimum=0, maximum=MAX_ELEMENTS)
+    check_elements("length", length * model.width, "prompt entries")
     xs = check_inputs(model, "xs", xs)
     tokens = xs.reshape(-1, model.d) @ model.embed  # (B*L, D), no positional encoding
     idx = as_rng(rng).integers(0, tokens.shape[0], size=length)
