@@ -418,6 +418,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     totals: Counter = Counter()
     per_entry: dict[str, Counter] = {}
+    per_module: dict[str, Counter] = {}
     for entry in [e for e in entry_points() if args.only in e.name]:
         results = fuzz_entry(entry, args.calls, args.seed)
         counts = Counter(outcome for outcome, _, _ in results)
@@ -425,10 +426,17 @@ def main(argv: list[str] | None = None) -> int:
         for outcome, detail, arguments in failing[: args.show]:
             print(f"{outcome:12s} {entry.name}({arguments}): {detail}")
         per_entry[entry.name] = counts
+        per_module.setdefault(entry.module, Counter()).update(counts)
         totals.update(counts)
     print(f"\n{len(per_entry)} entry points, {sum(totals.values())} calls")
     for outcome in ("accepted", "rejected", *FAILURES):
         print(f"  {outcome:12s} {totals[outcome]}")
+    classes = ("accepted", "rejected", *FAILURES)
+    print("\n| module | calls | " + " | ".join(classes) + " |")
+    print("|---|---|" + "---|" * len(classes))
+    for module, counts in sorted(per_module.items()):
+        cells = " | ".join(str(counts[c]) for c in classes)
+        print(f"| {module} | {sum(counts.values())} | {cells} |")
     failing_entries = sorted(n for n, c in per_entry.items() if any(c[f] for f in FAILURES))
     print(f"entry points with failures ({len(failing_entries)}): {', '.join(failing_entries)}")
     return 0

@@ -20,6 +20,7 @@ from tests.cli_process import (
     wait_for,
 )
 from verify.claims import claim_modules, load_all
+from verify.claims.base import REGISTRY, CheckResult, ClaimContext, ClaimResult, register
 from verify.report import EXIT_OK
 from verify.staging import parse_owner
 
@@ -145,3 +146,28 @@ def test_only_and_out_are_checked_before_any_claim_module_is_imported(tmp_path):
 
 def test_each_claim_module_registers_the_claim_of_its_name():
     assert sorted(load_all()) == sorted(claim_modules())
+
+
+def _swallowing_claim(ctx: ClaimContext) -> ClaimResult:
+    """A claim that catches the KeyboardInterrupt of a SIGINT (as a finalizer would lose it)."""
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(1.0)
+    except KeyboardInterrupt:
+        pass  # swallowed: the run must still stop
+    check = CheckResult("c", "s", "x", 1, True, 0.5, kind="bound")
+    return ClaimResult(name="swallow", title="t", statement="s", checks=[check])
+
+
+def test_planted_swallowed_sigint_still_stops_the_run_and_never_publishes(tmp_path, capsys):
+    register("swallow", "a claim that swallows Ctrl-C", order=999)(_swallowing_claim)
+    try:
+        out = tmp_path / "rep"
+        argv = ["--only", "swallow", "--executor", "serial", "--out", str(out)]
+        assert verify.__main__.main(argv) == 130
+    finally:
+        REGISTRY.pop("swallow", None)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "interrupted by SIGINT during claim 'swallow'" in err[-1]
+    assert list(tmp_path.iterdir()) == []  # no report, no staging
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored

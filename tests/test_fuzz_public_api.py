@@ -15,10 +15,19 @@ outcome table over all entry points.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import settings
 
-from tests.fuzz_api import FAILURES, MODEL, EntryPoint, _is_record, entry_points, fuzz_entry
+from tests.fuzz_api import (
+    FAILURES,
+    MODEL,
+    EntryPoint,
+    _is_record,
+    _parameters,
+    entry_points,
+    fuzz_entry,
+)
 
 EFFICIENCY = (
     "issue 10 items 6, 7, 9 (large radii, zero width, FeatureMap, prompt cache): efficiency session"
@@ -67,3 +76,14 @@ def test_fuzz_entry_point(entry: EntryPoint) -> None:
     failures = [f"{o}: {entry.name}({args}) -> {detail}" for o, detail, args in results
                 if o in FAILURES]  # fmt: skip
     assert not failures, f"{len(failures)} failing calls, e.g.\n" + "\n".join(failures[:5])
+
+
+def _planted_unchecked(x: np.ndarray, scale: float) -> float:
+    """A planted function without input checks: the fuzz must flag it."""
+    return float(np.sum(np.asarray(x, dtype=float)) * scale)
+
+
+def test_planted_unchecked_function_is_caught_by_the_fuzz() -> None:
+    entry = EntryPoint("planted", _planted_unchecked, "tests", _parameters(_planted_unchecked))
+    outcomes = {outcome for outcome, _, _ in fuzz_entry(entry, 60)}
+    assert "accepted-bad" in outcomes  # a NaN argument went through unnoticed

@@ -111,7 +111,7 @@ def handle_signals() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        _STATE.installed = False
+        _STATE.received, _STATE.lost, _STATE.installed = None, None, False
 
 
 def checkpoint() -> None:
