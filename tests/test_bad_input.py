@@ -204,3 +204,24 @@ def test_an_int_seed_is_a_generator_and_the_model_repr_is_short() -> None:
     big = Transformer.random(64, rng=0, max_length=512)
     assert len(repr(big)) < 400 and len(repr(big).splitlines()) <= 6
     assert "width=64" in repr(big)
+
+
+def test_an_empty_batch_is_refused_by_name_everywhere_it_can_reach() -> None:
+    """One shared check (``check_inputs``) guards every mean over the batch: no
+    ZeroDivisionError from the exact, cached or low-rank gradients or the capacity functions."""
+    from reference.capacity import gradient_capacity, trained_losses
+    from reference.fast_gradient import fast_prompt_loss_and_grad
+    from reference.prompt_cache import InputBlockCache
+
+    empty = np.zeros((0, 4, 2))
+    calls = [
+        lambda: fast_prompt_loss_and_grad(MODEL, P, empty, empty, eps=1e-3, radius=1.0),
+        lambda: gradient_capacity(
+            MODEL, empty, empty, tolerance=0.1, prompt_lengths=[1], rng=np.random.default_rng(0)
+        ),
+        lambda: trained_losses(MODEL, empty, empty, prompt_lengths=[1], rng=RNG),
+        lambda: InputBlockCache.build(MODEL, empty, empty),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError, match=r"xs?: expected at least one sequence"):
+            call()
