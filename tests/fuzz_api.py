@@ -144,11 +144,21 @@ DIMS = st.integers(0, 4)
 finite_floats = st.one_of(st.sampled_from(SPECIAL_FLOATS), st.floats(-10, 10))
 
 
+# shapes that fit MODEL (d = 2, width 3, 6 positions) for arguments of these names
+NAMED_SHAPES = {
+    "prompt": [(2, 3), (1, 3), (0, 3)], "x": [(4, 2), (2, 4, 2)], "xs": [(2, 4, 2), (4, 2)],
+    "ys": [(2, 4, 2), (4, 2)], "q": [(4, 2), (2, 4, 2)], "k": [(5, 2), (2, 5, 2)],
+    "v": [(5, 3), (2, 5, 3)], "z": [(6, 3), (2, 6, 3)], "logits": [(3, 4), (4,)],
+}  # fmt: skip
+
+
 @st.composite
-def arrays(draw: st.DrawFn) -> Any:
+def arrays(draw: st.DrawFn, name: str = "") -> Any:
     """Mostly model-shaped float arrays; sometimes every kind of malformed array."""
-    kind = draw(st.sampled_from(["model", "model", "model", "random", "odd"]))
-    if kind == "model":
+    kind = draw(st.sampled_from(["named", "named", "model", "model", "random", "odd"]))
+    if kind == "named" and name in NAMED_SHAPES:
+        shape = draw(st.sampled_from(NAMED_SHAPES[name]))
+    elif kind in ("named", "model"):
         shape = draw(st.sampled_from([(4, 2), (2, 4, 2), (2, 3), (4, 3), (3,), (2,), (1, 1)]))
     else:
         shape = tuple(draw(st.lists(DIMS, min_size=1, max_size=3)))
@@ -200,7 +210,7 @@ def value_for(param: inspect.Parameter) -> st.SearchStrategy:
     if "Callable" in ann or name in ("target", "f", "fn", "function"):
         return st.one_of(st.just(lambda x: x), st.just(np.sin), bad)
     if "ndarray" in ann or "ArrayLike" in ann:
-        return st.one_of(arrays(), arrays(), arrays(), bad)
+        return st.one_of(arrays(name), arrays(name), arrays(name), bad)
     if ann.startswith("bool") or isinstance(default, bool):
         return st.one_of(st.booleans(), bad)
     if ann.startswith("int") or (isinstance(default, int) and not isinstance(default, bool)):
