@@ -21,6 +21,8 @@ from tests.cli_process import (
 )
 from verify.claims import claim_modules, load_all
 from verify.claims.base import REGISTRY, CheckResult, ClaimContext, ClaimResult, register
+from verify.executors import open_executor
+from verify.interrupts import ExecutorLost
 from verify.report import EXIT_OK
 from verify.staging import parse_owner
 
@@ -171,3 +173,9 @@ def test_planted_swallowed_sigint_still_stops_the_run_and_never_publishes(tmp_pa
     assert "interrupted by SIGINT during claim 'swallow'" in err[-1]
     assert list(tmp_path.iterdir()) == []  # no report, no staging
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
+
+
+def test_a_pool_worker_killed_mid_sweep_stops_the_run_as_executor_lost():
+    with pytest.raises(ExecutorLost, match="the local process pool broke"):
+        with open_executor("local", workers=1) as pool:
+            pool.map(os._exit, [3])  # the worker dies as if OOM-killed
