@@ -20,6 +20,7 @@ import _thread
 import ctypes
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -103,7 +104,16 @@ def handle_signals() -> Iterator[None]:
         yield
         return
     previous = {sig: signal.getsignal(sig) for sig in HANDLED}
+    previous_hook = sys.unraisablehook
+
+    def quiet_lost_interrupts(unraisable: Any) -> None:
+        # an Interrupted raised inside a finalizer or gc callback cannot propagate: it is
+        # recorded in _STATE and raised again at the next checkpoint, so say nothing here
+        if not isinstance(unraisable.exc_value, Interrupted):
+            previous_hook(unraisable)
+
     _STATE.received, _STATE.lost, _STATE.installed = None, None, True
+    sys.unraisablehook = quiet_lost_interrupts
     for sig in HANDLED:
         signal.signal(sig, _handler)
     try:
@@ -111,6 +121,7 @@ def handle_signals() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        sys.unraisablehook = previous_hook
         _STATE.received, _STATE.lost, _STATE.installed = None, None, False
 
 
