@@ -12,6 +12,19 @@ from collections.abc import Sequence
 import numpy as np
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+MAX_RANK = 32  # numpy's limit on array rank
+MAX_INT = 2**63 - 1  # the largest size numpy can index
+MAX_ELEMENTS = 2**28  # the most array entries a single allocation may ask for (2 GiB float64)
+
+
+class NumericalOverflow(ValueError):
+    """Finite inputs whose result does not fit the floating-point format (named argument)."""
+
+
+def _rank_text(ndims: tuple[int, ...]) -> str:
+    if len(ndims) > 3 and ndims == tuple(range(ndims[0], ndims[0] + len(ndims))):
+        return f"rank >= {ndims[0]}"
+    return f"rank {' or '.join(map(str, ndims))}"
 
 
 def _check_mpf_entries(name: str, arr: np.ndarray) -> None:
@@ -36,14 +49,31 @@ def as_array(
 ) -> np.ndarray:
     """Return ``value`` as a finite float32/float64 (or mpmath object) array of rank ``ndim``.
 
+    Masked arrays are refused (their hidden entries would pass unseen): fill them explicitly,
+    e.g. ``x.filled(0.0)``. Nested lists must be rectangular and real.
+
     >>> from reference._validation import as_array
     >>> as_array("x", [[1.0, 2.0]], ndim=2).shape
     (1, 2)
+    >>> as_array("x", [[1.0], [2.0, 3.0]], ndim=2)
+    Traceback (most recent call last):
+    ...
+    ValueError: x: expected a rectangular nested list of numbers, got a ragged one
     """
+    if isinstance(value, np.ma.MaskedArray):
+        raise TypeError(
+            f"{name}: expected a plain numpy array, got a masked array; fill it explicitly "
+            f"(e.g. {name}.filled(0.0)) or drop the masked entries"
+        )
     if isinstance(value, np.ndarray):
         arr = value
     elif isinstance(value, (list, tuple)):
-        arr = np.asarray(value)
+        try:
+            arr = np.asarray(value)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(
+                f"{name}: expected a rectangular nested list of numbers, got a ragged one"
+            ) from exc
         if arr.dtype.kind in "iub":
             arr = arr.astype(np.float64)
     else:
@@ -51,7 +81,7 @@ def as_array(
     ndims = (ndim,) if isinstance(ndim, int) else tuple(ndim)
     if arr.ndim not in ndims:
         raise ValueError(
-            f"{name}: expected an array of rank {' or '.join(map(str, ndims))}, "
+            f"{name}: expected an array of {_rank_text(ndims)}, "
             f"got rank {arr.ndim} with shape {arr.shape}"
         )
     if arr.dtype == object:
@@ -71,23 +101,51 @@ def as_array(
 
 
 def check_qkv(
-    q: object, k: object, v: object, *, allow_object: bool = False
+    q: object, k: object, v: object, *, allow_object: bool = False, batched: bool = False
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Queries ``(n, d)``, keys ``(m, d)`` and values ``(m, d_v)``, ``m >= 1``.
+    """Queries ``(n, d)``, keys ``(m, d)`` and values ``(m, d_v)``, ``m >= 1``; with ``batched``
+    also ``(..., n, d)`` etc. whose leading (batch/head) axes broadcast together.
 
     >>> import numpy as np
     >>> from reference._validation import check_qkv
     >>> [a.shape for a in check_qkv(np.ones((2, 3)), np.ones((4, 3)), np.ones((4, 1)))]
     [(2, 3), (4, 3), (4, 1)]
     """
-    q = as_array("q", q, ndim=2, allow_object=allow_object)
-    k = as_array("k", k, ndim=2, allow_object=allow_object)
-    v = as_array("v", v, ndim=2, allow_object=allow_object)
-    check_dim("k", k, 1, q.shape[1], "key width (must equal q.shape[1])")
-    check_dim("v", v, 0, k.shape[0], "number of value rows (must equal k.shape[0])")
-    if k.shape[0] == 0:
+    ndim = range(2, MAX_RANK + 1) if batched else 2
+    q = as_array("q", q, ndim=ndim, allow_object=allow_object)
+    k = as_array("k", k, ndim=ndim, allow_object=allow_object)
+    v = as_array("v", v, ndim=ndim, allow_object=allow_object)
+    check_dim("k", k, -1, q.shape[-1], "key width (must equal q.shape[-1])")
+    check_dim("v", v, -2, k.shape[-2], "number of value rows (must equal k.shape[-2])")
+    if k.shape[-2] == 0:
         raise ValueError("k: expected at least one key row, got 0")
+    if batched:
+        leading = {"q": q.shape[:-2], "k": k.shape[:-2], "v": v.shape[:-2]}
+        try:
+            np.broadcast_shapes(*leading.values())
+        except ValueError as exc:
+            raise ValueError(
+                "q, k, v: expected leading (batch/head) axes that broadcast together, got "
+                + ", ".join(f"{n} {shape}" for n, shape in leading.items())
+            ) from exc
     return q, k, v
+
+
+def as_rng(rng: object) -> np.random.Generator:
+    """A ``numpy.random.Generator``, or a non-negative int seed made into one (``default_rng``).
+
+    >>> bool(as_rng(0).integers(10) == np.random.default_rng(0).integers(10))
+    True
+    """
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
+        if rng < 0:
+            raise ValueError(f"rng: expected a numpy.random.Generator or a seed >= 0, got {rng}")
+        return np.random.default_rng(int(rng))
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(
+            f"rng: expected numpy.random.Generator or an int seed, got {type(rng).__name__}"
+        )
+    return rng
 
 
 def check_rng(rng: object) -> np.random.Generator:
@@ -105,20 +163,70 @@ def check_dim(name: str, arr: np.ndarray, axis: int, expected: int, what: str) -
         )
 
 
-def positive_int(name: str, value: object, *, minimum: int = 1) -> int:
-    """Return ``value`` as int, requiring an integer ``>= minimum``."""
+def positive_int(name: str, value: object, *, minimum: int = 1, maximum: int = MAX_INT) -> int:
+    """Return ``value`` as int, requiring an integer ``minimum <= value <= maximum``.
+
+    >>> positive_int("width", 10**400)
+    Traceback (most recent call last):
+    ...
+    ValueError: width: expected an integer <= 9223372036854775807, got a 401-digit integer
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name}: expected an integer, got {type(value).__name__}")
     if value < minimum:
         raise ValueError(f"{name}: expected an integer >= {minimum}, got {value}")
+    if value > maximum:
+        shown = value if value < 10**30 else f"a {len(str(int(value)))}-digit integer"
+        raise ValueError(f"{name}: expected an integer <= {maximum}, got {shown}")
     return int(value)
 
 
-def positive_float(name: str, value: object, *, allow_zero: bool = False) -> float:
-    """Return ``value`` as float, requiring a finite number > 0 (or >= 0)."""
+def check_elements(name: str, count: int, what: str) -> None:
+    """Refuse an allocation of more than :data:`MAX_ELEMENTS` entries before making it.
+
+    >>> check_elements("length", 2**40, "prompt entries")
+    Traceback (most recent call last):
+    ...
+    ValueError: length: 1099511627776 prompt entries would need 8192 GiB (limit 268435456 entries)
+    """
+    if count > MAX_ELEMENTS:
+        raise ValueError(
+            f"{name}: {count} {what} would need {count * 8 / 2**30:.0f} GiB "
+            f"(limit {MAX_ELEMENTS} entries)"
+        )
+
+
+def real_float(name: str, value: object, expected: str = "a real number") -> float:
+    """Return a real number (Python, numpy or ``Fraction``; not bool or complex) as float.
+
+    Integers too large for a float raise ``ValueError`` (not ``OverflowError``).
+
+    >>> real_float("scale", np.float32(0.25))
+    0.25
+    >>> real_float("scale", 10**400)
+    Traceback (most recent call last):
+    ...
+    ValueError: scale: expected a real number, got 10**400 (too large for a float)
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name}: expected a real number, got {type(value).__name__}")
-    v = float(value)
+        raise TypeError(f"{name}: expected {expected}, got {type(value).__name__}")
+    try:
+        return float(value)
+    except OverflowError:
+        digits = len(str(abs(int(value)))) - 1
+        raise ValueError(
+            f"{name}: expected {expected}, got {'-' if value < 0 else ''}10**{digits} "
+            "(too large for a float)"
+        ) from None
+
+
+def positive_float(name: str, value: object, *, allow_zero: bool = False) -> float:
+    """Return ``value`` as float, requiring a finite number > 0 (or >= 0).
+
+    >>> positive_float("eps", np.float32(0.25))
+    0.25
+    """
+    v = real_float(name, value)
     if not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name}: expected a finite number {bound}, got {value}")
@@ -127,9 +235,7 @@ def positive_float(name: str, value: object, *, allow_zero: bool = False) -> flo
 
 def open_unit_interval(name: str, value: object) -> float:
     """Return ``value`` as float, requiring ``0 < value < 1``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name}: expected a real number in (0, 1), got {type(value).__name__}")
-    v = float(value)
+    v = real_float(name, value, "a real number in (0, 1)")
     if not (0.0 < v < 1.0):
         raise ValueError(f"{name}: expected a number in the open interval (0, 1), got {value}")
     return v

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from reference._validation import positive_float, positive_int
+from reference._validation import as_array, positive_float, positive_int
 from reference.model import FFNLayer, Transformer, relu
 from reference.prompt_tuning import check_model
 
@@ -64,7 +64,8 @@ def operator_norm_max(a: np.ndarray) -> float:
     >>> operator_norm_max(np.array([[1.0, -2.0], [3.0, 0.5]]))
     4.0
     """
-    return float(_norm(np.asarray(a, dtype=np.float64)))
+    a = as_array("a", a, ndim=(1, 2), allow_object=True)  # named errors, finite entries
+    return float(_norm(a.astype(np.float64)))
 
 
 def _norm(a: np.ndarray) -> Any:

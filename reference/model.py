@@ -15,8 +15,23 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from reference._validation import as_array, check_dim, check_rng, positive_float, positive_int
-from reference.attention import softmax_rows
+from reference._validation import (
+    MAX_ELEMENTS,
+    NumericalOverflow,
+    as_array,
+    as_rng,
+    check_dim,
+    check_elements,
+    positive_float,
+    positive_int,
+)
+from reference.attention import _attention_unchecked, _softmax
+
+__all__ = ["Attention", "FFNLayer", "Transformer"]
+
+
+def _dtype_name(*arrays: np.ndarray) -> str:
+    return str(np.result_type(*arrays))
 
 
 def relu(h: np.ndarray) -> np.ndarray:
@@ -26,7 +41,7 @@ def relu(h: np.ndarray) -> np.ndarray:
     return np.maximum(h, 0)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class FFNLayer:
     """Residual token-wise ReLU layer ``h ↦ h + ReLU(h w1 + b1) w2 + b2``.
 
@@ -55,9 +70,15 @@ class FFNLayer:
         check_dim("w2", w2, 1, width, "model width (w1.shape[0])")
         check_dim("b2", b2, 0, width, "model width (w1.shape[0])")
 
+    def __repr__(self) -> str:
+        return f"FFNLayer(width={self.width}, hidden={self.hidden}, dtype={_dtype_name(self.w1)})"
+
     @classmethod
     def zeros(cls, width: int, hidden: int) -> FFNLayer:
         """The identity layer (all weights zero)."""
+        width = positive_int("width", width, maximum=MAX_ELEMENTS)
+        hidden = positive_int("hidden", hidden, minimum=0, maximum=MAX_ELEMENTS)
+        check_elements("hidden", width * hidden, "weights")
         return cls(
             np.zeros((width, hidden)), np.zeros(hidden), np.zeros((hidden, width)), np.zeros(width)
         )
@@ -100,7 +121,7 @@ def stack_backward(layers: tuple[FFNLayer, ...], pres: list, grad: np.ndarray) -
     return grad
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Attention:
     """Residual single-head softmax attention without masking.
 
@@ -132,19 +153,28 @@ class Attention:
     def width(self) -> int:
         return int(self.w_q.shape[0])
 
+    def __repr__(self) -> str:
+        return (
+            f"Attention(width={self.width}, key_width={self.w_q.shape[1]}, "
+            f"value_width={self.w_v.shape[1]}, scale={self.scale:.6g}, "
+            f"dtype={_dtype_name(self.w_q, self.w_k, self.w_v, self.w_o)})"
+        )
+
     def weights(self, z: np.ndarray, query_rows: slice) -> np.ndarray:
         """Attention weights of the rows ``query_rows`` over all rows of ``z``: ``(..., q, n)``."""
         q = z[..., query_rows, :] @ self.w_q  # (..., q, d_k)
         k = z @ self.w_k  # (..., n, d_k)
-        return softmax_rows((q @ np.swapaxes(k, -1, -2)) * self.scale)  # (..., q, n)
+        return _softmax((q @ np.swapaxes(k, -1, -2)) * self.scale)  # (..., q, n)
 
     def __call__(self, z: np.ndarray, query_rows: slice = slice(None)) -> np.ndarray:
-        """Attention output of the rows ``query_rows`` (keys and values over all rows)."""
-        s = self.weights(z, query_rows)  # (..., q, n)
-        return z[..., query_rows, :] + (s @ (z @ self.w_v)) @ self.w_o  # (..., q, D)
+        """Attention output of the rows ``query_rows`` (keys and values over all rows), by the
+        chunked exact attention: the ``(q, n)`` weight matrix is never held whole."""
+        zq = z[..., query_rows, :]  # (..., q, D)
+        o = _attention_unchecked(zq @ self.w_q, z @ self.w_k, z @ self.w_v, self.scale)
+        return zq + o @ self.w_o  # (..., q, D)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Transformer:
     """The frozen one-layer, single-head model ``τ = FFN_out ∘ Attn ∘ FFN_in`` (theory.md §1).
 
@@ -155,11 +185,16 @@ class Transformer:
         attn: the :class:`Attention` layer.
         positional: ``(L_max, D)`` added to the embedded input rows, or ``None``.
 
-    >>> import numpy as np
     >>> from reference.model import Transformer
-    >>> model = Transformer.random(2, rng=np.random.default_rng(0), width=4)
+    >>> model = Transformer.random(2, rng=0, width=4)
     >>> (model.d, model.width)
     (2, 4)
+    >>> model  # doctest: +NORMALIZE_WHITESPACE
+    Transformer(d=2, width=4,
+      ffn_in=(FFNLayer(width=4, hidden=8, dtype=float64),),
+      attn=Attention(width=4, key_width=4, value_width=4, scale=0.5, dtype=float64),
+      ffn_out=(FFNLayer(width=4, hidden=8, dtype=float64),),
+      positional=None)
     """
 
     embed: np.ndarray
@@ -198,6 +233,19 @@ class Transformer:
             pos = as_array("positional", self.positional, ndim=2, allow_object=True)
             check_dim("positional", pos, 1, width, "model width (embed.shape[1])")
 
+    def __repr__(self) -> str:
+        """A few lines of sizes, never the weights (``vars(model)`` has those)."""
+        pos = None if self.positional is None else f"shape {self.positional.shape}"
+
+        def stack(layers: tuple[FFNLayer, ...]) -> str:
+            return "(" + "".join(f"{layer!r}," for layer in layers) + ")"
+
+        return (
+            f"Transformer(d={self.d}, width={self.width},\n"
+            f"  ffn_in={stack(self.ffn_in)},\n  attn={self.attn!r},\n"
+            f"  ffn_out={stack(self.ffn_out)},\n  positional={pos})"
+        )
+
     # ------------------------------------------------------------------ sizes
     @property
     def d(self) -> int:
@@ -216,6 +264,12 @@ class Transformer:
 
     def with_dtype(self, dtype: type | np.dtype) -> Transformer:
         """A copy with every weight cast to ``dtype`` (float32 or float64)."""
+        try:
+            ok = np.dtype(dtype) in (np.dtype(np.float32), np.dtype(np.float64))
+        except TypeError:
+            ok = False
+        if not ok:
+            raise TypeError(f"dtype: expected float32 or float64, got {dtype!r}")
 
         def cast(a: np.ndarray) -> np.ndarray:
             return np.asarray(a, dtype=dtype)
@@ -245,7 +299,7 @@ class Transformer:
         cls,
         d: int,
         *,
-        rng: np.random.Generator,
+        rng: np.random.Generator | int,
         width: int | None = None,
         key_width: int | None = None,
         value_width: int | None = None,
@@ -260,7 +314,8 @@ class Transformer:
 
         ``width`` defaults to ``d`` (embedding = identity), key and value widths to ``width``,
         ``ffn_hidden`` to ``2·width``, ``scale`` to ``1/√key_width``. With ``max_length`` a
-        random positional encoding of that many rows is added.
+        random positional encoding of that many rows is added. ``rng`` is a
+        ``numpy.random.Generator`` or an int seed (``numpy.random.default_rng``'s convention).
 
         >>> import numpy as np
         >>> from reference.model import Transformer
@@ -268,14 +323,16 @@ class Transformer:
         >>> m.positional.shape
         (4, 5)
         """
-        check_rng(rng)
-        d = positive_int("d", d)
-        width = d if width is None else positive_int("width", width)
+        rng = as_rng(rng)
+        size = {"maximum": MAX_ELEMENTS}
+        d = positive_int("d", d, **size)
+        width = d if width is None else positive_int("width", width, **size)
         if width < d:
             raise ValueError(f"width: expected an integer >= d = {d}, got {width}")
-        dk = width if key_width is None else positive_int("key_width", key_width)
-        dv = width if value_width is None else positive_int("value_width", value_width)
-        hidden = 2 * width if ffn_hidden is None else positive_int("ffn_hidden", ffn_hidden)
+        dk = width if key_width is None else positive_int("key_width", key_width, **size)
+        dv = width if value_width is None else positive_int("value_width", value_width, **size)
+        hidden = 2 * width if ffn_hidden is None else positive_int("ffn_hidden", ffn_hidden, **size)
+        check_elements("width", width * max(width, dk, dv, hidden), "weights per matrix")
         ffn_in_layers = positive_int("ffn_in_layers", ffn_in_layers, minimum=0)
         ffn_out_layers = positive_int("ffn_out_layers", ffn_out_layers, minimum=0)
         ws = positive_float("weight_scale", weight_scale)
@@ -302,7 +359,9 @@ class Transformer:
         )
         positional = None
         if max_length is not None:
-            positional = 0.5 * rng.standard_normal((positive_int("max_length", max_length), width))
+            rows = positive_int("max_length", max_length, maximum=MAX_ELEMENTS)
+            check_elements("max_length", rows * width, "positional entries")
+            positional = 0.5 * rng.standard_normal((rows, width))
         return cls(
             embed=embed,
             readout=np.eye(width, d),
@@ -314,14 +373,48 @@ class Transformer:
 
     # ------------------------------------------------------------------ forward
     def embed_inputs(self, x: np.ndarray) -> np.ndarray:
-        """Embedded input rows ``x embed (+ positional[:L])``: ``(..., L, D)``."""
+        """Embedded input rows ``x embed (+ positional[:L])``: ``(..., L, D)``.
+
+        >>> Transformer.random(2, rng=0, width=3).embed_inputs(np.ones((4, 2))).shape
+        (4, 3)
+        """
+        x = as_array("x", x, ndim=range(2, 33), allow_object=True)
+        check_dim("x", x, -1, self.d, "token width d (model.d)")
+        if self.positional is not None and x.shape[-2] > self.positional.shape[0]:
+            raise ValueError(
+                f"x: sequence length L = {x.shape[-2]} exceeds the positional encoding's "
+                f"{self.positional.shape[0]} rows"
+            )
+        return self.embed_unchecked(x)
+
+    def embed_unchecked(self, x: np.ndarray) -> np.ndarray:
+        """:meth:`embed_inputs` without checks (prompt tuning validated ``x`` already)."""
         h = x @ self.embed  # (..., L, D)
         if self.positional is not None:
             h = h + self.positional[: x.shape[-2]]
         return h
 
     def __call__(self, z: np.ndarray, output_rows: slice = slice(None)) -> np.ndarray:
-        """``τ`` on embedded rows ``z (..., n, D)``; returns the rows ``output_rows`` in ``R^D``."""
+        """``τ`` on embedded rows ``z (..., n, D)``; returns the rows ``output_rows`` in ``R^D``.
+
+        >>> Transformer.random(2, rng=0, width=3)(np.zeros((4, 3)), slice(1, None)).shape
+        (3, 3)
+        """
+        z = as_array("z", z, ndim=range(2, 33), allow_object=True)
+        check_dim("z", z, -1, self.width, "model width D (model.width)")
+        if not isinstance(output_rows, slice):
+            raise TypeError(f"output_rows: expected a slice, got {type(output_rows).__name__}")
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = self.forward_unchecked(z, output_rows)  # (..., q, D)
+        if out.dtype != object and not np.all(np.isfinite(out)):
+            raise NumericalOverflow(
+                f"z: the forward pass overflows {out.dtype} for these finite rows (largest "
+                f"|entry| {float(np.max(np.abs(z))):.3g}); rescale them"
+            )
+        return out
+
+    def forward_unchecked(self, z: np.ndarray, output_rows: slice) -> np.ndarray:
+        """:meth:`__call__` without checks, for callers that built ``z`` (prompt tuning)."""
         h = z
         for layer in self.ffn_in:
             h = layer(h)  # (..., n, D)

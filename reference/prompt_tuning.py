@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference._validation import as_array, check_dim
+from reference._validation import NumericalOverflow, as_array, check_dim
 from reference.model import Transformer, stack_backward, stack_forward
+
+__all__ = ["check_inputs", "check_model", "check_prompt", "prompt_forward", "prompt_loss_and_grad"]
 
 
 def check_model(model: object) -> Transformer:
+    """Require a :class:`reference.Transformer` (``TypeError`` naming ``model`` otherwise)."""
     if not isinstance(model, Transformer):
         raise TypeError(f"model: expected a reference.Transformer, got {type(model).__name__}")
     return model
@@ -21,14 +24,24 @@ def check_model(model: object) -> Transformer:
 
 def check_prompt(model: Transformer, prompt: object) -> np.ndarray:
     """Validate a prompt ``(Lp, D)`` against ``model`` and return it as an array."""
+    model = check_model(model)
     p = as_array("prompt", prompt, ndim=2, allow_object=True)
     check_dim("prompt", p, 1, model.width, "model width D (model.width)")
     return p
 
 
 def check_inputs(model: Transformer, name: str, x: object) -> np.ndarray:
-    """Validate input sequences ``(L, d)`` or ``(batch, L, d)`` against ``model``."""
+    """Validate input sequences ``(L, d)`` or ``(batch, L, d)`` against ``model``: the one check
+    of inputs shared by the exact, cached and low-rank gradients and the capacity functions
+    (an empty batch is refused here, before any mean over it divides by zero)."""
+    model = check_model(model)
+    if not isinstance(name, str):
+        raise TypeError(f"name: expected the argument's name (a str), got {type(name).__name__}")
     arr = as_array(name, x, ndim=(2, 3), allow_object=True)
+    if arr.ndim == 3 and arr.shape[0] == 0:
+        raise ValueError(
+            f"{name}: expected at least one sequence (batch >= 1), got shape {arr.shape}"
+        )
     check_dim(name, arr, -1, model.d, "token width d (model.d)")
     length = arr.shape[-2]
     if length == 0:
@@ -41,9 +54,26 @@ def check_inputs(model: Transformer, name: str, x: object) -> np.ndarray:
     return arr
 
 
+def _largest(a: np.ndarray) -> str:
+    return f"{float(np.max(np.abs(a))):.3g}" if a.size and a.dtype != object else "n/a"
+
+
+def check_finite_result(value: np.ndarray | float, what: str, **arguments: np.ndarray) -> None:
+    """Raise :class:`NumericalOverflow` naming ``arguments`` (and their largest entries) when a
+    result computed from finite inputs is not finite (it overflowed the float format)."""
+    arr = np.asarray(value)
+    if arr.dtype == object or np.all(np.isfinite(arr)):
+        return
+    names = ", ".join(f"{name} (largest |entry| {_largest(a)})" for name, a in arguments.items())
+    raise NumericalOverflow(
+        f"{', '.join(arguments)}: {what} overflows {arr.dtype} for these finite inputs: {names}; "
+        "rescale them"
+    )
+
+
 def attended_sequence(model: Transformer, prompt: np.ndarray, x: np.ndarray) -> np.ndarray:
     """``Z = [P; X embed + positional]`` of shape ``(..., Lp + L, D)`` (batch axes broadcast)."""
-    h_x = model.embed_inputs(x)  # (..., L, D)
+    h_x = model.embed_unchecked(x)  # (..., L, D)
     p = np.broadcast_to(prompt, (*h_x.shape[:-2], *prompt.shape))  # (..., Lp, D)
     return np.concatenate([p, h_x], axis=-2)  # (..., n, D)
 
@@ -65,9 +95,11 @@ def prompt_forward(model: Transformer, prompt: np.ndarray, x: np.ndarray) -> np.
     model = check_model(model)
     p = check_prompt(model, prompt)
     x = check_inputs(model, "x", x)
-    z = attended_sequence(model, p, x)  # (..., n, D)
-    lp = p.shape[0]
-    return model(z, slice(lp, None)) @ model.readout  # (..., L, d)
+    with np.errstate(over="ignore", invalid="ignore"):
+        z = attended_sequence(model, p, x)  # (..., n, D)
+        out = model.forward_unchecked(z, slice(p.shape[0], None)) @ model.readout  # (..., L, d)
+    check_finite_result(out, "the forward pass", x=x, prompt=p)
+    return out
 
 
 def head_loss_and_grad(
@@ -111,6 +143,17 @@ def prompt_loss_and_grad(
         raise ValueError(f"ys: expected the shape of xs {xs.shape}, got {ys.shape}")
     if xs.ndim == 2:
         xs, ys = xs[None], ys[None]  # (B, L, d)
+    with np.errstate(over="ignore", invalid="ignore"):
+        loss, grad = _loss_and_grad(model, p, xs, ys)
+    check_finite_result(grad, "the loss gradient", xs=xs, ys=ys, prompt=p)
+    check_finite_result(loss, "the loss", xs=xs, ys=ys, prompt=p)
+    return loss, grad
+
+
+def _loss_and_grad(
+    model: Transformer, p: np.ndarray, xs: np.ndarray, ys: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """The forward with caches and the hand-written backward of :func:`prompt_loss_and_grad`."""
     lp = p.shape[0]
     attn = model.attn
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import mpmath
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reference import attention
+from reference import Transformer, attention, prompt_forward, softmax_rows
 from verify.strategies import seeds
 
 
@@ -123,3 +125,70 @@ def test_mpmath_backend_agrees_with_oracle() -> None:
         out = attention(*obj, scale=1.0)
     assert out.dtype == object
     np.testing.assert_allclose(out.astype(float), mp_attention(q, k, v, 1.0), rtol=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("q_mag", "k_mag", "v_mag", "scale"),
+    [(1e160, 1e160, 1.0, 1.0), (1.0, 1.0, 1.0, 1.7e308), (1.0, 1.0, 1e308, 1.0),
+     (1e154, 1e154, 1e307, 1e10)],
+)  # fmt: skip
+def test_finite_inputs_of_any_magnitude_match_the_oracle(q_mag, k_mag, v_mag, scale) -> None:
+    """Logits beyond the float range and values near it: finite, and equal to 50-digit math."""
+    rng = np.random.default_rng(5)
+    q, k, v = rng.standard_normal((3, 2)), rng.standard_normal((6, 2)), rng.standard_normal((6, 2))
+    q, k, v = q * q_mag, k * k_mag, v * (v_mag / np.abs(v).max())
+    got = attention(q, k, v, scale=scale)
+    assert np.all(np.isfinite(got))
+    np.testing.assert_allclose(got, mp_attention(q, k, v, scale), rtol=1e-12, atol=0)
+
+
+def test_planted_unscaled_attention_overflows_where_the_scaled_one_does_not() -> None:
+    """The oracle comparison above catches the plain formula (its logits overflow to nan)."""
+    q, k, v = np.full((2, 2), 1e160), np.full((3, 2), 1e160), np.ones((3, 1))
+    with np.errstate(over="ignore", invalid="ignore"):
+        logits = (q @ k.T) * 1.0
+        w = np.exp(logits - logits.max(axis=1, keepdims=True))
+        plain = (w @ v) / w.sum(axis=1, keepdims=True)
+    assert np.isnan(plain).all() and np.array_equal(attention(q, k, v, scale=1.0), np.ones((2, 1)))
+
+
+def test_leading_batch_and_head_axes_are_independent_attentions() -> None:
+    rng = np.random.default_rng(6)
+    q = rng.standard_normal((2, 3, 5, 4))  # (batch, heads, n, d)
+    k = rng.standard_normal((2, 1, 7, 4))  # keys shared by the heads (broadcast)
+    v = rng.standard_normal((7, 2))  # values shared by everything
+    out = attention(q, k, v, scale="practice")
+    assert out.shape == (2, 3, 5, 2)
+    for b in range(2):
+        for h in range(3):
+            np.testing.assert_array_equal(out[b, h], attention(q[b, h], k[b, 0], v, scale=0.5))
+    with pytest.raises(ValueError, match=r"q, k, v: expected leading .* broadcast"):
+        attention(q, rng.standard_normal((4, 1, 7, 4)), v, scale=1.0)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("paper", 1.0), ("alman-song", 1 / 4), ("practice", 0.5)]
+)
+def test_named_scale_conventions_are_those_of_fast_attention(name: str, value: float) -> None:
+    rng = np.random.default_rng(7)
+    q, k, v = rng.standard_normal((3, 4)), rng.standard_normal((5, 4)), rng.standard_normal((5, 1))
+    np.testing.assert_array_equal(attention(q, k, v, scale=name), attention(q, k, v, scale=value))
+
+
+def test_the_model_forward_never_holds_the_full_weight_matrix() -> None:
+    """prompt_forward at L = 4096 peaks far below the L × (Lp + L) float64 weights (134 MB)."""
+    model = Transformer.random(2, rng=0, width=4, ffn_in_layers=0, ffn_out_layers=0)
+    x = np.random.default_rng(8).random((4096, 2))
+    prompt = np.zeros((1, 4))
+    full = 4096 * 4097 * 8
+    tracemalloc.start()
+    try:
+        out = prompt_forward(model, prompt, x)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < full / 4, f"peak {peak / 2**20:.1f} MiB"
+    z = np.concatenate([prompt, x @ model.embed])  # the unchunked formula, on a slice
+    s = softmax_rows((z[-5:] @ model.attn.w_q) @ (z @ model.attn.w_k).T * model.attn.scale)
+    want = (z[-5:] + (s @ (z @ model.attn.w_v)) @ model.attn.w_o) @ model.readout
+    np.testing.assert_allclose(out[-5:], want, rtol=1e-12, atol=1e-12)

@@ -13,6 +13,7 @@ from reference import (
     init_prompt_normal,
     prompt_forward,
     prompt_loss_and_grad,
+    softmax_rows,
     train_prompt,
 )
 
@@ -28,8 +29,9 @@ Q, K, V = RNG.standard_normal((3, 2)), RNG.standard_normal((5, 2)), RNG.standard
     [
         (lambda: attention(Q, K, V, scale=0.0), ValueError, r"scale: expected a finite number > 0"),
         (lambda: attention(Q, K, V, scale=np.inf), ValueError, r"scale"),
-        (lambda: attention(Q, K, V, scale="1/d"), TypeError, r"scale: expected a real number"),
-        (lambda: attention(Q[0], K, V, scale=1.0), ValueError, r"q: expected an array of rank 2"),
+        (lambda: attention(Q, K, V, scale="1/d"), ValueError, r"scale: expected a positive number"),
+        (lambda: attention(Q, K, V, scale=1j), TypeError, r"scale: expected a real number"),
+        (lambda: attention(Q[0], K, V, scale=1.0), ValueError, r"q: expected an array of rank >="),
         (lambda: attention(Q, K[:, :1], V, scale=1.0), ValueError, r"k: expected key width"),
         (
             lambda: attention(Q, K, V[:4], scale=1.0),
@@ -89,7 +91,7 @@ Q, K, V = RNG.standard_normal((3, 2)), RNG.standard_normal((5, 2)), RNG.standard
             ValueError,
             r"length: expected an integer",
         ),
-        (lambda: init_prompt_normal(MODEL, 2, rng=0), TypeError, r"rng: expected numpy.random"),
+        (lambda: init_prompt_normal(MODEL, 2, rng="0"), TypeError, r"rng: expected numpy.random"),
         (lambda: Transformer.random(0, rng=RNG), ValueError, r"d: expected an integer >= 1"),
         (
             lambda: Transformer.random(3, rng=RNG, width=2),
@@ -149,3 +151,77 @@ def test_error_messages_name_the_received_value() -> None:
         prompt_forward(MODEL, P, X[:, :1])
     with pytest.raises(ValueError, match=r"got 0"):
         attention(Q, K, V, scale=0)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda: attention(np.ma.masked_invalid([[np.nan]]), K[:, :1], V, scale=1.0), TypeError,
+         r"q: expected a plain numpy array, got a masked array"),
+        (lambda: prompt_forward(MODEL, P, np.ma.masked_array(X)), TypeError, r"x: .*masked"),
+        (lambda: attention([[1.0], [1.0, 2.0]], K, V, scale=1.0), ValueError,
+         r"q: expected a rectangular nested list"),
+        (lambda: attention(Q, K, V.astype(complex), scale=1.0), TypeError, r"v: expected dtype"),
+        (lambda: prompt_loss_and_grad(MODEL, P, X, [[1 + 1j, 0.0]] * 4), TypeError,
+         r"ys: expected dtype float32 or float64.*complex"),
+        (lambda: attention(Q, K, V, scale=10**400), ValueError, r"scale: .*too large for a float"),
+        (lambda: Transformer.random(2, rng=RNG, weight_scale=-(10**400)), ValueError,
+         r"weight_scale: .*too large"),
+        (lambda: prompt_loss_and_grad(MODEL, P, np.zeros((0, 4, 2)), np.zeros((0, 4, 2))),
+         ValueError, r"xs: expected at least one sequence \(batch >= 1\)"),
+        (lambda: train_prompt(MODEL, P, np.zeros((0, 4, 2)), np.zeros((0, 4, 2))), ValueError,
+         r"xs: expected at least one sequence"),
+        (lambda: init_prompt_normal("model", 2, rng=RNG), TypeError,
+         r"model: expected a reference.Transformer"),
+        (lambda: train_prompt(MODEL, P, X, X, adam_eps=0.0), ValueError, r"adam_eps: expected"),
+        (lambda: train_prompt(MODEL, P, X, X, betas=0.9), TypeError, r"betas: expected a pair"),
+        (lambda: train_prompt(MODEL, P, X, X, betas=(0.9,)), ValueError, r"betas: expected a pair"),
+        (lambda: train_prompt(MODEL, P, X, X, betas=(0.9, "a")), TypeError, r"betas\[1\]"),
+        (lambda: train_prompt(MODEL, P, X, X, lr=1e300, max_steps=5), ValueError, r"^lr: "),
+        (lambda: softmax_rows([[0.0, np.inf]]), ValueError, r"logits: expected finite values"),
+        (lambda: softmax_rows(np.zeros((2, 0))), ValueError, r"logits: expected at least one"),
+        (lambda: softmax_rows("x"), TypeError, r"logits: expected a numpy array"),
+        (lambda: prompt_loss_and_grad(MODEL, P, np.full((4, 2), 1e300), X), ValueError,
+         r"^xs, ys, prompt: the loss gradient overflows float64"),
+        (lambda: Transformer.random(2, rng=-1), ValueError, r"rng: expected .* seed >= 0"),
+    ],
+)  # fmt: skip
+def test_robustness_bad_input_raises_a_named_error(call, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_numpy_scalars_are_accepted_where_floats_are() -> None:
+    out = attention(Q, K, V, scale=np.float32(0.25))
+    assert np.array_equal(out, attention(Q, K, V, scale=0.25))
+    assert train_prompt(MODEL, P, X, X, lr=np.float64(0.01), max_steps=2).steps == 2
+
+
+def test_an_int_seed_is_a_generator_and_the_model_repr_is_short() -> None:
+    a = Transformer.random(3, rng=7, width=5)
+    b = Transformer.random(3, rng=np.random.default_rng(7), width=5)
+    assert np.array_equal(a.attn.w_q, b.attn.w_q)
+    big = Transformer.random(64, rng=0, max_length=512)
+    assert len(repr(big)) < 400 and len(repr(big).splitlines()) <= 6
+    assert "width=64" in repr(big)
+
+
+def test_an_empty_batch_is_refused_by_name_everywhere_it_can_reach() -> None:
+    """One shared check (``check_inputs``) guards every mean over the batch: no
+    ZeroDivisionError from the exact, cached or low-rank gradients or the capacity functions."""
+    from reference.capacity import gradient_capacity, trained_losses
+    from reference.fast_gradient import fast_prompt_loss_and_grad
+    from reference.prompt_cache import InputBlockCache
+
+    empty = np.zeros((0, 4, 2))
+    calls = [
+        lambda: fast_prompt_loss_and_grad(MODEL, P, empty, empty, eps=1e-3, radius=1.0),
+        lambda: gradient_capacity(
+            MODEL, empty, empty, tolerance=0.1, prompt_lengths=[1], rng=np.random.default_rng(0)
+        ),
+        lambda: trained_losses(MODEL, empty, empty, prompt_lengths=[1], rng=RNG),
+        lambda: InputBlockCache.build(MODEL, empty, empty),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError, match=r"xs?: expected at least one sequence"):
+            call()

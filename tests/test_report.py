@@ -18,6 +18,7 @@ from rich.console import Console
 import verify.__main__
 import verify.markdown
 import verify.report
+import verify.staging
 from verify.claims import load_all
 from verify.claims.base import (
     REGISTRY,
@@ -264,7 +265,7 @@ def test_failed_swap_restores_the_old_report(fake_claims, tmp_path, monkeypatch)
             raise OSError(5, "Input/output error")
         real_rename(src, dst)
 
-    monkeypatch.setattr(verify.report.os, "rename", rename_failing_on_swap)
+    monkeypatch.setattr(verify.staging.os, "rename", rename_failing_on_swap)
     with pytest.raises(ReportError, match="Input/output error"):
         generate_report(claims, out=out, mode="smoke", seed=2, executor_spec="serial")
     assert len(calls) == 3  # aside, failed swap, restore

@@ -9,14 +9,26 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from collections.abc import Callable, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
 
 from verify.executors import ExecutorError, parse_executor_spec
-from verify.report import EXIT_OK, EXIT_USAGE, ReportError, generate_report, print_summary
+from verify.interrupts import ExecutorLost, Interrupted, exit_code_for_signal, handle_signals
+from verify.report import (
+    EXIT_CLAIM_ERROR,
+    EXIT_OK,
+    EXIT_USAGE,
+    ReportError,
+    check_out,
+    generate_report,
+    print_summary,
+)
 
 
 def _executor_spec(value: str) -> str:
@@ -50,7 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
             "Run every claim of the prompt-tuning limits suite (Hypothesis properties and the "
             "sweeps behind the figures) and write a report folder: index.md, results.json, "
             "figures/*.png. Exit status: 0 all verified, 1 a claim falsified, 2 usage or "
-            "environment error, 3 a claim raised an error."
+            "environment error (bad option, unwritable --out, unusable executor), 3 a claim "
+            "raised an error or the executor was lost mid-run, 130/143 stopped by "
+            "SIGINT/SIGTERM (nothing published)."
         ),
     )
     size = parser.add_mutually_exclusive_group()
@@ -99,28 +113,68 @@ def mode_of(args: argparse.Namespace) -> str:
     return "smoke" if args.smoke else "thorough" if args.thorough else "default"
 
 
+@contextmanager
+def private_hypothesis_home() -> Iterator[None]:
+    """Keep Hypothesis's files (example database, constants cache) in a temporary folder removed
+    afterwards, not in ``.hypothesis/`` of the current folder, unless the user asked for a place
+    with ``HYPOTHESIS_STORAGE_DIRECTORY``."""
+    if os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        yield
+        return
+    from hypothesis import configuration
+
+    previous = getattr(configuration, "__hypothesis_home_directory", None)
+    with tempfile.TemporaryDirectory(prefix="verify-hypothesis-") as home:
+        configuration.set_hypothesis_home_dir(home)
+        try:
+            yield
+        finally:
+            configuration.set_hypothesis_home_dir(previous)
+
+
 def run_cli(argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv``, run the selected claims, print the summary; return the exit code."""
+    """Parse ``argv``, run the selected claims, print the summary; return the exit code.
+
+    ``--only`` and ``--out`` are checked before any claim module is imported; SIGINT and SIGTERM
+    stop the run cleanly (one line on stderr, exit 130 or 143, nothing published).
+    """
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse already printed its one-line error / the help
         return int(exc.code or 0)
-    from verify.claims import load_all
+    from verify.claims import REGISTRY, claim_modules, load_all
 
-    registry = load_all()
+    known = sorted({*claim_modules(), *REGISTRY})  # modules not imported yet, and claims so far
+    unknown = [name for name in args.only or [] if name not in known]
+    if unknown:
+        print(
+            f"error: unknown claim {', '.join(map(repr, unknown))}; known claims: "
+            f"{', '.join(known)}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    if not args.list:
+        try:
+            check_out(args.out)
+        except ReportError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    with handle_signals():
+        try:
+            with private_hypothesis_home():
+                return _run(args, load_all)
+        except Interrupted as exc:
+            print(f"{exc}: stopped, workers ended, nothing published", file=sys.stderr)
+            return exit_code_for_signal(exc.signum)
+
+
+def _run(args: argparse.Namespace, load_all: Callable[..., dict]) -> int:
+    registry = load_all(None if args.list or not args.only else list(dict.fromkeys(args.only)))
     if args.list:
         for claim in registry.values():
             print(f"{claim.name}: {claim.title}")
         return EXIT_OK
-    unknown = [name for name in args.only or [] if name not in registry]
-    if unknown:
-        print(
-            f"error: unknown claim {', '.join(map(repr, unknown))}; known claims: "
-            f"{', '.join(registry)}",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
     selected = [c for c in registry.values() if not args.only or c.name in args.only]
     try:
         outcome = generate_report(
@@ -132,6 +186,14 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
             workers=args.workers,
             console=Console(stderr=True, highlight=False),
         )
+    except ExecutorLost as exc:
+        names = [c.name for c in selected]
+        unfinished = names[names.index(exc.claim) :] if exc.claim in names else names
+        print(
+            f"error: {exc}; claims not finished: {', '.join(unfinished)} (nothing published)",
+            file=sys.stderr,
+        )
+        return EXIT_CLAIM_ERROR
     except (ReportError, ExecutorError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

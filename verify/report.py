@@ -15,17 +15,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import platform
-import shutil
 import subprocess
-import tempfile
 import time
 import traceback
-import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Executor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -39,19 +34,23 @@ from verify.claim_guide import reproduce_command
 from verify.claims.base import Claim, ClaimContext, ClaimResult
 from verify.environment import environment
 from verify.executors import open_executor
+from verify.interrupts import checked, checkpoint, in_claim
 from verify.markdown import VERDICT_WORDS, ratio_text, render_index
 from verify.progress import claim_progress
 from verify.report_pages import add_summary_figure, write_pages
+from verify.staging import (  # noqa: F401  (re-exported: the report's folder handling)
+    FIGURE_DIR,
+    TOOL,
+    ReportError,
+    check_out,
+    prepare_staging,
+    publish,
+    staged,
+)
 
 SCHEMA_VERSION = 1
-TOOL = "prompt-tuning-limits verify"
-FIGURE_DIR = "figures"
 EXIT_OK, EXIT_FALSIFIED, EXIT_USAGE, EXIT_CLAIM_ERROR = 0, 1, 2, 3
 MODES = ("smoke", "default", "thorough")
-
-
-class ReportError(RuntimeError):
-    """The report cannot be written where asked (one-line message, exit code 2)."""
 
 
 @dataclass
@@ -61,81 +60,6 @@ class ReportOutcome:
     results: dict[str, Any]
     exit_code: int
     out: Path
-
-
-# ----------------------------------------------------------------------------- output folder
-def _is_replaceable(out: Path) -> bool:
-    """An existing ``out`` may be replaced only if it is empty or a previous report."""
-    if not any(out.iterdir()):
-        return True
-    try:
-        previous = json.loads((out / "results.json").read_text())
-    except (OSError, ValueError):
-        return False
-    return isinstance(previous, dict) and previous.get("tool") == TOOL
-
-
-def prepare_staging(out: Path) -> tuple[Path, list[Path]]:
-    """Create the staging folder next to ``out``; return it and the parents created for it.
-
-    Raises :class:`ReportError` if ``out`` is a file, a non-report folder, or not writable.
-    """
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ReportError(f"cannot write the report to {out}: it exists and is not a folder")
-    if out.is_dir() and not _is_replaceable(out):
-        raise ReportError(
-            f"refusing to replace {out}: it exists and is not a report folder "
-            "(no results.json written by this tool); choose another --out"
-        )
-    created: list[Path] = []
-    try:
-        missing = [p for p in [out.parent, *out.parent.parents] if not p.exists()]
-        for parent in reversed(missing):
-            parent.mkdir()
-            created.append(parent)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-        staging.chmod(0o777 & ~_current_umask())  # mkdtemp makes it private (0700)
-        (staging / FIGURE_DIR).mkdir()
-    except OSError as exc:
-        _remove_created(created)
-        raise ReportError(
-            f"cannot write the report to {out}: {exc.strerror or exc} ({exc.filename or out})"
-        ) from exc
-    return staging, created
-
-
-def _current_umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _remove_created(created: list[Path]) -> None:
-    for parent in reversed(created):
-        try:
-            parent.rmdir()
-        except OSError:
-            break
-
-
-def publish(staging: Path, out: Path) -> None:
-    """Swap the finished ``staging`` folder in as ``out`` (renames on one file system).
-
-    The previous report is renamed aside first and restored if the second rename fails, so
-    ``out`` is always either the complete old or the complete new report.
-    """
-    if not out.exists():
-        os.rename(staging, out)
-        return
-    backup = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
-    os.rename(out, backup)
-    try:
-        os.rename(staging, out)
-    except OSError:
-        os.rename(backup, out)
-        raise
-    shutil.rmtree(backup, ignore_errors=True)
 
 
 # ----------------------------------------------------------------------------- JSON
@@ -255,10 +179,11 @@ def run_claims(
                 seed=seed,
                 mode=mode,
                 executor=executor,
-                progress=progress.step,
+                progress=checked(progress.step),
             )
             start = time.perf_counter()
-            result, error = _run_one(claim, ctx)
+            with in_claim(claim.name):
+                result, error = _run_one(claim, ctx)
             seconds = time.perf_counter() - start
             entries[claim.name] = _claim_entry(claim, result, seconds, error)
             progress.finish(claim.name, entries[claim.name]["status"], seconds)
@@ -279,19 +204,6 @@ def exit_code_for(claims: dict[str, dict[str, Any]]) -> int:
     if "error" in statuses:
         return EXIT_CLAIM_ERROR
     return EXIT_OK
-
-
-@contextmanager
-def _staged(out: Path) -> Iterator[Path]:
-    staging, created = prepare_staging(out)
-    try:
-        yield staging
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        _remove_created(created)
-        raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)  # already renamed away on success
 
 
 def write_report(staging: Path, results: dict[str, Any]) -> None:
@@ -328,7 +240,7 @@ def generate_report(
     out = Path(out)
     started = datetime.now(timezone.utc)
     wall_start = time.perf_counter()
-    with _staged(out) as staging:
+    with staged(out) as staging:
         with open_executor(executor_spec, workers=workers) as executor:
             entries = run_claims(
                 claims,
@@ -361,6 +273,7 @@ def generate_report(
             }
         )
         write_report(staging, results)
+        checkpoint()  # a signal that arrived (even one lost in a finalizer) never publishes
         try:
             publish(staging, out)
         except OSError as exc:

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import sympy as sp
 
+from reference._validation import positive_int
+
 a = sp.Symbol("a", positive=True)  # total weight on the prompt (0 < a < 1 for Lp >= 1)
 s_with, s_without = sp.symbols("s_with s_without", nonnegative=True)
 o_with, o_without, o_prompt = sp.symbols("o_with o_without o_prompt", real=True)
@@ -69,10 +71,8 @@ def identity_residuals(
     >>> identity_residuals(1, 1, pattern=wrong)[0] != 0
     True
     """
-    if prompt_rows < 1 or input_rows < 1:
-        raise ValueError(
-            f"prompt_rows, input_rows: expected integers >= 1, got {prompt_rows}, {input_rows}"
-        )
+    prompt_rows = positive_int("prompt_rows", prompt_rows, maximum=1000)  # symbols per row
+    input_rows = positive_int("input_rows", input_rows, maximum=1000)
     u = sp.symbols(f"u0:{prompt_rows}", real=True)
     w = sp.symbols(f"w0:{input_rows}", real=True)
     c = sp.symbols(f"c0:{prompt_rows}", real=True)

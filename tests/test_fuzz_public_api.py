@@ -1,0 +1,89 @@
+"""Fuzz every public entry point (issue 10, "Done means"): bad input never reaches numpy or LAPACK.
+
+For each entry point (``tests/fuzz_api.py``: everything ``reference`` exports, the public API of
+its submodules, the ``def`` functions of ``verify.bounds``, the CLI parser) Hypothesis draws
+``max_examples`` argument sets from the argument zoo (25 per entry point in the default profile,
+about 3,000 calls in all; 2,000 each under ``--hypothesis-profile=thorough``). Every call must
+end as ``accepted`` (finite output) or ``rejected`` (``ValueError``/``TypeError`` naming an
+argument); ``unnamed``, ``other`` exceptions, NaN/inf output from finite input, output on file
+descriptor 2 and calls running over the alarm are failures.
+
+Entry points of modules other sessions own that still fail are ``xfail(strict=False)`` with the
+issue item that covers them (:data:`KNOWN_ELSEWHERE`). ``python tests/fuzz_api.py`` prints the
+outcome table over all entry points.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import settings
+
+from tests.fuzz_api import (
+    FAILURES,
+    MODEL,
+    EntryPoint,
+    _is_record,
+    _parameters,
+    entry_points,
+    fuzz_entry,
+)
+
+EFFICIENCY = (
+    "issue 10 items 6, 7, 9 (large radii, zero width, FeatureMap, prompt cache): efficiency session"
+)
+SHALLOW = "issue 10 item 8 (sizes checked before allocation): shallow session"
+CAPACITY = "issue 10 item 10 (wang_loss_floor permutations): capacity session"
+SYMBOLIC = "verify.bounds symbolic helpers take sympy expressions, unvalidated (efficiency session)"
+KNOWN_ELSEWHERE = {
+    "reference.polyfit": EFFICIENCY,
+    "reference.features": EFFICIENCY,
+    "reference.polynomial_attention": EFFICIENCY,
+    "reference.prompt_cache": EFFICIENCY,
+    "reference.fast_gradient": EFFICIENCY,
+    "reference.construction": SHALLOW,
+    "reference.universality": SHALLOW,
+    "reference.memorization": SHALLOW,
+    "reference.capacity": CAPACITY,
+    "verify.bounds.efficiency": SYMBOLIC,
+}  # fmt: skip
+ENTRIES = entry_points()
+
+
+def _param(entry: EntryPoint):
+    owner = next((r for m, r in KNOWN_ELSEWHERE.items() if entry.module.startswith(m)), None)
+    marks = [pytest.mark.xfail(strict=False, reason=owner)] if owner else []
+    return pytest.param(entry, id=entry.name, marks=marks)
+
+
+def test_the_fuzz_covers_every_exported_name_and_the_model():
+    names = {e.name for e in ENTRIES}
+    import reference
+
+    exported = {  # exceptions and plain result records are not entry points
+        f"reference.{n}"
+        for n in reference.__all__
+        if not (isinstance(getattr(reference, n), type) and _is_record(getattr(reference, n)))
+    }
+    assert exported <= names and "reference.train_prompt" in exported
+    assert {"verify.cli.build_parser().parse_args", "Transformer().__call__"} <= names
+    assert len(ENTRIES) >= 90 and MODEL.d == 2
+
+
+@pytest.mark.parametrize("entry", [_param(e) for e in ENTRIES])
+def test_fuzz_entry_point(entry: EntryPoint) -> None:
+    results = fuzz_entry(entry, settings().max_examples, stop_at_failure=True)  # profile's count
+    failures = [f"{o}: {entry.name}({args}) -> {detail}" for o, detail, args in results
+                if o in FAILURES]  # fmt: skip
+    assert not failures, f"{len(failures)} failing calls, e.g.\n" + "\n".join(failures[:5])
+
+
+def _planted_unchecked(x: np.ndarray, scale: float) -> float:
+    """A planted function without input checks: the fuzz must flag it."""
+    return float(np.sum(np.asarray(x, dtype=float)) * scale)
+
+
+def test_planted_unchecked_function_is_caught_by_the_fuzz() -> None:
+    entry = EntryPoint("planted", _planted_unchecked, "tests", _parameters(_planted_unchecked))
+    outcomes = {outcome for outcome, _, _ in fuzz_entry(entry, 60)}
+    assert "accepted-bad" in outcomes  # a NaN argument went through unnoticed
