@@ -134,6 +134,8 @@ def check_qkv(
 def as_rng(rng: object) -> np.random.Generator:
     """A ``numpy.random.Generator``, or a non-negative int seed made into one (``default_rng``).
 
+    >>> import numpy as np
+    >>> from reference._validation import as_rng
     >>> bool(as_rng(0).integers(10) == np.random.default_rng(0).integers(10))
     True
     """
@@ -166,6 +168,7 @@ def check_dim(name: str, arr: np.ndarray, axis: int, expected: int, what: str) -
 def positive_int(name: str, value: object, *, minimum: int = 1, maximum: int = MAX_INT) -> int:
     """Return ``value`` as int, requiring an integer ``minimum <= value <= maximum``.
 
+    >>> from reference._validation import positive_int
     >>> positive_int("width", 10**400)
     Traceback (most recent call last):
     ...
@@ -184,6 +187,7 @@ def positive_int(name: str, value: object, *, minimum: int = 1, maximum: int = M
 def check_elements(name: str, count: int, what: str) -> None:
     """Refuse an allocation of more than :data:`MAX_ELEMENTS` entries before making it.
 
+    >>> from reference._validation import check_elements
     >>> check_elements("length", 2**40, "prompt entries")
     Traceback (most recent call last):
     ...
@@ -201,6 +205,8 @@ def real_float(name: str, value: object, expected: str = "a real number") -> flo
 
     Integers too large for a float raise ``ValueError`` (not ``OverflowError``).
 
+    >>> import numpy as np
+    >>> from reference._validation import real_float
     >>> real_float("scale", np.float32(0.25))
     0.25
     >>> real_float("scale", 10**400)
@@ -223,6 +229,8 @@ def real_float(name: str, value: object, expected: str = "a real number") -> flo
 def positive_float(name: str, value: object, *, allow_zero: bool = False) -> float:
     """Return ``value`` as float, requiring a finite number > 0 (or >= 0).
 
+    >>> import numpy as np
+    >>> from reference._validation import positive_float
     >>> positive_float("eps", np.float32(0.25))
     0.25
     """

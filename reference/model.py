@@ -375,6 +375,8 @@ class Transformer:
     def embed_inputs(self, x: np.ndarray) -> np.ndarray:
         """Embedded input rows ``x embed (+ positional[:L])``: ``(..., L, D)``.
 
+        >>> import numpy as np
+        >>> from reference.model import Transformer
         >>> Transformer.random(2, rng=0, width=3).embed_inputs(np.ones((4, 2))).shape
         (4, 3)
         """
@@ -397,6 +399,8 @@ class Transformer:
     def __call__(self, z: np.ndarray, output_rows: slice = slice(None)) -> np.ndarray:
         """``τ`` on embedded rows ``z (..., n, D)``; returns the rows ``output_rows`` in ``R^D``.
 
+        >>> import numpy as np
+        >>> from reference.model import Transformer
         >>> Transformer.random(2, rng=0, width=3)(np.zeros((4, 3)), slice(1, None)).shape
         (3, 3)
         """

@@ -76,6 +76,8 @@ def init_prompt_from_inputs(
 def check_betas(betas: object) -> tuple[float, float]:
     """Adam's ``betas``: two real numbers in ``[0, 1)``.
 
+    >>> import numpy as np
+    >>> from reference.training import check_betas
     >>> check_betas((0.9, np.float32(0.5)))
     (0.9, 0.5)
     """

@@ -48,7 +48,9 @@ import reference
 SUBMODULES = (
     "attention", "model", "prompt_tuning", "training", "polyfit", "features",
     "polynomial_attention", "prompt_cache", "fast_gradient", "construction", "universality",
-    "memorization", "capacity", "lipschitz",
+    "memorization", "capacity", "lipschitz", "construction_sizes", "construction_layout",
+    "construction_limits", "packing", "decoder_deep", "decoder_wide", "decoder_shallow",
+    "materialise",
 )  # fmt: skip
 BOUND_MODULES = ("efficiency", "foundation", "universality", "capacity")
 FAILURES = ("unnamed", "other", "nonfinite", "accepted-bad", "stderr", "timeout")

@@ -44,6 +44,9 @@ KNOWN_ELSEWHERE = {
     "reference.construction": SHALLOW,
     "reference.universality": SHALLOW,
     "reference.memorization": SHALLOW,
+    "reference.packing": SHALLOW,
+    "reference.decoder_": SHALLOW,
+    "reference.materialise": SHALLOW,
     "reference.capacity": CAPACITY,
     "verify.bounds.efficiency": SYMBOLIC,
 }  # fmt: skip

@@ -230,6 +230,7 @@ def probe_dask_scheduler(address: str, timeout: float) -> None:
     A scheduler speaks first: an 8-byte little-endian length, then a small msgpack dict. Raises
     :class:`ExecutorError` naming what was found instead (refused, silence, junk).
 
+    >>> from verify.executors import probe_dask_scheduler
     >>> probe_dask_scheduler("tcp://127.0.0.1:1", 1.0)
     Traceback (most recent call last):
     ...

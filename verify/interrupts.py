@@ -10,6 +10,8 @@
   decides when workers end), asks Linux to kill the worker when its parent dies
   (``prctl(PR_SET_PDEATHSIG)``) and watches the main process's pid, exiting when it is gone.
 
+>>> import signal
+>>> from verify.interrupts import exit_code_for_signal
 >>> exit_code_for_signal(signal.SIGINT), exit_code_for_signal(signal.SIGTERM)
 (130, 143)
 """

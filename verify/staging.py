@@ -5,6 +5,7 @@ place only when it is complete (:func:`publish`). The owning process id is part 
 name, so a later run can tell a folder of a live run from one left by a run that was killed
 (``kill -9``, power loss): :func:`remove_stale_staging` deletes the latter before a new run starts.
 
+>>> from verify.staging import parse_owner
 >>> parse_owner(".report.partial-4242-1a2b3c4d", "report")
 4242
 >>> parse_owner(".report.partial-xyz", "report") is None
@@ -47,6 +48,8 @@ def parse_owner(folder_name: str, out_name: str) -> int | None:
 def pid_alive(pid: int) -> bool:
     """Whether process ``pid`` exists and is not a zombie (a killed, not yet reaped process).
 
+    >>> import os
+    >>> from verify.staging import pid_alive
     >>> pid_alive(os.getpid())
     True
     """
@@ -108,6 +111,8 @@ def check_out(out: Path) -> Path:
     Raises :class:`ReportError` if ``out`` is a file, a folder that is not a report, or its
     nearest existing parent is not a writable folder.
 
+    >>> from pathlib import Path
+    >>> from verify.staging import check_out
     >>> check_out(Path("/proc/version/report"))
     Traceback (most recent call last):
     ...

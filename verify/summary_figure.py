@@ -13,8 +13,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-from verify.claims._figures import FIGURE_DPI, pyplot
-
 SUMMARY_FIGURE = "summary.png"
 EVIDENCE = ("bound", "exact")
 FLOOR = 1e-4  # ratios below this are drawn at the floor with a left arrow
@@ -55,6 +53,9 @@ def write_summary_figure(path: Path, results: dict[str, Any]) -> bool:
     panels = [(e, pts) for e, pts in panels if pts]
     if not panels:
         return False
+    # imported here: the CLI validates its options before any verify.claims module is loaded
+    from verify.claims._figures import FIGURE_DPI, pyplot
+
     plt = pyplot()
     heights = [len(pts) + 1.2 for _, pts in panels]
     fig, axes = plt.subplots(

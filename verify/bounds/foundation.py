@@ -73,6 +73,11 @@ def identity_residuals(
     """
     prompt_rows = positive_int("prompt_rows", prompt_rows, maximum=1000)  # symbols per row
     input_rows = positive_int("input_rows", input_rows, maximum=1000)
+    for name, identity in (("pattern", pattern), ("bias", bias)):
+        if not isinstance(identity, sp.Equality):
+            raise TypeError(
+                f"{name}: expected a sympy Eq (an identity), got {type(identity).__name__}"
+            )
     u = sp.symbols(f"u0:{prompt_rows}", real=True)
     w = sp.symbols(f"w0:{input_rows}", real=True)
     c = sp.symbols(f"c0:{prompt_rows}", real=True)
