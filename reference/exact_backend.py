@@ -197,6 +197,8 @@ def _compile(layer: list[_Unit], F: int) -> list[_CUnit]:
 
 def _mul(x, num: int, exp: int):
     """``x · num / 2^exp`` on fixed-point integers (scalars or object arrays), exactly."""
+    if exp == 0 and num in (1, -1):
+        return x if num == 1 else -x
     y = x * num
     if exp:
         mask = (1 << exp) - 1
