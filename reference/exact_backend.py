@@ -106,11 +106,34 @@ class ExactModel:
     L: int
     K: int
     Q: int
+    decoder: str = "deep"
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def width(self) -> int:
         return self.spec.width
+
+    def with_packed(self, packed: list[list[Fraction]]) -> ExactModel:
+        """The same model with other packed tables ``packed[m][r]`` in the prompt (e.g. rounded
+        ones); shares the compiled layers (its scale stays valid: entries are no finer).
+
+        >>> m = exact_lookup(np.array([[[0]], [[1]]]), d=1, L=1, K=2, Q=2, eta=Fraction(1, 8))
+        >>> m2 = m.with_packed([[Fraction(3, 4)], [Fraction(3, 4)]])
+        >>> exact_forward(m2, np.array([[[0.2]], [[0.8]]])).digits.ravel().tolist()
+        [1, 1]
+        """
+        lay = Layout(self.d, self.L, self.K, self.Q, self.decoder)
+        rows = [list(row) for row in self.prompt]
+        exponent = _spec_exponent(self)
+        for m, values in enumerate(packed):
+            for r, value in enumerate(values):
+                if dyadic_exponent(value) > exponent:
+                    raise ValueError(f"packed: {value} is finer than the model's 2^-{exponent}")
+                rows[m][lay.at("pv", r)] = Fraction(value)
+        prompt = tuple(tuple(row) for row in rows)
+        return ExactModel(
+            self.spec, prompt, self.d, self.L, self.K, self.Q, self.decoder, self._cache
+        )
 
 
 def exact_lookup(
@@ -155,7 +178,7 @@ def _with_prompt(
         for r, value in enumerate(row):
             if prompt[m][lay.at("pv", r)] != value:  # pragma: no cover - precision is chosen
                 raise AssertionError("exact prompt: a packed value was rounded")
-    model = ExactModel(spec, prompt, d, L, K, Q)
+    model = ExactModel(spec, prompt, d, L, K, Q, decoder)
     _compiled(model, _spec_exponent(model) + HEADROOM_BITS)  # the scale of grid inputs
     return model
 
@@ -171,7 +194,7 @@ def exact_model(c: Construction) -> ExactModel:
     """
     spec = lookup_spec(c.d, c.L, c.K, c.Q, Fraction(c.band), c.beta, c.decoder)
     prompt = tuple(tuple(to_fraction(v) for v in row) for row in np.asarray(c.prompt))
-    return ExactModel(spec, prompt, c.d, c.L, c.K, c.Q)
+    return ExactModel(spec, prompt, c.d, c.L, c.K, c.Q, c.decoder)
 
 
 # ----------------------------------------------------------------------------- compiled layers

@@ -174,6 +174,7 @@ def _precision_figure(path: Path, f64: list[dict], sweep: list[dict]) -> None:
         p = [r["precision_bits"] for r in sweep]
         ax2.plot(p, [r["wrong"] / r["sequences"] for r in sweep], "o-", color="tab:purple")
         need = sweep[0]["precision_needed"]
+        ax2.set_xlim(min(*p, need) - 1, max(*p, need) + 1.5)
         _mark(ax2, need, f"predicted: {need} bits", "tab:orange", "--")
         ax2.set_title(f"mpmath, table bits {sweep[0]['table_bits']}: precision sweep")
         ax2.set_xlabel("significand bits p")
