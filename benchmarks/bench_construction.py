@@ -21,34 +21,31 @@ def _verifier(T: int, backend: str):
     return one_sequence_verifier(1, T.bit_length(), 2, Q, backend)
 
 
-class TimeVerifiedSequence:
+class _Sequence:
+    """One verified sequence on ``backend`` (subclasses set it and their ``T`` values)."""
+
+    backend = "exact"
+    param_names = ("T",)
+    number = 1
+    repeat = (1, 3, 30.0)
+    warmup_time = 0.0
+    timeout = 600
+
+    def setup(self, T: int) -> None:
+        self.run = _verifier(T, self.backend)
+
+    def time_sequence(self, T: int) -> None:
+        self.run()
+
+
+class TimeVerifiedSequenceExact(_Sequence):
     params = (EXACT_T,)
-    param_names = ("T",)
-    number = 1
-    repeat = (1, 3, 30.0)
-    warmup_time = 0.0
-    timeout = 600
-
-    def setup(self, T: int) -> None:
-        self.run = _verifier(T, "exact")
-
-    def time_exact(self, T: int) -> None:
-        self.run()
+    backend = "exact"
 
 
-class TimeVerifiedSequenceDense:
+class TimeVerifiedSequenceMpmath(_Sequence):
     params = (DENSE_T,)
-    param_names = ("T",)
-    number = 1
-    repeat = (1, 3, 30.0)
-    warmup_time = 0.0
-    timeout = 600
-
-    def setup(self, T: int) -> None:
-        self.run = _verifier(T, "mpmath")
-
-    def time_mpmath(self, T: int) -> None:
-        self.run()
+    backend = "mpmath"
 
 
 class TrackSequenceExponent:

@@ -46,6 +46,26 @@ ROUNDINGS = 3
 #: Grid sequences of the cheap bisection sample (the threshold is then proved on every one).
 SAMPLE = 8
 MODELS = ("prompt", "attention")
+#: Column order of the ``largest_cases`` table.
+ROW_KEYS = (
+    "backend",
+    "decoder",
+    "d",
+    "L",
+    "dL",
+    "K",
+    "Q",
+    "table_bits",
+    "precision_bits",
+    "grid_sequences",
+    "sequences",
+    "verified",
+    "wrong",
+    "undecided",
+    "max_radius",
+    "eval_s",
+    "s_per_sequence",
+)
 
 
 def random_digits(d: int, L: int, K: int, Q: int, seed: int) -> np.ndarray:
@@ -127,6 +147,7 @@ def merge_scale_rows(rows: list[dict]) -> list[dict]:
     for (d, L, K, Q), m in merged.items():
         m.update(
             backend="exact",
+            decoder="deep",
             dL=d * L,
             grid_sequences=K ** (d * L),
             table_bits=table_bits(d, L, K, Q),
@@ -472,7 +493,7 @@ def add_scale_checks(ctx: ClaimContext, result: ClaimResult) -> None:
     law = ctx.map(bits_needed_job, law_items)
     exact_rows = merge_scale_rows(ctx.map(scale_job, scale_items(exact_configs, ctx.seed, 256)))
     dense_rows = ctx.map(dense_job, dense_items)
-    rows = exact_rows + dense_rows
+    rows = [{k: r.get(k) for k in ROW_KEYS} for r in exact_rows + dense_rows]
     result.tables["largest_cases"] = rows
     result.checks.append(
         check_grid_rows(
