@@ -3,7 +3,8 @@
 Checks: error ``<= C/(2K) + 1/(2Q)`` off the band for drawn Lipschitz targets (and the planted
 violations it catches: an understated constant, a corrupted prompt row); tightness (worst ratio
 on the tight sawtooth); the ``1/K`` decay (fitted log-log slope); memorization to ``ε`` with the
-resource formulas; exactness of the largest cases per backend; the precision phase transition
+resource formulas; full-grid proofs of random full-entropy tables with the exact backend and the
+measured precision law (:mod:`verify.universality_scale`); the precision phase transition
 (float64 exact while the table fits the significand, wrong beyond, mpmath exact there, and an
 mpmath precision sweep locating the observed threshold against the predicted one).
 """
