@@ -444,8 +444,8 @@ def precision_law_figure(path: Path, rows: list[dict], fits: dict[str, dict]) ->
     ax2.set_xlabel("bits per packed number T log2 Q")
     ax2.set_ylabel("excess bits p - T log2 Q")
     ax2.set_title("bits beyond the table")
-    ax2.set_ylim(0, guard + 2)
-    ax2.legend(fontsize=7.5, loc="center right")
+    ax2.set_ylim(0, guard + 3)
+    ax2.legend(fontsize=7.5, loc="upper left")
     ax2.grid(True, which="both", alpha=0.3)
     save_figure(fig, path)
 
