@@ -29,7 +29,7 @@ of non-zero weights, times the bits of the packed numbers).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
@@ -109,10 +109,34 @@ class ExactModel:
     L: int
     K: int
     Q: int
+    decoder: str = "deep"
+    _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def width(self) -> int:
         return self.spec.width
+
+    def with_packed(self, packed: list[list[Fraction]]) -> ExactModel:
+        """The same model with other packed tables ``packed[m][r]`` in the prompt (e.g. rounded
+        ones); shares the compiled layers (its scale stays valid: entries are no finer).
+
+        >>> m = exact_lookup(np.array([[[0]], [[1]]]), d=1, L=1, K=2, Q=2, eta=Fraction(1, 8))
+        >>> m2 = m.with_packed([[Fraction(3, 4)], [Fraction(3, 4)]])
+        >>> exact_forward(m2, np.array([[[0.2]], [[0.8]]])).digits.ravel().tolist()
+        [1, 1]
+        """
+        lay = Layout(self.d, self.L, self.K, self.Q, self.decoder)
+        rows = [list(row) for row in self.prompt]
+        exponent = _spec_exponent(self)
+        for m, values in enumerate(packed):
+            for r, value in enumerate(values):
+                if dyadic_exponent(value) > exponent:
+                    raise ValueError(f"packed: {value} is finer than the model's 2^-{exponent}")
+                rows[m][lay.at("pv", r)] = Fraction(value)
+        prompt = tuple(tuple(row) for row in rows)
+        return ExactModel(
+            self.spec, prompt, self.d, self.L, self.K, self.Q, self.decoder, self._cache
+        )
 
 
 def exact_lookup(
@@ -161,7 +185,9 @@ def _with_prompt(
         for r, value in enumerate(row):
             if prompt[m][lay.at("pv", r)] != value:  # pragma: no cover - precision is chosen
                 raise AssertionError("exact prompt: a packed value was rounded")
-    return ExactModel(spec, prompt, d, L, K, Q)
+    model = ExactModel(spec, prompt, d, L, K, Q, decoder)
+    _compiled(model, _spec_exponent(model) + HEADROOM_BITS)  # the scale of grid inputs
+    return model
 
 
 def exact_model(c: Construction) -> ExactModel:
@@ -179,7 +205,7 @@ def exact_model(c: Construction) -> ExactModel:
     """
     spec = lookup_spec(c.d, c.L, c.K, c.Q, Fraction(c.band), c.beta, c.decoder)
     prompt = tuple(tuple(to_fraction(v) for v in row) for row in np.asarray(c.prompt))
-    return ExactModel(spec, prompt, c.d, c.L, c.K, c.Q)
+    return ExactModel(spec, prompt, c.d, c.L, c.K, c.Q, c.decoder)
 
 
 # ----------------------------------------------------------------------------- compiled layers
@@ -208,6 +234,8 @@ def _compile(layer: list[_Unit], F: int) -> list[_CUnit]:
 
 def _mul(x, num: int, exp: int):
     """``x · num / 2^exp`` on fixed-point integers (scalars or object arrays), exactly."""
+    if exp == 0 and num in (1, -1):
+        return x if num == 1 else -x
     y = x * num
     if exp:
         mask = (1 << exp) - 1
@@ -312,18 +340,37 @@ def _pow2_bound(gap_num: int, gap_den: int, G: int) -> int:
     return 1 << (G - k) if k <= G else 1
 
 
+def _spec_exponent(model: ExactModel) -> int:
+    """Finest denominator exponent of the prompt and every weight and bias (cached)."""
+    if "exponent" not in model._cache:
+        spec = model.spec
+        exps = [dyadic_exponent(v) for row in model.prompt for v in row]
+        for u in (u for layer in (*spec.ffn_in, *spec.ffn_out) for u in layer):
+            exps += [dyadic_exponent(Fraction(v)) for v in (*u.w_in.values(), u.bias)]
+            exps += [dyadic_exponent(Fraction(v)) for v in u.w_out.values()]
+        for entries in (spec.w_q, spec.w_k, spec.w_v, spec.w_o, spec.readout, spec.positional):
+            exps += [dyadic_exponent(Fraction(v)) for v in entries.values()]
+        model._cache["exponent"] = max(exps)
+    return model._cache["exponent"]
+
+
 def _scale_bits(model: ExactModel, xs: list) -> int:
     """Fixed-point scale ``F``: the finest denominator of any input, prompt entry, bias or
     weight, plus :data:`HEADROOM_BITS` (every later product is checked exact)."""
-    spec = model.spec
     exps = [dyadic_exponent(v) for seq in xs for tok in seq for v in tok]
-    exps += [dyadic_exponent(v) for row in model.prompt for v in row]
-    for u in (u for layer in (*spec.ffn_in, *spec.ffn_out) for u in layer):
-        exps += [dyadic_exponent(Fraction(v)) for v in (*u.w_in.values(), u.bias)]
-        exps += [dyadic_exponent(Fraction(v)) for v in u.w_out.values()]
-    for entries in (spec.w_q, spec.w_k, spec.w_v, spec.w_o, spec.readout, spec.positional):
-        exps += [dyadic_exponent(Fraction(v)) for v in entries.values()]
-    return max(exps) + HEADROOM_BITS
+    return max([_spec_exponent(model), *exps]) + HEADROOM_BITS
+
+
+def _compiled(model: ExactModel, F: int) -> tuple[list, list]:
+    """``FFN_in`` and ``FFN_out`` compiled at scale ``F`` (cached per scale)."""
+    key = ("layers", F)
+    if key not in model._cache:
+        spec = model.spec
+        model._cache[key] = (
+            [_compile(layer, F) for layer in spec.ffn_in],
+            [_compile(layer, F) for layer in spec.ffn_out],
+        )
+    return model._cache[key]
 
 
 def _input_rows(model: ExactModel, xs: list, F: int) -> tuple[np.ndarray, np.ndarray]:
@@ -467,13 +514,12 @@ def exact_forward(
     F = _scale_bits(model, xs)
     G = F + RADIUS_EXTRA_BITS
     rows, idx = _input_rows(model, xs, F)  # (U, D), (B, L)
-    ffn_in = [_compile(layer, F) for layer in spec.ffn_in]
+    ffn_in, ffn_out = _compiled(model, F)
     rows = _rows_through(ffn_in, rows, G)  # (U, D)
     prompt = np.array([[_fixed(v, F) for v in row] for row in model.prompt], dtype=object)
     tables = _AttentionTables.build(spec, rows, _rows_through(ffn_in, prompt, G), F, G)
     dv = tables.v_pr.shape[1]
     w_o = _value_columns({(j, c): w for (j, c), w in spec.w_o.items()}, dv, D)  # c -> [(j, ..)]
-    ffn_out = [_compile(layer, F) for layer in spec.ffn_out]
 
     B = len(xs)
     values = np.empty((B, L, d), dtype=object)

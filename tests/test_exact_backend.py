@@ -39,7 +39,7 @@ def test_agrees_with_dense_mpmath_on_grid_and_off_grid_inputs() -> None:
     digits = _table(d, L, K, Q)
     c = construct_lookup(digits, d=d, L=L, K=K, Q=Q, eta=Fraction(1, 32), backend="mpmath")
     rng = np.random.default_rng(1)
-    xs = np.concatenate([cell_centers(grid_cells(d, L, K), d, K), rng.uniform(size=(16, L, d))])
+    xs = np.concatenate([cell_centers(grid_cells(d, L, K), d, K), rng.uniform(size=(4, L, d))])
     xs = xs[c.off_band(xs)]  # (B, L, d)
     out = exact_forward(c, xs)
     assert np.array_equal(out.as_float(), c.forward(xs))
@@ -121,3 +121,12 @@ def test_bad_input_is_named() -> None:
     with pytest.raises(TypeError, match="mpmath"):
         to_fraction("0.5")
     assert isinstance(model, ExactModel) and model.width == model.spec.width
+
+
+def test_agrees_with_dense_float64_on_the_wide_decoder() -> None:
+    d, L, K, Q = 1, 2, 4, 4
+    digits = _table(d, L, K, Q, seed=7)
+    c = construct_lookup(digits, d=d, L=L, K=K, Q=Q, eta=Fraction(1, 32), decoder="wide")
+    xs = cell_centers(grid_cells(d, L, K), d, K)  # (16, L, d)
+    out = exact_forward(c, xs)
+    assert np.array_equal(out.as_float(), c.forward(xs)) and not out.undecided.any()

@@ -3,13 +3,15 @@
 Checks (kind in brackets): error ``<= C/(2K) + 1/(2Q)`` off the band for drawn Lipschitz targets
 [bound]; the whole cube, band included: pointwise errors off and in the band and the band's
 measure, which give the ``L_p`` corollary [bound]; the tight sawtooth [attainment: tightness,
-never evidence]; the ``1/K`` decay (fitted log-log slope) [bound]; exactness of the largest cases
-per backend [exact]; memorization to ``1/(2Q)`` with the resource formulas [bound]; the largest
-memorized datasets [bound]; the precision phase transition (float64 exact while the table fits the
-significand, wrong beyond, mpmath exact there, and an mpmath precision sweep locating the observed
-threshold against the predicted one) [exact]. Then one planted violation per evidence check that a
-drawn case can be fed [planted], each naming the check that caught it (docs/universality.md,
-"Checks of the claim and their planted violations").
+never evidence]; the ``1/K`` decay (fitted log-log slope) [bound]; full-grid proofs of random
+full-entropy tables with the exact backend [exact] and the measured precision law
+(:mod:`verify.universality_scale`) [bound]; memorization to ``1/(2Q)`` with the resource
+formulas [bound]; the largest memorized datasets [bound]; the precision phase transition
+(float64 exact while the table fits the significand, wrong beyond, mpmath exact there, and an
+mpmath precision sweep locating the observed threshold against the predicted one) [exact].
+Then one planted violation per evidence check that a drawn case can be fed [planted], each
+naming the check that caught it (docs/universality.md, "Checks of the claim and their planted
+violations").
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import numpy as np
 import sympy as sp
 from hypothesis import strategies as st
 
-from reference import construct_memorizer, construct_universal
+from reference import construct_memorizer
 from verify.bounds import universality as ub
 from verify.claims._figures import pyplot, save_figure
 from verify.claims.base import CheckResult, ClaimContext, ClaimResult, FigureResult, register
@@ -54,10 +56,10 @@ from verify.universality_checks import (
     cube_errors,
     drop_last_row,
     error_vs_K,
-    grid_deviation,
     precision_point,
     sample_lp_errors,
 )
+from verify.universality_scale import add_scale_checks
 from verify.universality_shapes import add_shape_tradeoff
 
 NAME = "universality"
@@ -146,43 +148,6 @@ def precision_job(item: tuple[int, int, int, int, str, int | None, int | None]) 
     return row
 
 
-def largest_case_job(item: tuple) -> dict:
-    """Build the construction for ``(d, L, K, Q, backend, limit[, decoder])``; check the grid."""
-    d, L, K, Q, backend, limit, *rest = item
-    decoder = rest[0] if rest else "deep"
-    f = make_sawtooth(d, L, np.random.default_rng(d * 10 + L), K / Q)
-    start = time.perf_counter()
-    c = construct_universal(
-        f, d=d, L=L, lipschitz=K / Q, eps=1 / Q, backend=backend, decoder=decoder
-    )
-    built = time.perf_counter() - start
-    start = time.perf_counter()
-    dev = grid_deviation(c, f, limit)
-    evaluated = time.perf_counter() - start
-    return {
-        "d": d,
-        "L": L,
-        "dL": d * L,
-        "K": K,
-        "Q": Q,
-        "backend": backend,
-        "decoder": decoder,
-        "precision_bits": c.precision_bits,
-        "precision_needed": c.precision_needed,
-        "prompt_rows": c.prompt_rows,
-        "bits_per_row": c.bits_per_row,
-        "model_width": c.model.width,
-        "depth_out": c.depth_out,
-        "max_ffn_out_width": max(c.ffn_out_widths),
-        "log2_max_weight": round(math.log2(c.max_weight), 2),
-        "grid_sequences_checked": int(dev.size),
-        "wrong": int((dev > 0).sum()),
-        "build_s": round(built, 3),
-        "eval_s": round(evaluated, 3),
-        "eval_s_per_sequence": round(evaluated / max(dev.size, 1), 4),
-    }
-
-
 def memorization_job(item: tuple) -> dict:
     """Memorize ``n`` grid sequences; error on (a sample of) them.
 
@@ -266,28 +231,52 @@ def _error_figure(path: Path, ratios: list[float], fits: list, labels: list[str]
     save_figure(fig, path)
 
 
+def _mark(ax, x: float, text: str, color: str, ls: str) -> None:
+    """A vertical line at ``x`` labelled at its value (rotated text beside the line)."""
+    ax.axvline(x, color=color, ls=ls)
+    ax.annotate(
+        text,
+        (x, 0.5),
+        xycoords=("data", "axes fraction"),
+        xytext=(3, 0),
+        textcoords="offset points",
+        rotation=90,
+        va="center",
+        fontsize=8,
+        color=color,
+    )
+
+
 def _precision_figure(path: Path, f64: list[dict], sweep: list[dict]) -> None:
     plt = pyplot()
+    from matplotlib.lines import Line2D
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10.5, 4.0))
     bits = [r["table_bits"] for r in f64]
     frac = [r["wrong"] / r["sequences"] for r in f64]
     ax1.scatter(bits, frac, c=["tab:green" if r["exact"] else "tab:red" for r in f64], zorder=3)
     p, guard = FLOAT64_SIGNIFICAND_BITS, int(ub.GUARD_BITS)
-    ax1.axvline(p - guard, color="tab:orange", ls="--", label=f"predicted: Tq + {guard} = {p}")
-    ax1.axvline(p - 1, color="k", ls=":", label=f"table + offset bit = {p}")
+    _mark(ax1, p - guard, f"predicted safe: Tq + {guard} = {p}", "tab:orange", "--")
+    _mark(ax1, p - 1, f"table + offset bit = {p}", "k", ":")
+    key = [
+        Line2D([], [], ls="", marker="o", color="tab:green", label="every grid sequence exact"),
+        Line2D([], [], ls="", marker="o", color="tab:red", label="some sequence wrong"),
+    ]
+    ax1.legend(handles=key, fontsize=8, loc="upper left")
     ax1.set_xlabel("table bits T log2 Q")
     ax1.set_ylabel("fraction of grid sequences decoded wrongly")
     ax1.set_title(f"float64 ({p}-bit significand)")
-    ax1.legend(fontsize=8)
     if sweep:
         p = [r["precision_bits"] for r in sweep]
         ax2.plot(p, [r["wrong"] / r["sequences"] for r in sweep], "o-", color="tab:purple")
-        ax2.axvline(sweep[0]["precision_needed"], color="tab:orange", ls="--", label="predicted")
+        need = sweep[0]["precision_needed"]
+        ax2.set_xlim(min(*p, need) - 1, max(*p, need) + 1.5)
+        _mark(ax2, need, f"predicted: {need} bits", "tab:orange", "--")
         ax2.set_title(f"mpmath, table bits {sweep[0]['table_bits']}: precision sweep")
         ax2.set_xlabel("significand bits p")
         ax2.set_ylabel("fraction decoded wrongly")
-        ax2.legend(fontsize=8)
+        dots = Line2D([], [], marker="o", color="tab:purple", label="measured (one run per p)")
+        ax2.legend(handles=[dots], fontsize=8, loc="upper right")
     save_figure(fig, path)
 
 
@@ -466,52 +455,7 @@ def run(ctx: ClaimContext) -> ClaimResult:
     _error_figure(ctx.figure_dir / fig1, ratios, fits, labels)
     result.figures.append(FigureResult(fig1, "universality error vs bound and vs K"))
 
-    ctx.progress("universality: largest cases per backend")
-    largest = ctx.pick(
-        [(1, 2, 8, 8, "float64", None), (2, 2, 4, 4, "float64", None)],
-        [
-            (1, 2, 8, 8, "float64", None),
-            (1, 4, 2, 8, "float64", None),
-            (2, 2, 4, 4, "float64", None),
-            (4, 1, 4, 16, "float64", None),
-            (1, 5, 2, 16, "mpmath", 2),
-            (2, 3, 2, 16, "mpmath", 1),
-            (1, 2, 4, 4, "float64", None, "wide"),
-            (2, 2, 2, 2, "float64", None, "wide"),
-        ],
-        [
-            (1, 2, 8, 8, "float64", None),
-            (1, 4, 2, 8, "float64", None),
-            (2, 2, 4, 4, "float64", None),
-            (4, 1, 4, 16, "float64", None),
-            (1, 5, 2, 16, "mpmath", 8),
-            (2, 3, 2, 16, "mpmath", 8),
-            (1, 6, 2, 4, "mpmath", 2),
-            (1, 2, 4, 4, "float64", None, "wide"),
-            (2, 2, 2, 2, "float64", None, "wide"),
-            (1, 2, 8, 2, "float64", None, "wide"),
-        ],
-    )
-    rows = ctx.map(largest_case_job, largest)
-    result.tables["largest_cases"] = rows
-    result.checks.append(
-        CheckResult(
-            "largest cases exact",
-            "every checked grid sequence decoded exactly (per backend)",
-            "",
-            sum(r["grid_sequences_checked"] for r in rows),
-            all(r["wrong"] == 0 for r in rows),
-            None,
-            None,
-            {
-                "largest_dL": {
-                    b: max(r["dL"] for r in rows if r["backend"] == b)
-                    for b in {r["backend"] for r in rows}
-                }
-            },
-            kind="exact",
-        )
-    )
+    add_scale_checks(ctx, result)  # largest cases (random tables) and the precision law
 
     ctx.progress("universality: memorization")
     mem = run_property(
