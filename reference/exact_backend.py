@@ -120,6 +120,9 @@ class ExactModel:
         """The same model with other packed tables ``packed[m][r]`` in the prompt (e.g. rounded
         ones); shares the compiled layers (its scale stays valid: entries are no finer).
 
+        >>> import numpy as np
+        >>> from fractions import Fraction
+        >>> from reference.exact_backend import exact_forward, exact_lookup
         >>> m = exact_lookup(np.array([[[0]], [[1]]]), d=1, L=1, K=2, Q=2, eta=Fraction(1, 8))
         >>> m2 = m.with_packed([[Fraction(3, 4)], [Fraction(3, 4)]])
         >>> exact_forward(m2, np.array([[[0.2]], [[0.8]]])).digits.ravel().tolist()
@@ -155,7 +158,7 @@ def exact_lookup(
     >>> import numpy as np
     >>> from fractions import Fraction
     >>> from reference.exact_backend import exact_forward
-    >>> from reference.exact_backend import exact_lookup
+    >>> from reference.exact_backend import exact_forward, exact_lookup
     >>> m = exact_lookup(np.array([[[0]], [[1]]]), d=1, L=1, K=2, Q=2, eta=Fraction(1, 8))
     >>> exact_forward(m, np.array([[[0.2]], [[0.8]]])).digits.ravel().tolist()
     [0, 1]
@@ -490,7 +493,7 @@ def exact_forward(
     >>> import numpy as np
     >>> from fractions import Fraction
     >>> from reference.exact_backend import exact_forward
-    >>> from reference.exact_backend import exact_lookup
+    >>> from reference.exact_backend import exact_forward, exact_lookup
     >>> m = exact_lookup(np.array([[[0], [1]], [[1], [0]], [[1], [1]], [[0], [0]]]),
     ...                  d=1, L=2, K=2, Q=2, eta=Fraction(1, 16))
     >>> out = exact_forward(m, np.array([[[0.25], [0.75]]]))
@@ -614,7 +617,7 @@ def verify_grid(
 
     >>> import numpy as np
     >>> from fractions import Fraction
-    >>> from reference.exact_backend import exact_lookup
+    >>> from reference.exact_backend import exact_forward, exact_lookup
     >>> from reference.exact_backend import verify_grid
     >>> table = np.random.default_rng(0).integers(0, 4, size=(4, 2, 1))
     >>> m = exact_lookup(table, d=1, L=2, K=2, Q=4, eta=Fraction(1, 16))

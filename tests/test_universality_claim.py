@@ -26,6 +26,12 @@ PLANTED = {
     "corrupted largest dataset caught": "memorization, largest datasets",
     "extra FFN layer caught": "width-depth trade-off: shapes equal the formulas",
     "prompt of another target caught": "shallow model meets the bound off the band",
+    "corrupted packed digit caught (exact backend)": (
+        "largest cases: every grid digit of a random table"
+    ),
+    "understated precision caught": (
+        "precision law: bits needed between the lower bound and the prediction"
+    ),
 }
 
 

@@ -71,6 +71,7 @@ ROW_KEYS = (
 def random_digits(d: int, L: int, K: int, Q: int, seed: int) -> np.ndarray:
     """A full-entropy digit table ``(L K^d, T, d)``: every digit uniform on ``0..Q−1``.
 
+    >>> from verify.universality_scale import random_digits
     >>> random_digits(1, 2, 2, 4, 0).shape
     (4, 2, 1)
     """
@@ -81,6 +82,7 @@ def random_digits(d: int, L: int, K: int, Q: int, seed: int) -> np.ndarray:
 def table_bits(d: int, L: int, K: int, Q: int) -> int:
     """Bits per packed number, ``T·log2 Q`` (the size limit of a backend).
 
+    >>> from verify.universality_scale import table_bits
     >>> table_bits(4, 3, 2, 4)
     512
     """
@@ -202,6 +204,7 @@ def one_sequence_verifier(d: int, L: int, K: int, Q: int, backend: str, seed: in
     ``backend`` (``"exact"``, ``"float64"`` or ``"mpmath"``); it raises if a digit is wrong.
     Building happens here, not in the call (asv times the call).
 
+    >>> from verify.universality_scale import one_sequence_verifier
     >>> one_sequence_verifier(1, 2, 2, 4, "exact")()
     """
     digits = random_digits(d, L, K, Q, seed)
@@ -262,6 +265,8 @@ def check_grid_rows(rows: list[dict], name: str, statement: str) -> CheckResult:
 def round_significand(value: Fraction, bits: int) -> Fraction:
     """``value > 0`` rounded to ``bits`` significant bits (to nearest, ties to even).
 
+    >>> from fractions import Fraction
+    >>> from verify.universality_scale import round_significand
     >>> round_significand(Fraction(11, 16), 2), round_significand(Fraction(5, 8), 2)
     (Fraction(3, 4), Fraction(1, 2))
     """
@@ -516,7 +521,11 @@ def add_scale_checks(ctx: ClaimContext, result: ClaimResult) -> None:
             caught,
             None,
             None if caught else "planted violation went undetected",
-            {"wrong": planted["wrong"], "undecided": planted["undecided"]},
+            {
+                "caught_by": "largest cases: every grid digit of a random table",
+                "wrong": planted["wrong"],
+                "undecided": planted["undecided"],
+            },
             kind="planted",
         )
     )
@@ -536,6 +545,7 @@ def add_scale_checks(ctx: ClaimContext, result: ClaimResult) -> None:
             caught,
             None,
             None if caught else "planted violation went undetected",
+            {"caught_by": check.name},
             kind="planted",
         )
     )
