@@ -37,6 +37,7 @@ import contextlib
 import warnings
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 
@@ -212,8 +213,8 @@ class Construction:
     with ``reference.prompt_forward(c.model, c.prompt, x)`` (float64, no band check).
     """
 
-    model: Transformer
-    prompt: np.ndarray
+    model: Transformer | None  # None for the exact backend (no dense weights)
+    prompt: np.ndarray | None
     d: int
     L: int
     K: int
@@ -235,6 +236,7 @@ class Construction:
     decoder: str = "deep"
     lipschitz: float | None = None
     eps: float | None = None
+    exact: Any = None  # the ExactModel of the exact backend (reference.exact_backend)
 
     def __repr__(self) -> str:
         return (
@@ -295,7 +297,10 @@ class Construction:
         by the theorem (up to the whole range). ``on_band``: ``"warn"`` (default) issues a
         :class:`BandWarning` giving the fraction of such inputs, ``"raise"`` raises it as a
         ``ValueError``, ``"ignore"`` does neither; :meth:`off_band` gives the mask. The value
-        is ``prompt_forward(model, prompt, x)`` at the backend's precision, as float64.
+        is ``prompt_forward(model, prompt, x)`` at the backend's precision, as float64; with
+        the ``"exact"`` backend it is the exact rational evaluation
+        (:func:`reference.exact_backend.exact_forward`: a proof per sequence), as float64, and a
+        sequence the certified softmax enclosure cannot decide raises ``ValueError``.
 
         >>> import numpy as np
         >>> from fractions import Fraction
@@ -309,6 +314,17 @@ class Construction:
             raise ValueError(f"on_band: expected one of {ON_BAND}, got {on_band!r}")
         if on_band != "ignore":
             self._check_band(x, on_band)
+        if self.backend == "exact":
+            from reference.exact_backend import exact_forward  # imports this module
+
+            arr = as_array("x", x, ndim=(2, 3))
+            exact = exact_forward(self.exact, arr)
+            if exact.undecided.any():
+                raise ValueError(
+                    f"x: {int(exact.undecided.sum())} sequence(s) not decided by the certified "
+                    "softmax enclosure (no output is returned uncertified)"
+                )
+            return exact.as_float().reshape(arr.shape)
         with self.working_precision():
             out = prompt_forward(self.model, self.prompt, self.convert(x))
         return np.asarray(out, dtype=np.float64) if out.dtype == object else out
@@ -369,13 +385,28 @@ def construct_lookup(
     if digits.shape != (L * K**d, T, d):
         raise ValueError(f"digits: expected shape {(L * K**d, T, d)}, got {digits.shape}")
     if decoder == "shallow":
+        if backend == "exact":
+            raise ValueError("backend: 'exact' evaluates the deep and wide decoders, not 'shallow'")
         beta = shallow_inverse_temperature(d, L, K, Q, bits)
     else:
         beta = inverse_temperature(d, L, K, Q)
     spec = lookup_spec(d, L, K, Q, eta, beta, decoder)
-    model = materialise(spec, backend, bits)
-    prompt = build_prompt(pack_tables(digits, Q), d, L, K, Q, backend, bits, decoder)
     q = log2_levels(Q)
+    if backend == "exact":  # the rational spec itself: nothing dense is materialised
+        from reference.exact_backend import exact_lookup  # imports this module
+
+        exact = exact_lookup(digits, d=d, L=L, K=K, Q=Q, eta=eta, decoder=decoder)
+        model, prompt = None, None
+        prompt_rows = L * K**d
+        ffn_in = tuple(len(layer) for layer in spec.ffn_in)
+        ffn_out = tuple(len(layer) for layer in spec.ffn_out)
+    else:
+        exact = None
+        model = materialise(spec, backend, bits)
+        prompt = build_prompt(pack_tables(digits, Q), d, L, K, Q, backend, bits, decoder)
+        prompt_rows = int(prompt.shape[0])
+        ffn_in = tuple(layer.hidden for layer in model.ffn_in)
+        ffn_out = tuple(layer.hidden for layer in model.ffn_out)
     return Construction(
         model=model,
         prompt=prompt,
@@ -384,12 +415,12 @@ def construct_lookup(
         K=K,
         Q=Q,
         contexts=T,
-        prompt_rows=int(prompt.shape[0]),
+        prompt_rows=prompt_rows,
         bits_per_row=T * d * q,
-        ffn_in_widths=tuple(layer.hidden for layer in model.ffn_in),
-        ffn_out_widths=tuple(layer.hidden for layer in model.ffn_out),
-        depth_in=len(model.ffn_in),
-        depth_out=len(model.ffn_out),
+        ffn_in_widths=ffn_in,
+        ffn_out_widths=ffn_out,
+        depth_in=len(ffn_in),
+        depth_out=len(ffn_out),
         max_weight=_spec_max_weight(spec),
         error_bound=float(error_bound),
         band=float(eta),
@@ -400,4 +431,5 @@ def construct_lookup(
         lipschitz=lipschitz,
         eps=eps,
         decoder=decoder,
+        exact=exact,
     )

@@ -11,7 +11,7 @@ from fractions import Fraction
 
 from reference._validation import positive_int
 
-BACKENDS = ("float64", "mpmath")
+BACKENDS = ("float64", "mpmath", "exact")
 DECODERS = ("deep", "wide", "shallow")
 FLOAT64_BITS = 53
 MPMATH_EXTRA_BITS = 8  # default mpmath precision: the needed bits plus this margin
@@ -230,6 +230,12 @@ def resolve_precision(
     """The precision to build at; raises if it is short of ``needed`` (unless told not to)."""
     if backend not in BACKENDS:
         raise ValueError(f"backend: expected one of {BACKENDS}, got {backend!r}")
+    if backend == "exact":  # exact rational arithmetic: no rounding, any size the time allows
+        if precision_bits is not None:
+            raise ValueError(
+                f"precision_bits: the exact backend does not round, got {precision_bits}"
+            )
+        return needed
     if backend == "float64":
         if precision_bits not in (None, FLOAT64_BITS):
             raise ValueError(

@@ -206,6 +206,8 @@ def exact_model(c: Construction) -> ExactModel:
     >>> exact_model(c).prompt[1][Layout(1, 1, 2, 2).at("pv", 0)]
     Fraction(3, 4)
     """
+    if c.exact is not None:  # built with backend="exact"
+        return c.exact
     spec = lookup_spec(c.d, c.L, c.K, c.Q, Fraction(c.band), c.beta, c.decoder)
     prompt = tuple(tuple(to_fraction(v) for v in row) for row in np.asarray(c.prompt))
     return ExactModel(spec, prompt, c.d, c.L, c.K, c.Q, c.decoder)

@@ -113,8 +113,10 @@ def construct_universal(
             ``lipschitz``-Lipschitz in the max norm (the bound relies on it; it is not checked).
         d, L: token width and sequence length.
         lipschitz: the constant ``C > 0``; ``eps``: the accuracy, in ``(0, 1)``.
-        backend: ``"float64"`` or ``"mpmath"`` (object arrays of ``mpmath.mpf`` at
-            ``precision_bits``, default: the needed bits + ``MPMATH_EXTRA_BITS``).
+        backend: ``"float64"``, ``"mpmath"`` (object arrays of ``mpmath.mpf`` at
+            ``precision_bits``, default: the needed bits + ``MPMATH_EXTRA_BITS``) or
+            ``"exact"`` (no dense weights: ``forward`` evaluates the exact rational spec with a
+            certified softmax enclosure, :mod:`reference.exact_backend`; deep and wide decoders).
         decoder: ``"deep"`` (two ``FFN_out`` layers per digit, width ``O(dQ)``, depth
             ``2T + 2``), ``"wide"`` (four layers, width ``d Σ_t (Q^{t+1} − 1)``, exponential
             in ``T = K^{d(L−1)}``) or ``"shallow"`` (the paper's shape: ONE FFN layer before

@@ -130,3 +130,33 @@ def test_agrees_with_dense_float64_on_the_wide_decoder() -> None:
     xs = cell_centers(grid_cells(d, L, K), d, K)  # (16, L, d)
     out = exact_forward(c, xs)
     assert np.array_equal(out.as_float(), c.forward(xs)) and not out.undecided.any()
+
+
+def test_backend_exact_of_construct_universal_is_the_exact_evaluation():
+    import pytest
+
+    from reference import construct_universal
+
+    def f(x):
+        return np.clip(x[..., ::-1, :] * 0.9, 0.0, 1.0)
+
+    dense = construct_universal(f, d=1, L=2, lipschitz=1.0, eps=0.25)
+    exact = construct_universal(f, d=1, L=2, lipschitz=1.0, eps=0.25, backend="exact")
+    assert exact.model is None and exact.exact is not None
+    assert (exact.ffn_in_widths, exact.ffn_out_widths, exact.prompt_rows) == (
+        dense.ffn_in_widths,
+        dense.ffn_out_widths,
+        dense.prompt_rows,
+    )
+    x = np.random.default_rng(3).random((64, 2, 1))
+    ok = exact.off_band(x)
+    assert np.array_equal(exact.forward(x[ok]), dense.forward(x[ok]))
+    assert np.abs(exact.forward(x[ok]) - f(x[ok])).max() <= exact.error_bound
+    with pytest.raises(ValueError, match="shallow"):
+        construct_universal(
+            f, d=1, L=2, lipschitz=1.0, eps=0.25, backend="exact", decoder="shallow"
+        )
+    with pytest.raises(ValueError, match="precision_bits"):
+        construct_universal(
+            f, d=1, L=2, lipschitz=1.0, eps=0.25, backend="exact", precision_bits=64
+        )
