@@ -14,6 +14,9 @@ from reference.construction_sizes import (
     decoder_ramps,
 )
 
+#: The public API (ffn_widths is a step of check_sizes and the layout, called with checked sizes).
+__all__ = ["check_sizes"]
+
 
 def ffn_widths(
     d: int, L: int, K: int, Q: int, decoder: str = "deep"

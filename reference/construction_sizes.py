@@ -11,6 +11,10 @@ from fractions import Fraction
 
 from reference._validation import positive_int
 
+#: he public API (the other size formulas are steps of the construction, called with sizes
+#: check_sizes accepted).
+__all__ = ["precision_needed", "resolve_precision"]
+
 BACKENDS = ("float64", "mpmath")
 DECODERS = ("deep", "wide", "shallow")
 FLOAT64_BITS = 53

@@ -56,6 +56,16 @@ from reference.polyfit import (
     largest_certifiable_radius,
 )
 
+#: he public API (the cost, radius, summary and rounding helpers are steps of plan and
+#: fast_attention, called with checked arguments).
+__all__ = [
+    "FastAttentionResult",
+    "certified_output_bound",
+    "fast_attention",
+    "plan",
+    "resolve_scale",
+]
+
 SCALE_CONVENTIONS = {
     "paper": lambda d: 1.0,  # the paper's block: no scaling
     "alman-song": lambda d: 1.0 / d,  # Alman–Song: 1/d

@@ -29,6 +29,10 @@ from reference.construction import (
 )
 from reference.construction_sizes import decoder_precision_needed
 
+#: he public API (quantize_levels and target_table are steps of construct_universal, called with
+#: checked sizes).
+__all__ = ["construct_universal", "grid_sizes"]
+
 
 def grid_sizes(eps: float, lipschitz: float) -> tuple[int, int]:
     """``(K, Q)``: powers of two with ``K >= C/ε`` and ``Q >= 1/ε`` (each at least 2).

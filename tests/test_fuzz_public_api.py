@@ -70,7 +70,7 @@ def test_the_fuzz_covers_every_exported_name_and_the_model():
     }
     assert exported <= names and "reference.train_prompt" in exported
     assert {"verify.cli.build_parser().parse_args", "Transformer().__call__"} <= names
-    assert len(ENTRIES) >= 90 and MODEL.d == 2
+    assert len(ENTRIES) >= 45 and MODEL.d == 2  # internal helpers are outside `__all__`
 
 
 @pytest.mark.parametrize("entry", [_param(e) for e in ENTRIES])

@@ -127,12 +127,12 @@ x = sp.Symbol("x", positive=True)  # x = log n
 c_d, c_eps, a_R = sp.symbols("c_d c_eps a_R", positive=True)  # d = c_d x, δ = n^-c_eps, R = a_R x
 
 
-def log_rank_upper(degree: sp.Expr, dim: sp.Expr) -> sp.Expr:
+def _log_rank_upper(degree: sp.Expr, dim: sp.Expr) -> sp.Expr:
     """``log C(d + g, g) <= g · log(e (d + g) / g)`` (standard binomial bound)."""
     return degree * sp.log(sp.E * (dim + degree) / degree)
 
 
-def log_rank_lower(degree: sp.Expr, dim: sp.Expr) -> sp.Expr:
+def _log_rank_lower(degree: sp.Expr, dim: sp.Expr) -> sp.Expr:
     """``log C(d + g, g) >= g · log((d + g) / g)``."""
     return degree * sp.log((dim + degree) / degree)
 
@@ -159,6 +159,6 @@ def asymptotic_checks() -> dict[str, sp.Expr]:
     g_large = a_R * x  # the first branch: g >= R
     return {
         "branch_ratio_small_R": sp.limit(small_r / second_branch, x, sp.oo),
-        "log_r_over_log_n_small_R": sp.limit(log_rank_upper(g_small, c_d * x) / x, x, sp.oo),
-        "log_r_over_log_n_large_R": sp.limit(log_rank_lower(g_large, c_d * x) / x, x, sp.oo),
+        "log_r_over_log_n_small_R": sp.limit(_log_rank_upper(g_small, c_d * x) / x, x, sp.oo),
+        "log_r_over_log_n_large_R": sp.limit(_log_rank_lower(g_large, c_d * x) / x, x, sp.oo),
     }
