@@ -11,9 +11,9 @@ from fractions import Fraction
 
 from reference._validation import positive_int
 
-#: he public API (the other size formulas are steps of the construction, called with sizes
+#: The public API (the other size formulas are steps of the construction, called with sizes
 #: check_sizes accepted).
-__all__ = ["precision_needed", "resolve_precision"]
+__all__ = ["check_grid", "precision_needed", "resolve_precision"]
 
 BACKENDS = ("float64", "mpmath")
 DECODERS = ("deep", "wide", "shallow")
@@ -24,6 +24,22 @@ MAX_PROMPT_ROWS = 1 << 16
 MAX_CONTEXTS = 1 << 12
 MAX_DENSE_ENTRIES = 1 << 24
 MAX_GRID_SEQUENCES = 1 << 20  # target evaluations K^{dL} of construct_universal
+
+
+MAX_LOG2_BITS = 40  # precision_needed refuses sizes needing more than 2^40 significand bits
+
+
+def check_grid(d: object, L: object, K: object, Q: object) -> tuple[int, int, int, int]:
+    """The sizes as ints: ``d, L, K >= 1`` and ``Q`` a power of two ``>= 2`` (named errors).
+
+    >>> from reference.construction_sizes import check_grid
+    >>> check_grid(1, 2, 4, 4)
+    (1, 2, 4, 4)
+    """
+    d, L, K = positive_int("d", d), positive_int("L", L), positive_int("K", K)
+    Q = positive_int("Q", Q, minimum=2)
+    log2_levels(Q)
+    return d, L, K, Q
 
 
 def power_of_two_at_least(value: float, *, minimum_exponent: int = 1) -> int:
@@ -94,6 +110,14 @@ def precision_needed(d: int, L: int, K: int, Q: int) -> int:
     >>> precision_needed(1, 2, 4, 4)
     14
     """
+    d, L, K, Q = check_grid(d, L, K, Q)
+    log2_bits = d * (L - 1) * math.log2(K) + math.log2(math.log2(Q))  # log2(T log2 Q)
+    log2_bits = max(log2_bits, math.log2(L) + d * math.log2(K))  # and log2(L K^d)
+    if log2_bits > MAX_LOG2_BITS:
+        raise ValueError(
+            f"d, L, K, Q: the construction would need about 2^{log2_bits:.4g} significand bits "
+            f"(more than 2^{MAX_LOG2_BITS}; d={d}, L={L}, K={K}, Q={Q}): use smaller sizes"
+        )
     q = log2_levels(Q)
     beta_bits = inverse_temperature(d, L, K, Q).bit_length() - 1
     n_bits = math.ceil(math.log2(L * K**d))

@@ -36,7 +36,7 @@ from numpy.polynomial import polynomial as poly
 
 from reference._validation import open_unit_interval, positive_float, positive_int
 
-#: he public API (the coefficient and certificate helpers are steps of fit_exp, called with checked
+#: The public API (the coefficient and certificate helpers are steps of fit_exp, called with checked
 #: arguments).
 __all__ = [
     "ExpFit",

@@ -40,7 +40,7 @@ from reference.polynomial_attention import (
 )
 from reference.prompt_tuning import check_inputs, check_model, check_prompt, head_loss_and_grad
 
-#: he public API (the projection helpers are the caches' steps, called with a checked model and
+#: The public API (the projection helpers are the caches' steps, called with a checked model and
 #: inputs).
 __all__ = ["CachedForward", "ExactPromptCache", "InputBlockCache", "PolynomialPromptCache"]
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
+from reference._validation import positive_int
 from reference.polynomial_attention import EXP_COST
 
 # ---------------------------------------------------------------- symbols
@@ -118,7 +119,17 @@ def crossover_n_default(dim: int, value_dim: int, rank_: int) -> float:
     >>> from verify.bounds.efficiency import crossover_n_default
     >>> round(float(crossover_n_default(8, 8, 495)))
     381
+    >>> crossover_n_default(8, 8, 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: rank_: expected an integer >= 1, got 0
     """
+    sizes = {"dim": dim, "value_dim": value_dim, "rank_": rank_}
+    for name, value in sizes.items():  # ``rank`` gives 0-d integer arrays: their item
+        if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iu":
+            value = value.item()
+        sizes[name] = positive_int(name, value)
+    dim, value_dim, rank_ = sizes.values()
     return float(crossover_n(dim, value_dim, rank_, EXP_COST))
 
 
