@@ -26,6 +26,7 @@ MAX_DENSE_ENTRIES = 1 << 24
 MAX_GRID_SEQUENCES = 1 << 20  # target evaluations K^{dL} of construct_universal
 
 
+UNCAPPED_SIZE = 1 << 65536  # sizes from grid_sizes reach 2^1075 (eps = 5e-324)
 MAX_LOG2_BITS = 40  # precision_needed refuses sizes needing more than 2^40 significand bits
 
 
@@ -36,8 +37,10 @@ def check_grid(d: object, L: object, K: object, Q: object) -> tuple[int, int, in
     >>> check_grid(1, 2, 4, 4)
     (1, 2, 4, 4)
     """
-    d, L, K = positive_int("d", d), positive_int("L", L), positive_int("K", K)
-    Q = positive_int("Q", Q, minimum=2)
+    d, L = positive_int("d", d), positive_int("L", L)
+    # K and Q come from grid_sizes (up to 2^1075); callers compare sizes in logarithms
+    K = positive_int("K", K, maximum=UNCAPPED_SIZE)
+    Q = positive_int("Q", Q, minimum=2, maximum=UNCAPPED_SIZE)
     log2_levels(Q)
     return d, L, K, Q
 
@@ -63,7 +66,9 @@ def band_width(eps: float, d: int, L: int, K: int) -> Fraction:
     >>> band_width(0.25, 1, 1, 4)
     Fraction(1, 32)
     """
-    return Fraction(1, power_of_two_at_least(2 * d * L * K / Fraction(eps), minimum_exponent=0))
+    exact = Fraction(eps) if isinstance(eps, (int, float, Fraction)) else Fraction(float(eps))
+    ratio = 2 * d * L * K / exact  # float() first for numpy scalars (exact for them too)
+    return Fraction(1, power_of_two_at_least(ratio, minimum_exponent=0))
 
 
 def log2_levels(Q: int) -> int:

@@ -44,12 +44,13 @@ def grid_sizes(eps: float, lipschitz: float) -> tuple[int, int]:
     """
     eps = open_unit_interval("eps", eps)
     lipschitz = positive_float("lipschitz", lipschitz)
-    cells = lipschitz / eps
-    if not math.isfinite(cells):
+    cells, levels = lipschitz / eps, 1 / eps
+    if not (math.isfinite(cells) and math.isfinite(levels)):
         raise ValueError(
-            f"eps, lipschitz: lipschitz / eps = {lipschitz} / {eps} overflows the float range"
+            f"eps, lipschitz: lipschitz / eps = {lipschitz} / {eps} or 1 / eps overflows the "
+            "float range"
         )
-    return power_of_two_at_least(cells), power_of_two_at_least(1 / eps)
+    return power_of_two_at_least(cells), power_of_two_at_least(levels)
 
 
 def quantize_levels(values: np.ndarray, Q: int) -> np.ndarray:

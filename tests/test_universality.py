@@ -334,4 +334,12 @@ def test_grid_sizes_refuses_an_overflowing_ratio() -> None:
 
     with pytest.raises(ValueError, match="eps, lipschitz"):
         grid_sizes(5e-324, 4.0)
+    with pytest.raises(ValueError, match="eps, lipschitz"):
+        grid_sizes(5e-324, 5e-324)  # lipschitz / eps = 1, but 1 / eps overflows
     assert grid_sizes(0.1, 1.0) == (16, 16)
+
+
+def test_numpy_scalar_eps_builds_the_same_construction() -> None:
+    plain = construct_universal(lambda x: x, d=1, L=1, lipschitz=1.0, eps=0.25)
+    scalar = construct_universal(lambda x: x, d=1, L=1, lipschitz=1.0, eps=np.float32(0.25))
+    assert scalar.band == plain.band and scalar.K == plain.K and scalar.Q == plain.Q
