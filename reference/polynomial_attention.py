@@ -415,7 +415,7 @@ def plan(
     """
     n, m = positive_int("n", n), positive_int("m", m)
     d, dv = positive_int("d", d), positive_int("dv", dv)
-    fit = fit_exp(radius, eps, fit_method)
+    fit = fit_exp(radius, eps, check_method(fit_method, "fit_method"))
     r = rank(d, fit.degree)
     return fit, r, exact_cost(n, m, d, dv) / polynomial_cost(n, m, r, dv)
 
@@ -526,8 +526,8 @@ def fast_attention(
     >>> batch.output.shape, batch.column_bounds.shape
     ((2, 3, 64, 1), (2, 3, 1))
     """
-    lead = np.shape(q)[:-2] if isinstance(q, np.ndarray) else np.asarray(q).shape[:-2]
     qb, kb, vb = _check_batch(q, k, v)
+    lead = np.shape(q)[:-2] if isinstance(q, np.ndarray) else np.asarray(q).shape[:-2]
     _, n, d = qb.shape
     m, dv = vb.shape[1:]
     eps = open_unit_interval("eps", eps)

@@ -154,3 +154,12 @@ def test_public_planning_functions_name_bad_arguments() -> None:
         fa.certified_output_bound(0.5, np.array([1.0, -1.0]))
     with pytest.raises(TypeError, match="dim:"):
         E.crossover_n_default(math.nan, 8, 495)
+
+
+def test_plan_names_fit_method_and_fast_attention_names_ragged_q() -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="fit_method:"):
+        fa.plan(2, 2, 2, 2, radius=0.5, eps=0.5, fit_method="cubic")
+    with pytest.raises(ValueError, match="q:"):
+        fa.fast_attention([[1.0], [1.0, 2.0]], np.ones((2, 1)), np.ones((2, 1)), scale=1.0, eps=0.1)
