@@ -295,7 +295,12 @@ def wang_loss_floor(ys: np.ndarray, permutation: np.ndarray) -> float:
 
 
 def _check_permutation(permutation: object, n: int) -> np.ndarray:
-    perm = np.asarray(permutation)
+    try:
+        perm = np.asarray(permutation)
+    except ValueError:  # ragged nested lists
+        raise ValueError(
+            f"permutation: expected a permutation of range({n}), got a ragged sequence"
+        ) from None
     if perm.dtype == np.bool_ or not np.issubdtype(perm.dtype, np.integer):
         raise TypeError(
             f"permutation: expected an integer array (a permutation of range({n})), got dtype "

@@ -28,7 +28,7 @@ This module assembles the pieces, one job per module: sizes and precision
 (:mod:`reference.construction_layout`), size limits (:mod:`reference.construction_limits`), cells
 and packed tables (:mod:`reference.packing`), the decoders (:mod:`reference.decoder_deep`,
 :mod:`reference.decoder_wide`) and the backends (:mod:`reference.materialise`). Every name that
-was importable from here before the split still is (``__all__``, private helpers included).
+was importable from here before the split still is (``__all__`` lists the re-exported ones).
 """
 
 from __future__ import annotations
@@ -96,7 +96,9 @@ from reference.packing import (
 )
 from reference.prompt_tuning import prompt_forward
 
-#: Every name importable from this module before it was split (other code relies on them).
+#: The names other modules import from here since the split (their public API is in their own
+#: modules); construct_lookup and lookup_spec, defined here, are still importable but internal:
+#: the builders behind construct_universal and construct_memorizer, called with checked sizes.
 __all__ = [
     "BACKENDS",
     "DECODERS",
@@ -131,7 +133,6 @@ __all__ = [
     "cell_centers",
     "cell_coordinates",
     "check_sizes",
-    "construct_lookup",
     "context_index",
     "contexts",
     "decoder_ramps",
@@ -142,7 +143,6 @@ __all__ = [
     "in_band",
     "inverse_temperature",
     "log2_levels",
-    "lookup_spec",
     "materialise",
     "pack_tables",
     "power_of_two_at_least",

@@ -6,13 +6,18 @@ import math
 
 from reference.construction_layout import Layout
 from reference.construction_sizes import (
+    DECODERS,
     MAX_CONTEXTS,
     MAX_DENSE_ENTRIES,
     MAX_GRID_SEQUENCES,
     MAX_PROMPT_ROWS,
+    check_grid,
     contexts,
     decoder_ramps,
 )
+
+#: The public API (ffn_widths is a step of check_sizes and the layout, called with checked sizes).
+__all__ = ["check_sizes"]
 
 
 def ffn_widths(
@@ -87,6 +92,11 @@ def check_sizes(
     ...     print(str(err)[:74])
     construction too large: prompt rows L·K^d = 2^2020 exceeds the limit 65536
     """
+    d, L, K, Q = check_grid(d, L, K, Q)
+    if decoder not in DECODERS:
+        raise ValueError(f"decoder: expected one of {DECODERS}, got {decoder!r}")
+    if not isinstance(hint, str):
+        raise TypeError(f"hint: expected a str, got {type(hint).__name__}")
     lk, slack = math.log2(K), 1e-9
     log_rows, log_t = math.log2(L) + d * lk, d * (L - 1) * lk
     if log_rows > math.log2(MAX_PROMPT_ROWS) + slack:

@@ -11,6 +11,10 @@ from fractions import Fraction
 
 from reference._validation import positive_int
 
+#: The public API (the other size formulas are steps of the construction, called with sizes
+#: check_sizes accepted).
+__all__ = ["check_grid", "precision_needed", "resolve_precision"]
+
 BACKENDS = ("float64", "mpmath", "exact")
 DECODERS = ("deep", "wide", "shallow")
 FLOAT64_BITS = 53
@@ -20,6 +24,25 @@ MAX_PROMPT_ROWS = 1 << 16
 MAX_CONTEXTS = 1 << 12
 MAX_DENSE_ENTRIES = 1 << 24
 MAX_GRID_SEQUENCES = 1 << 20  # target evaluations K^{dL} of construct_universal
+
+
+UNCAPPED_SIZE = 1 << 65536  # sizes from grid_sizes reach 2^1075 (eps = 5e-324)
+MAX_LOG2_BITS = 40  # precision_needed refuses sizes needing more than 2^40 significand bits
+
+
+def check_grid(d: object, L: object, K: object, Q: object) -> tuple[int, int, int, int]:
+    """The sizes as ints: ``d, L, K >= 1`` and ``Q`` a power of two ``>= 2`` (named errors).
+
+    >>> from reference.construction_sizes import check_grid
+    >>> check_grid(1, 2, 4, 4)
+    (1, 2, 4, 4)
+    """
+    d, L = positive_int("d", d), positive_int("L", L)
+    # K and Q come from grid_sizes (up to 2^1075); callers compare sizes in logarithms
+    K = positive_int("K", K, maximum=UNCAPPED_SIZE)
+    Q = positive_int("Q", Q, minimum=2, maximum=UNCAPPED_SIZE)
+    log2_levels(Q)
+    return d, L, K, Q
 
 
 def power_of_two_at_least(value: float, *, minimum_exponent: int = 1) -> int:
@@ -43,7 +66,9 @@ def band_width(eps: float, d: int, L: int, K: int) -> Fraction:
     >>> band_width(0.25, 1, 1, 4)
     Fraction(1, 32)
     """
-    return Fraction(1, power_of_two_at_least(2 * d * L * K / Fraction(eps), minimum_exponent=0))
+    exact = Fraction(eps) if isinstance(eps, (int, float, Fraction)) else Fraction(float(eps))
+    ratio = 2 * d * L * K / exact  # float() first for numpy scalars (exact for them too)
+    return Fraction(1, power_of_two_at_least(ratio, minimum_exponent=0))
 
 
 def log2_levels(Q: int) -> int:
@@ -90,6 +115,14 @@ def precision_needed(d: int, L: int, K: int, Q: int) -> int:
     >>> precision_needed(1, 2, 4, 4)
     14
     """
+    d, L, K, Q = check_grid(d, L, K, Q)
+    log2_bits = d * (L - 1) * math.log2(K) + math.log2(math.log2(Q))  # log2(T log2 Q)
+    log2_bits = max(log2_bits, math.log2(L) + d * math.log2(K))  # and log2(L K^d)
+    if log2_bits > MAX_LOG2_BITS:
+        raise ValueError(
+            f"d, L, K, Q: the construction would need about 2^{log2_bits:.4g} significand bits "
+            f"(more than 2^{MAX_LOG2_BITS}; d={d}, L={L}, K={K}, Q={Q}): use smaller sizes"
+        )
     q = log2_levels(Q)
     beta_bits = inverse_temperature(d, L, K, Q).bit_length() - 1
     n_bits = math.ceil(math.log2(L * K**d))

@@ -38,6 +38,9 @@ from reference.construction_layout import _ONE, Layout, _Spec, _Unit
 from reference.construction_sizes import contexts, shallow_slope, shallow_tie_rows
 from reference.materialise import _Materialiser
 
+#: No public API: the shallow decoder's steps, called by construct_lookup with checked sizes.
+__all__: list[str] = []
+
 _HALF = Fraction(1, 2)
 
 

@@ -24,6 +24,9 @@ import numpy as np
 from reference._validation import as_array, positive_float, positive_int
 from reference.polyfit import FastAttentionRefused
 
+#: The public API (monomials is FeatureMap's step, called with a validated table and input).
+__all__ = ["FeatureMap", "MonomialTable", "monomial_table", "rank"]
+
 
 def rank(dim: int, degree: int) -> int:
     """Number of monomials of degree ``<= degree`` in ``dim`` variables, ``C(dim + degree, degree)``

@@ -9,6 +9,9 @@ import numpy as np
 from reference.construction_layout import _ONE, Layout, _Spec, _Unit
 from reference.model import Attention, FFNLayer, Transformer
 
+#: No public API: the backends of construct_lookup, called with a checked spec and precision.
+__all__: list[str] = []
+
 
 class _Materialiser:
     """Turns exact rationals into float64 or mpmath.mpf arrays at a given precision."""

@@ -37,19 +37,37 @@ from reference.construction import (
 from reference.construction_sizes import decoder_precision_needed
 from reference.universality import quantize_levels
 
+#: The public API (the rest are the memorizer's internal steps, called with checked arguments).
+__all__ = ["construct_memorizer", "min_token_separation"]
+
 DEFAULT_MEMORIZER_BAND = Fraction(1, 1 << 30)
 #: Relative tolerance of the separation test ``K δ >= 1`` (float rounding of a difference).
 SEPARATION_RTOL = 2.0**-40
 
 
 def min_token_separation(xs: np.ndarray) -> float:
-    """Smallest max-norm distance between two distinct tokens of ``xs (N, L, d)`` (inf if none).
+    """Smallest max-norm distance between two distinct tokens of ``xs (N, L, d)``.
 
     >>> import numpy as np
     >>> from reference.memorization import min_token_separation
     >>> min_token_separation(np.array([[[0.1], [0.4]], [[0.1], [0.2]]]))
     0.1
     """
+    xs = as_array("xs", xs, ndim=3)
+    if xs.shape[-1] == 0:
+        raise ValueError(f"xs: expected tokens of width d >= 1, got shape {xs.shape}")
+    with np.errstate(over="raise"):
+        try:
+            gap = _token_gap(xs)
+        except FloatingPointError:
+            raise ValueError("xs: token differences overflow the float range") from None
+    if not np.isfinite(gap):
+        raise ValueError(f"xs: expected at least two distinct tokens, got shape {xs.shape}")
+    return gap
+
+
+def _token_gap(xs: np.ndarray) -> float:
+    """:func:`min_token_separation` of a validated ``xs``; inf if it has one distinct token."""
     tokens = np.unique(xs.reshape(-1, xs.shape[-1]), axis=0)  # (n, d)
     if tokens.shape[0] < 2:
         return float("inf")
@@ -79,7 +97,7 @@ def _check_dataset(xs: np.ndarray, ys: np.ndarray, separation: float) -> float:
         raise ValueError(
             f"xs: expected distinct input sequences, got duplicates at indices {twins}"
         )
-    gap = min_token_separation(xs)
+    gap = _token_gap(xs)
     if gap < separation * (1 - SEPARATION_RTOL):
         raise ValueError(
             f"xs: expected a token-separated dataset (distinct tokens at max-norm distance "

@@ -406,6 +406,8 @@ class Transformer:
         """
         z = as_array("z", z, ndim=range(2, 33), allow_object=True)
         check_dim("z", z, -1, self.width, "model width D (model.width)")
+        if z.shape[-2] == 0:
+            raise ValueError(f"z: expected at least one row to attend to, got shape {z.shape}")
         if not isinstance(output_rows, slice):
             raise TypeError(f"output_rows: expected a slice, got {type(output_rows).__name__}")
         with np.errstate(over="ignore", invalid="ignore"):

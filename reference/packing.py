@@ -13,6 +13,9 @@ import numpy as np
 
 from reference.construction_sizes import contexts, log2_levels
 
+#: No public API: cells and packed tables of construct_lookup, called with checked sizes.
+__all__: list[str] = []
+
 
 def cell_coordinates(x: np.ndarray, K: int) -> np.ndarray:
     """Grid cell per coordinate, ``min(⌊K x⌋, K − 1)``, as integers (same shape as ``x``)."""

@@ -36,6 +36,16 @@ from numpy.polynomial import polynomial as poly
 
 from reference._validation import open_unit_interval, positive_float, positive_int
 
+#: The public API (the coefficient and certificate helpers are steps of fit_exp, called with checked
+#: arguments).
+__all__ = [
+    "ExpFit",
+    "FastAttentionRefused",
+    "fit_exp",
+    "largest_certifiable_radius",
+    "taylor_coefficients",
+]
+
 METHODS = ("minimax", "chebyshev", "taylor")
 CERTIFICATE_CELLS = 4096  # uniform cells of the certificate grid (first pass)
 REFINED_CELLS = 65536  # second pass when the first certificate is inconclusive

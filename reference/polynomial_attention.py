@@ -39,11 +39,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from reference._validation import (
+    MAX_RANK,
+    NumericalOverflow,
     as_array,
     check_qkv,
     open_unit_interval,
     positive_float,
     positive_int,
+    real_float,
 )
 from reference.attention import attention
 from reference.features import FeatureMap, rank
@@ -55,6 +58,16 @@ from reference.polyfit import (
     fit_exp,
     largest_certifiable_radius,
 )
+
+#: The public API (the cost, radius, summary and rounding helpers are steps of plan and
+#: fast_attention, called with checked arguments).
+__all__ = [
+    "FastAttentionResult",
+    "certified_output_bound",
+    "fast_attention",
+    "plan",
+    "resolve_scale",
+]
 
 SCALE_CONVENTIONS = {
     "paper": lambda d: 1.0,  # the paper's block: no scaling
@@ -102,6 +115,7 @@ def resolve_scale(scale: object, d: int) -> float:
     >>> resolve_scale("alman-song", 8)
     0.125
     """
+    d = positive_int("d", d, minimum=0)
     if isinstance(scale, str):
         if scale not in SCALE_CONVENTIONS:
             raise ValueError(
@@ -297,7 +311,21 @@ def certified_output_bound(relative_error: float, v_spread: float | np.ndarray) 
     >>> float(certified_output_bound(0.5, 2.0))
     1.0
     """
-    return relative_error / (1.0 - relative_error) * np.asarray(v_spread, dtype=np.float64) / 2.0
+    relative_error = open_unit_interval("relative_error", relative_error)
+    if isinstance(v_spread, (np.ndarray, list, tuple)):
+        spread = as_array("v_spread", v_spread, ndim=range(MAX_RANK + 1)).astype(np.float64)
+    else:
+        spread = np.float64(real_float("v_spread", v_spread))
+    if spread.size and not (np.all(np.isfinite(spread)) and np.min(spread) >= 0):
+        raise ValueError("v_spread: expected finite spreads >= 0 (max V − min V)")
+    with np.errstate(over="ignore"):
+        bound = relative_error / (1.0 - relative_error) * np.asarray(spread) / 2.0
+    if not np.all(np.isfinite(bound)):
+        raise NumericalOverflow(
+            f"relative_error, v_spread: the bound overflows the float range "
+            f"(relative_error = {relative_error}, max v_spread = {np.max(spread)})"
+        )
+    return bound
 
 
 def rounding_count(degree: int, keys: int, rank_: int) -> int:
@@ -385,7 +413,9 @@ def plan(
     >>> (fit.degree, r, speedup > 30)
     (4, 495, True)
     """
-    fit = fit_exp(radius, eps, fit_method)
+    n, m = positive_int("n", n), positive_int("m", m)
+    d, dv = positive_int("d", d), positive_int("dv", dv)
+    fit = fit_exp(radius, eps, check_method(fit_method, "fit_method"))
     r = rank(d, fit.degree)
     return fit, r, exact_cost(n, m, d, dv) / polynomial_cost(n, m, r, dv)
 
@@ -496,8 +526,8 @@ def fast_attention(
     >>> batch.output.shape, batch.column_bounds.shape
     ((2, 3, 64, 1), (2, 3, 1))
     """
-    lead = np.shape(q)[:-2] if isinstance(q, np.ndarray) else np.asarray(q).shape[:-2]
     qb, kb, vb = _check_batch(q, k, v)
+    lead = np.shape(q)[:-2] if isinstance(q, np.ndarray) else np.asarray(q).shape[:-2]
     _, n, d = qb.shape
     m, dv = vb.shape[1:]
     eps = open_unit_interval("eps", eps)

@@ -40,6 +40,10 @@ from reference.polynomial_attention import (
 )
 from reference.prompt_tuning import check_inputs, check_model, check_prompt, head_loss_and_grad
 
+#: The public API (the projection helpers are the caches' steps, called with a checked model and
+#: inputs).
+__all__ = ["CachedForward", "ExactPromptCache", "InputBlockCache", "PolynomialPromptCache"]
+
 
 def _ffn_in(model: Transformer, h: np.ndarray) -> np.ndarray:
     for layer in model.ffn_in:

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from fractions import Fraction
 
@@ -29,6 +30,10 @@ from reference.construction import (
 )
 from reference.construction_sizes import decoder_precision_needed
 
+#: The public API (quantize_levels and target_table are steps of construct_universal, called with
+#: checked sizes).
+__all__ = ["construct_universal", "grid_sizes"]
+
 
 def grid_sizes(eps: float, lipschitz: float) -> tuple[int, int]:
     """``(K, Q)``: powers of two with ``K >= C/ε`` and ``Q >= 1/ε`` (each at least 2).
@@ -39,7 +44,13 @@ def grid_sizes(eps: float, lipschitz: float) -> tuple[int, int]:
     """
     eps = open_unit_interval("eps", eps)
     lipschitz = positive_float("lipschitz", lipschitz)
-    return power_of_two_at_least(lipschitz / eps), power_of_two_at_least(1 / eps)
+    cells, levels = lipschitz / eps, 1 / eps
+    if not (math.isfinite(cells) and math.isfinite(levels)):
+        raise ValueError(
+            f"eps, lipschitz: lipschitz / eps = {lipschitz} / {eps} or 1 / eps overflows the "
+            "float range"
+        )
+    return power_of_two_at_least(cells), power_of_two_at_least(levels)
 
 
 def quantize_levels(values: np.ndarray, Q: int) -> np.ndarray:

@@ -61,7 +61,7 @@ MODEL = reference.Transformer.random(2, rng=np.random.default_rng(1), width=3, m
 
 @dataclasses.dataclass(frozen=True)
 class EntryPoint:
-    """A callable, its display name and the module that owns it (for xfail ownership)."""
+    """A callable, its display name and the module that owns it (for the per-module table)."""
 
     name: str
     fn: Callable[..., Any]

@@ -133,3 +133,33 @@ def test_plan_predicts_the_sympy_speedup() -> None:
         assert r == E.rank(d, fit.degree)
         expected = float(E.predicted_speedup(n, m, d, dv, r, fa.EXP_COST))
         assert math.isclose(predicted, expected, rel_tol=1e-12)
+
+
+def test_public_planning_functions_name_bad_arguments() -> None:
+    import pytest
+
+    from reference._validation import NumericalOverflow
+
+    with pytest.raises(TypeError, match="d:"):
+        fa.plan(8, 8, True, 8, radius=1.0, eps=1e-3)
+    with pytest.raises(ValueError, match="n:"):
+        fa.plan(0, 8, 8, 8, radius=1.0, eps=1e-3)
+    with pytest.raises(TypeError, match="d:"):
+        fa.resolve_scale(1.0, 1j)
+    with pytest.raises(ValueError, match="relative_error"):
+        fa.certified_output_bound(math.nan, 1.0)
+    with pytest.raises(NumericalOverflow, match="relative_error, v_spread"):
+        fa.certified_output_bound(1 - 1e-16, 1.7e308)
+    with pytest.raises(ValueError, match="v_spread"):
+        fa.certified_output_bound(0.5, np.array([1.0, -1.0]))
+    with pytest.raises(TypeError, match="dim:"):
+        E.crossover_n_default(math.nan, 8, 495)
+
+
+def test_plan_names_fit_method_and_fast_attention_names_ragged_q() -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="fit_method:"):
+        fa.plan(2, 2, 2, 2, radius=0.5, eps=0.5, fit_method="cubic")
+    with pytest.raises(ValueError, match="q:"):
+        fa.fast_attention([[1.0], [1.0, 2.0]], np.ones((2, 1)), np.ones((2, 1)), scale=1.0, eps=0.1)

@@ -129,3 +129,12 @@ def test_memorizer_size_hint_names_the_separation(monkeypatch):
     xs = np.array([[[0.001], [0.5]], [[0.5], [0.001]]])
     with pytest.raises(ValueError, match="cells K = 1024 come from separation"):
         construct_memorizer(xs, np.full_like(xs, 0.5), eps=0.25, separation=2.0**-10)
+
+
+def test_min_token_separation_validates_xs() -> None:
+    with pytest.raises(ValueError, match="xs: expected at least two distinct tokens"):
+        min_token_separation(np.zeros((2, 3, 1)))
+    with pytest.raises(ValueError, match="xs: token differences overflow"):
+        min_token_separation(np.array([[[1.5e308], [-1.5e308]]]))
+    with pytest.raises(TypeError, match="xs:"):
+        min_token_separation("x")

@@ -311,3 +311,35 @@ def test_huge_sizes_are_refused_fast_in_logarithms():
         with pytest.raises(ValueError, match=r"construction too large: prompt rows L·K\^d = 2\^"):
             construct_universal(f, d=d, L=L, lipschitz=1.0, eps=0.25)
     assert f.calls == 0
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "named"),
+    [
+        (lambda: construction.check_sizes("1", 2, 4, 4), TypeError, "d:"),
+        (lambda: construction.check_sizes(1, 0, 4, 4), ValueError, "L:"),
+        (lambda: construction.check_sizes(1, 2, 4, 6), ValueError, "Q:"),
+        (lambda: construction.check_sizes(1, 2, 4, 4, "tall"), ValueError, "decoder:"),
+        (lambda: construction.precision_needed(1, 2, 4, 2.0), TypeError, "Q:"),
+        (lambda: construction.precision_needed(10**6, 10**6, 4, 4), ValueError, "d, L, K, Q:"),
+    ],
+)
+def test_sizes_are_validated_by_name(call, error, named) -> None:
+    with pytest.raises(error, match=named):
+        call()
+
+
+def test_grid_sizes_refuses_an_overflowing_ratio() -> None:
+    from reference.universality import grid_sizes
+
+    with pytest.raises(ValueError, match="eps, lipschitz"):
+        grid_sizes(5e-324, 4.0)
+    with pytest.raises(ValueError, match="eps, lipschitz"):
+        grid_sizes(5e-324, 5e-324)  # lipschitz / eps = 1, but 1 / eps overflows
+    assert grid_sizes(0.1, 1.0) == (16, 16)
+
+
+def test_numpy_scalar_eps_builds_the_same_construction() -> None:
+    plain = construct_universal(lambda x: x, d=1, L=1, lipschitz=1.0, eps=0.25)
+    scalar = construct_universal(lambda x: x, d=1, L=1, lipschitz=1.0, eps=np.float32(0.25))
+    assert scalar.band == plain.band and scalar.K == plain.K and scalar.Q == plain.Q

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
+from reference._validation import positive_int
 from reference.polynomial_attention import EXP_COST
 
 # ---------------------------------------------------------------- symbols
@@ -118,7 +119,17 @@ def crossover_n_default(dim: int, value_dim: int, rank_: int) -> float:
     >>> from verify.bounds.efficiency import crossover_n_default
     >>> round(float(crossover_n_default(8, 8, 495)))
     381
+    >>> crossover_n_default(8, 8, 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: rank_: expected an integer >= 1, got 0
     """
+    sizes = {"dim": dim, "value_dim": value_dim, "rank_": rank_}
+    for name, value in sizes.items():  # ``rank`` gives 0-d integer arrays: their item
+        if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iu":
+            value = value.item()
+        sizes[name] = positive_int(name, value)
+    dim, value_dim, rank_ = sizes.values()
     return float(crossover_n(dim, value_dim, rank_, EXP_COST))
 
 
@@ -127,12 +138,12 @@ x = sp.Symbol("x", positive=True)  # x = log n
 c_d, c_eps, a_R = sp.symbols("c_d c_eps a_R", positive=True)  # d = c_d x, δ = n^-c_eps, R = a_R x
 
 
-def log_rank_upper(degree: sp.Expr, dim: sp.Expr) -> sp.Expr:
+def _log_rank_upper(degree: sp.Expr, dim: sp.Expr) -> sp.Expr:
     """``log C(d + g, g) <= g · log(e (d + g) / g)`` (standard binomial bound)."""
     return degree * sp.log(sp.E * (dim + degree) / degree)
 
 
-def log_rank_lower(degree: sp.Expr, dim: sp.Expr) -> sp.Expr:
+def _log_rank_lower(degree: sp.Expr, dim: sp.Expr) -> sp.Expr:
     """``log C(d + g, g) >= g · log((d + g) / g)``."""
     return degree * sp.log((dim + degree) / degree)
 
@@ -159,6 +170,6 @@ def asymptotic_checks() -> dict[str, sp.Expr]:
     g_large = a_R * x  # the first branch: g >= R
     return {
         "branch_ratio_small_R": sp.limit(small_r / second_branch, x, sp.oo),
-        "log_r_over_log_n_small_R": sp.limit(log_rank_upper(g_small, c_d * x) / x, x, sp.oo),
-        "log_r_over_log_n_large_R": sp.limit(log_rank_lower(g_large, c_d * x) / x, x, sp.oo),
+        "log_r_over_log_n_small_R": sp.limit(_log_rank_upper(g_small, c_d * x) / x, x, sp.oo),
+        "log_r_over_log_n_large_R": sp.limit(_log_rank_lower(g_large, c_d * x) / x, x, sp.oo),
     }
