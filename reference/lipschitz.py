@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -45,7 +45,11 @@ class LipschitzBound:
     """``Λ = readout · ffn_out · w_o · attention · ffn_in`` with its factors and ``log2 Λ``.
 
     ``total`` and the factors are floats (``inf`` if beyond float64); ``log2`` is always finite.
+    (``inf`` is then an honest upper bound, saturated; the exact size is ``log2``, named by
+    :attr:`OVERFLOW_CARRIED_BY` for tools such as the fuzz test.)
     """
+
+    OVERFLOW_CARRIED_BY: ClassVar[str] = "log2"  # the finite field holding the exact size
 
     total: float
     log2: float

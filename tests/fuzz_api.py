@@ -256,10 +256,20 @@ def _has_nonfinite(value: Any, depth: int = 0) -> bool:
     if isinstance(value, dict):
         return any(_has_nonfinite(v, depth + 1) for v in list(value.values())[:64])
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        carrier = getattr(value, "OVERFLOW_CARRIED_BY", None)
+        if carrier is not None:  # an upper bound saturating at inf, exact in a finite field:
+            exact = getattr(value, carrier)  # that field must be finite, nothing may be NaN
+            return _has_nonfinite(exact, depth + 1) or any(
+                _has_nan(getattr(value, f.name)) for f in dataclasses.fields(value)
+            )
         return any(
             _has_nonfinite(getattr(value, f.name), depth + 1) for f in dataclasses.fields(value)
         )
     return False
+
+
+def _has_nan(value: Any) -> bool:
+    return isinstance(value, (float, np.floating)) and math.isnan(value)
 
 
 def _is_bad(values: list[Any]) -> bool:

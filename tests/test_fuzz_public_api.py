@@ -63,3 +63,20 @@ def test_planted_unchecked_function_is_caught_by_the_fuzz() -> None:
     entry = EntryPoint("planted", _planted_unchecked, "tests", _parameters(_planted_unchecked))
     outcomes = {outcome for outcome, _, _ in fuzz_entry(entry, 60)}
     assert "accepted-bad" in outcomes  # a NaN argument went through unnoticed
+
+
+def test_planted_overflow_carrier_must_itself_be_finite():
+    import dataclasses
+    from typing import ClassVar
+
+    from tests.fuzz_api import _has_nonfinite
+
+    @dataclasses.dataclass
+    class Saturated:
+        OVERFLOW_CARRIED_BY: ClassVar[str] = "log2"
+        total: float
+        log2: float
+
+    assert not _has_nonfinite(Saturated(float("inf"), 1100.0))  # saturated, exact in log2
+    assert _has_nonfinite(Saturated(float("inf"), float("inf")))  # the carrier overflowed
+    assert _has_nonfinite(Saturated(float("nan"), 3.0))  # NaN is never a bound
