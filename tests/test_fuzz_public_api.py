@@ -67,15 +67,15 @@ def test_planted_unchecked_function_is_caught_by_the_fuzz() -> None:
 
 def test_planted_overflow_carrier_must_itself_be_finite():
     import dataclasses
-    from typing import ClassVar
 
     from tests.fuzz_api import _has_nonfinite
 
     @dataclasses.dataclass
     class Saturated:
-        OVERFLOW_CARRIED_BY: ClassVar[str] = "log2"
         total: float
         log2: float
+
+    Saturated.OVERFLOW_CARRIED_BY = "log2"
 
     assert not _has_nonfinite(Saturated(float("inf"), 1100.0))  # saturated, exact in log2
     assert _has_nonfinite(Saturated(float("inf"), float("inf")))  # the carrier overflowed
