@@ -29,6 +29,7 @@ PLANTED = {
     "corrupted packed digit caught (exact backend)": (
         "largest cases: every grid digit of a random table"
     ),
+    "overstated precision caught": "precision phase transition",
     "understated precision caught": (
         "precision law: bits needed between the lower bound and the prediction"
     ),
@@ -70,3 +71,12 @@ def test_planted_non_refining_fit_is_caught_by_the_slope_check():
     observations = check_slope_fit(flat)
     assert not observations[0].holds  # the slope, not an error bound, catches it
     assert all(o.holds for o in observations[1:]) and np.ptp(flat.errors) == 0
+
+
+def test_planted_overstated_precision_fails_the_claims_transition_predicate():
+    from verify.claims.universality import precision_job, precision_transition_holds
+
+    point = precision_job((1, 2, 16, 16, "float64", None, None))  # 64 table bits: wrong
+    assert not point["exact"] and precision_transition_holds([point], [], [])
+    liar = {**point, "precision_bits": 80}  # claims enough bits
+    assert not precision_transition_holds([liar], [], [])

@@ -148,6 +148,25 @@ def precision_job(item: tuple[int, int, int, int, str, int | None, int | None]) 
     return row
 
 
+def precision_transition_holds(f64: list[dict], sweep: list[dict], mp_big: list[dict]) -> bool:
+    """The precision phase transition's predicate over :func:`precision_job` rows: exact wherever
+    the precision is at least the needed bits, float64 wrong wherever the packed table (plus its
+    offset bit) exceeds the significand, and mpmath exact on the large tables.
+
+    >>> from verify.claims.universality import precision_transition_holds
+    >>> row = {"exact": False, "precision_bits": 80, "precision_needed": 70, "table_bits": 64}
+    >>> precision_transition_holds([row], [], [])
+    False
+    """
+    promised_ok = all(
+        r["exact"] for r in f64 + sweep + mp_big if r["precision_bits"] >= r["precision_needed"]
+    )
+    overflow_seen = all(
+        not r["exact"] for r in f64 if r["table_bits"] + 1 > FLOAT64_SIGNIFICAND_BITS
+    )
+    return promised_ok and overflow_seen and all(r["exact"] for r in mp_big)
+
+
 def memorization_job(item: tuple) -> dict:
     """Memorize ``n`` grid sequences; error on (a sample of) them.
 
@@ -508,12 +527,6 @@ def run(ctx: ClaimContext) -> ClaimResult:
     f64 = ctx.map(precision_job, f64_items)
     sweep = ctx.map(precision_job, sweep_items)
     mp_big = ctx.map(precision_job, big)
-    promised_ok = all(
-        r["exact"] for r in f64 + sweep + mp_big if r["precision_bits"] >= r["precision_needed"]
-    )
-    overflow_seen = all(
-        not r["exact"] for r in f64 if r["table_bits"] + 1 > FLOAT64_SIGNIFICAND_BITS
-    )
     exact_sweep = [r["precision_bits"] for r in sweep if r["exact"]]
     observed = min(exact_sweep) if exact_sweep else None
     result.checks.append(
@@ -523,7 +536,7 @@ def run(ctx: ClaimContext) -> ClaimResult:
             f"exceeds {FLOAT64_SIGNIFICAND_BITS} bits; mpmath exact there",
             rf"p \ge K^{{d(L-1)}} \log_2 Q + {ub.GUARD_BITS}",
             len(f64) + len(sweep) + len(mp_big),
-            promised_ok and overflow_seen and all(r["exact"] for r in mp_big),
+            precision_transition_holds(f64, sweep, mp_big),
             None,
             None,
             {
@@ -534,6 +547,22 @@ def run(ctx: ClaimContext) -> ClaimResult:
                 "mpmath_observed_smallest_exact_bits": observed,
             },
             kind="exact",
+        )
+    )
+    # planted: the largest float64 point claims 80 bits (enough) although it decodes wrongly
+    liar = [{**r, "precision_bits": 80} if r is f64[-1] else r for r in f64]
+    caught = not precision_transition_holds(liar, sweep, mp_big)
+    result.checks.append(
+        CheckResult(
+            "overstated precision caught",
+            "a wrongly decoding float64 point that claims 80 bits fails the transition check",
+            "",
+            len(liar),
+            caught,
+            None,
+            None if caught else "planted violation went undetected",
+            {"caught_by": "precision phase transition"},
+            kind="planted",
         )
     )
     result.tables["precision_float64"] = f64
