@@ -39,6 +39,11 @@ def ratio_text(value: Any) -> str:
     >>> from verify.markdown import ratio_text
     >>> ratio_text(None), ratio_text(0.123456), ratio_text(float("inf")), ratio_text("inf")
     ('exact', '0.123', 'inf', 'inf')
+
+    A ratio just below or above 1 is never rounded onto the bound:
+
+    >>> ratio_text(0.999999), ratio_text(1.0), ratio_text(1.0000004)
+    ('1 − 1e-06', '1', '1 + 4e-07')
     """
     if value is None:
         return "exact"
@@ -46,6 +51,9 @@ def ratio_text(value: Any) -> str:
         return value
     if not math.isfinite(value):
         return str(float(value))
+    if value != 1 and f"{value:.3g}" == "1":
+        gap = abs(1 - value)
+        return f"1 {'−' if value < 1 else '+'} {gap:.1g}"
     return f"{value:.3g}"
 
 
