@@ -393,9 +393,9 @@ def construct_lookup(
     spec = lookup_spec(d, L, K, Q, eta, beta, decoder)
     q = log2_levels(Q)
     if backend == "exact":  # the rational spec itself: nothing dense is materialised
-        from reference.exact_backend import exact_lookup  # imports this module
+        from reference.exact_backend import exact_from_spec  # imports this module
 
-        exact = exact_lookup(digits, d=d, L=L, K=K, Q=Q, eta=eta, decoder=decoder)
+        exact = exact_from_spec(spec, pack_tables(digits, Q), d, L, K, Q, decoder)
         model, prompt = None, None
         prompt_rows = L * K**d
         ffn_in = tuple(len(layer) for layer in spec.ffn_in)

@@ -172,14 +172,23 @@ def exact_lookup(
             f"digits: expected levels in [0, {Q}), got [{digits.min()}, {digits.max()}]"
         )
     spec = lookup_spec(d, L, K, Q, Fraction(eta), inverse_temperature(d, L, K, Q), decoder)
-    return _with_prompt(spec, pack_tables(digits, Q), d, L, K, Q, decoder)
+    return exact_from_spec(spec, pack_tables(digits, Q), d, L, K, Q, decoder)
 
 
-def _with_prompt(
+def exact_from_spec(
     spec: _Spec, packed: list[list[Fraction]], d: int, L: int, K: int, Q: int, decoder: str
 ) -> ExactModel:
-    """The prompt of :func:`build_prompt`, materialised at a precision that holds every entry
-    exactly (checked: the packed values read back equal), converted to rationals."""
+    """The exact model of a built ``spec`` with the packed tables ``packed[m][r]``: the prompt of
+    :func:`build_prompt`, materialised at a precision that holds every entry exactly (checked:
+    the packed values read back equal), converted to rationals.
+
+    >>> from fractions import Fraction
+    >>> from reference.construction import lookup_spec
+    >>> from reference.exact_backend import exact_from_spec
+    >>> spec = lookup_spec(1, 1, 2, 2, Fraction(1, 8), 4)
+    >>> exact_from_spec(spec, [[Fraction(1, 4)], [Fraction(3, 4)]], 1, 1, 2, 2, "deep").width
+    21
+    """
     bits = max(dyadic_exponent(v) for row in packed for v in row) + 2 * (len(packed)).bit_length()
     dense = build_prompt(packed, d, L, K, Q, "mpmath", bits + 16, decoder)  # (Lp, D)
     prompt = tuple(tuple(to_fraction(v) for v in row) for row in dense)

@@ -20,8 +20,8 @@ from reference.construction import (
 from reference.exact_backend import (
     ExactModel,
     _pow2_bound,
-    _with_prompt,
     exact_forward,
+    exact_from_spec,
     exact_lookup,
     exact_model,
     to_fraction,
@@ -83,7 +83,7 @@ def test_enclosure_refuses_to_decide_when_the_softmax_is_not_sharp() -> None:
     d, L, K, Q = 1, 2, 2, 16
     digits = _table(d, L, K, Q, seed=5)
     spec = lookup_spec(d, L, K, Q, Fraction(1, 16), 1)
-    model = _with_prompt(spec, pack_tables(digits, Q), d, L, K, Q, "deep")
+    model = exact_from_spec(spec, pack_tables(digits, Q), d, L, K, Q, "deep")
     v = verify_grid(model, digits)
     assert v.undecided == v.sequences and v.wrong == 0
 
