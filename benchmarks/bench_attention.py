@@ -39,7 +39,7 @@ class ExactAttentionScaling:
     timeout = 300
 
     def setup_cache(self) -> float:
-        from verify.efficiency_timing import fitted_exponent, time_exact
+        from verify.claims.efficiency.timing import fitted_exponent, time_exact
 
         return fitted_exponent(EXPONENT_SIZES, [time_exact(n, 1.0) for n in EXPONENT_SIZES])
 

@@ -1,7 +1,7 @@
 """asv benchmarks: one verified grid sequence of the lookup construction, exact vs dense mpmath.
 
 ``d = 1, K = 2, Q = 4`` and ``L = log2 T + 1``, so ``T = K^{d(L−1)}`` contexts and ``2T`` bits per
-packed number. ``exact`` is :mod:`reference.exact_backend` (exact integers over the non-zero
+packed number. ``exact`` is :mod:`reference.constructions.exact_backend` (exact integers over the non-zero
 weights, certified softmax enclosure: a proof); ``mpmath`` the dense backend at the needed
 precision (a float observation). The construction is built in ``setup`` (not timed); the timing
 is one sequence evaluated and its digits compared with the random table. ``track_*`` are the
@@ -16,7 +16,7 @@ Q = 4
 
 
 def _verifier(T: int, backend: str):
-    from verify.universality_scale import one_sequence_verifier
+    from verify.claims.universality.scale import one_sequence_verifier
 
     return one_sequence_verifier(1, T.bit_length(), 2, Q, backend)
 
@@ -56,7 +56,7 @@ class TrackSequenceExponent:
     def setup_cache(self) -> dict:
         import time
 
-        from verify.efficiency_timing import fitted_exponent
+        from verify.claims.efficiency.timing import fitted_exponent
 
         out = {}
         for backend, sizes in (("exact", EXACT_T), ("mpmath", DENSE_T)):

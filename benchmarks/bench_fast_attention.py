@@ -28,7 +28,7 @@ ERROR_RADII = [0.25, 1.0, 2.0, 4.0]
 
 def _run_polynomial(q, k, v, radius: float) -> None:
     from reference import fast_attention
-    from verify.efficiency_timing import SCALE
+    from verify.claims.efficiency.timing import SCALE
 
     fast_attention(q, k, v, scale=SCALE, eps=EPS, R=radius, allow_slower=True, max_rank=1 << 20)
 
@@ -42,8 +42,8 @@ class TimePolynomialAttention:
     timeout = 300
 
     def setup(self, n: int, radius: float) -> None:
-        from reference.polynomial_attention import plan
-        from verify.efficiency_timing import DIM, regime_inputs
+        from reference.efficiency.polynomial import plan
+        from verify.claims.efficiency.timing import DIM, regime_inputs
 
         self.q, self.k, self.v = regime_inputs(n, radius)
         plan(n, n, DIM, DIM, radius=radius, eps=EPS)  # fit outside the timing
@@ -67,7 +67,7 @@ class TimeTorchSDPA:
     def setup(self, n: int, dtype: str) -> None:
         import torch
 
-        from verify.efficiency_timing import regime_inputs
+        from verify.claims.efficiency.timing import regime_inputs
 
         tt = {"float32": torch.float32, "float64": torch.float64}[dtype]
         self.args = [torch.from_numpy(a).to(tt)[None, None] for a in regime_inputs(n, 1.0)]
@@ -75,7 +75,7 @@ class TimeTorchSDPA:
 
     @skip_benchmark_if(not torch_available())
     def time_sdpa(self, n: int, dtype: str) -> None:
-        from verify.efficiency_timing import SCALE
+        from verify.claims.efficiency.timing import SCALE
 
         self.sdpa(*self.args, scale=SCALE)
 
@@ -93,7 +93,7 @@ class TrackSpeedup:
     timeout = 300
 
     def setup_cache(self) -> dict:
-        from verify.efficiency_timing import time_exact, time_polynomial, torch_sdpa_time
+        from verify.claims.efficiency.timing import time_exact, time_polynomial, torch_sdpa_time
 
         out: dict = {}
         for n in SPEEDUP_SIZES:
@@ -135,7 +135,7 @@ class TrackScaling:
     timeout = 300
 
     def setup_cache(self) -> dict:
-        from verify.efficiency_timing import fitted_exponent, time_polynomial
+        from verify.claims.efficiency.timing import fitted_exponent, time_polynomial
 
         ranges = {0.25: range(12, 17), 1.0: range(12, 17), 4.0: range(11, 14)}
         out = {}
@@ -166,7 +166,7 @@ class TrackCertifiedError:
     timeout = 300
 
     def setup_cache(self) -> dict:
-        from verify.efficiency_timing import measured_error
+        from verify.claims.efficiency.timing import measured_error
 
         return {
             radius: measured_error(ERROR_N, radius, eps=EPS, rows=256) for radius in ERROR_RADII
@@ -194,8 +194,8 @@ class TrackRandomFeatures:
 
     @skip_benchmark_if(not performer_available())
     def track_random_feature_error_over_vmax(self, radius: float) -> float:
-        from reference.polynomial_attention import plan
-        from verify.efficiency_timing import DIM, performer_error
+        from reference.efficiency.polynomial import plan
+        from verify.claims.efficiency.timing import DIM, performer_error
 
         rank = plan(ERROR_N, ERROR_N, DIM, DIM, radius=radius, eps=EPS)[1]
         return performer_error(ERROR_N, radius, rank)

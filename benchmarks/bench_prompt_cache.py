@@ -22,8 +22,8 @@ class TimePromptInference:
 
     def setup(self, lp: int, method: str) -> None:
         from reference import prompt_forward
-        from reference.prompt_cache import ExactPromptCache, PolynomialPromptCache
-        from verify.efficiency_timing import prompt_setup
+        from reference.efficiency.prompt_cache import ExactPromptCache, PolynomialPromptCache
+        from verify.claims.efficiency.timing import prompt_setup
 
         model, prompt, self.xs, needed = prompt_setup(lp)
         if method == "polynomial_cached":
@@ -58,16 +58,16 @@ class TimeGradients:
     def setup(self, n: int, method: str) -> None:
         import numpy as np
 
-        from reference.polynomial_attention import plan
-        from verify.efficiency_timing import DIM, regime_inputs
+        from reference.efficiency.polynomial import plan
+        from verify.claims.efficiency.timing import DIM, regime_inputs
 
         self.q, self.k, self.v = regime_inputs(n, 1.0)
         self.g = np.random.default_rng(1).standard_normal(self.v.shape)
         plan(n, n, DIM, DIM, radius=1.0, eps=1e-3)
 
     def time_key_value_grad(self, n: int, method: str) -> None:
-        from reference.fast_gradient import exact_key_value_grad, low_rank_key_value_grad
-        from verify.efficiency_timing import SCALE
+        from reference.efficiency.fast_gradient import exact_key_value_grad, low_rank_key_value_grad
+        from verify.claims.efficiency.timing import SCALE
 
         if method == "exact":
             exact_key_value_grad(self.q, self.k, self.v, self.g, scale=SCALE)
@@ -79,7 +79,7 @@ class TrackPromptCache:
     timeout = 600
 
     def setup_cache(self) -> dict:
-        from verify.efficiency_timing import time_prompt_inference
+        from verify.claims.efficiency.timing import time_prompt_inference
 
         small = time_prompt_inference(1 << 8, "polynomial_cached")
         large = time_prompt_inference(1 << 16, "polynomial_cached")

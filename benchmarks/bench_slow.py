@@ -23,13 +23,13 @@ if SLOW_SUITE_ENABLED:
         timeout = 1800
 
         def setup(self, n: int) -> None:
-            from verify.efficiency_timing import regime_inputs
+            from verify.claims.efficiency.timing import regime_inputs
 
             self.q, self.k, self.v = regime_inputs(n, 1.0)
 
         def time_exact_attention(self, n: int) -> None:
             from reference import attention
-            from verify.efficiency_timing import SCALE
+            from verify.claims.efficiency.timing import SCALE
 
             attention(self.q, self.k, self.v, scale=SCALE)
 

@@ -28,25 +28,26 @@ Submodules with more API (imported explicitly): ``polyfit`` (certified exp fits)
 'polynomial'
 """
 
-from reference.attention import attention, softmax_rows
-from reference.construction import BandWarning, Construction
-from reference.fast_gradient import fast_prompt_loss_and_grad, low_rank_key_value_grad
-from reference.memorization import construct_memorizer
-from reference.model import Attention, FFNLayer, Transformer
-from reference.polynomial_attention import (
-    FastAttentionRefused,
-    FastAttentionResult,
-    fast_attention,
+from reference.constructions.construction import BandWarning, Construction
+from reference.constructions.memorization import construct_memorizer
+from reference.constructions.universality import construct_universal
+from reference.efficiency.fast_gradient import fast_prompt_loss_and_grad, low_rank_key_value_grad
+from reference.efficiency.polyfit import FastAttentionRefused
+from reference.efficiency.polynomial import FastAttentionResult, fast_attention
+from reference.efficiency.prompt_cache import (
+    ExactPromptCache,
+    InputBlockCache,
+    PolynomialPromptCache,
 )
-from reference.prompt_cache import ExactPromptCache, InputBlockCache, PolynomialPromptCache
-from reference.prompt_tuning import prompt_forward, prompt_loss_and_grad
-from reference.training import (
+from reference.model.attention import attention, softmax_rows
+from reference.model.prompt_tuning import prompt_forward, prompt_loss_and_grad
+from reference.model.training import (
     TrainingResult,
     init_prompt_from_inputs,
     init_prompt_normal,
     train_prompt,
 )
-from reference.universality import construct_universal
+from reference.model.transformer import Attention, FFNLayer, Transformer
 
 __all__ = [
     "Attention",

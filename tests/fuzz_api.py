@@ -46,13 +46,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import reference
 
 SUBMODULES = (
-    "attention", "model", "prompt_tuning", "training", "polyfit", "features",
-    "polynomial_attention", "prompt_cache", "fast_gradient", "construction", "universality",
-    "memorization", "capacity", "lipschitz", "construction_sizes", "construction_layout",
-    "construction_limits", "packing", "decoder_deep", "decoder_wide", "decoder_shallow",
-    "materialise",
+    "model.attention", "model.transformer", "model.prompt_tuning", "model.training",
+    "efficiency.polyfit", "efficiency.features", "efficiency.polynomial",
+    "efficiency.prompt_cache", "efficiency.fast_gradient", "constructions.lookup",
+    "constructions.construction", "constructions.universality", "constructions.memorization",
+    "model.capacity", "model.lipschitz", "constructions.sizes", "constructions.layout",
+    "constructions.limits", "constructions.packing", "constructions.decoders.deep",
+    "constructions.decoders.wide", "constructions.decoders.shallow",
+    "constructions.materialise",
 )  # fmt: skip
-BOUND_MODULES = ("efficiency", "foundation", "universality", "capacity")
+#: the claims' bound modules (sympy expressions and their numpy functions)
+BOUND_MODULES = (
+    "efficiency.bounds", "foundation.bounds", "universality.bounds",
+    "capacity.bounds",
+)  # fmt: skip
 FAILURES = ("unnamed", "other", "nonfinite", "accepted-bad", "stderr", "timeout")
 CALL_SECONDS = 5  # a call still running after this is a failure (item 8: hangs)
 MEMORY_CAP = 2 << 30  # bytes of address space one call may add: MemoryError, not the OOM killer
@@ -118,19 +125,19 @@ def entry_points() -> list[EntryPoint]:
         for name, obj in _public(module):
             add(f"reference.{sub}.{name}", obj, module.__name__)
     for method in ("embed_inputs", "with_dtype", "__call__"):
-        add(f"Transformer().{method}", getattr(MODEL, method), "reference.model")
+        add(f"Transformer().{method}", getattr(MODEL, method), "reference.model.transformer")
     for sub in BOUND_MODULES:
-        module = importlib.import_module(f"verify.bounds.{sub}")
+        module = importlib.import_module(f"verify.claims.{sub}")
         for name, obj in _public(module):
             if inspect.isfunction(obj):
-                add(f"verify.bounds.{sub}.{name}", obj, module.__name__)
-    from verify.cli import build_parser
+                add(f"verify.claims.{sub}.{name}", obj, module.__name__)
+    from verify.run.cli import build_parser
 
     parser = build_parser()
     found[id(parser)] = EntryPoint(
-        "verify.cli.build_parser().parse_args",
+        "verify.run.cli.build_parser().parse_args",
         parser.parse_args,
-        "verify.cli",
+        "verify.run.cli",
         (inspect.Parameter("args", inspect.Parameter.POSITIONAL_OR_KEYWORD),),
     )
     return sorted(found.values(), key=lambda e: e.name)
@@ -351,7 +358,7 @@ def _captured_fd2() -> Iterator[list[str]]:
 
 def classify(entry: EntryPoint, kwargs: dict[str, Any]) -> tuple[str, str]:
     """Call ``entry`` with ``kwargs``; return ``(outcome class, detail)`` (see the module doc)."""
-    is_parser = entry.module == "verify.cli"
+    is_parser = entry.module == "verify.run.cli"
     detail = ""
     with _captured_fd2() as err, warnings.catch_warnings():
         warnings.simplefilter("error")

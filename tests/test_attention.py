@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reference import Transformer, attention, prompt_forward, softmax_rows
-from verify.strategies import seeds
+from verify.claims.strategies import seeds
 
 
 def mp_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, scale: float) -> np.ndarray:

@@ -209,9 +209,9 @@ def test_an_int_seed_is_a_generator_and_the_model_repr_is_short() -> None:
 def test_an_empty_batch_is_refused_by_name_everywhere_it_can_reach() -> None:
     """One shared check (``check_inputs``) guards every mean over the batch: no
     ZeroDivisionError from the exact, cached or low-rank gradients or the capacity functions."""
-    from reference.capacity import gradient_capacity, trained_losses
-    from reference.fast_gradient import fast_prompt_loss_and_grad
-    from reference.prompt_cache import InputBlockCache
+    from reference.efficiency.fast_gradient import fast_prompt_loss_and_grad
+    from reference.efficiency.prompt_cache import InputBlockCache
+    from reference.model.capacity import gradient_capacity, trained_losses
 
     empty = np.zeros((0, 4, 2))
     calls = [

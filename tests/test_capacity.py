@@ -10,7 +10,7 @@ import pytest
 import sympy as sp
 
 from reference import Transformer, prompt_forward
-from reference.capacity import (
+from reference.model.capacity import (
     CapacitySpec,
     build_capacity_problem,
     gradient_capacity,
@@ -21,8 +21,8 @@ from reference.capacity import (
     wang_dataset,
     wang_loss_floor,
 )
-from verify.bounds import capacity as cap
-from verify.capacity_checks import (
+from verify.claims.capacity import bounds as cap
+from verify.claims.capacity.checks import (
     WANG_FLOOR_SLACK,
     capacity_observations,
     construction_count,
@@ -34,14 +34,14 @@ from verify.capacity_checks import (
     wang_floor,
     wang_observations,
 )
-from verify.packing import packing_centres, packing_member
-from verify.strategies.capacity import (
+from verify.claims.capacity.packing import packing_centres, packing_member
+from verify.claims.capacity.strategies import (
     ConstructionCase,
     MemorizerCase,
     PackingTarget,
     cell_centre_packing,
 )
-from verify.universality_checks import FLOAT64_SIGNIFICAND_BITS
+from verify.claims.universality.strategies import FLOAT64_SIGNIFICAND_BITS
 
 
 # --------------------------------------------------------------------------- sympy bounds
@@ -251,7 +251,7 @@ def test_stopping_rule_records_why_each_run_stopped() -> None:
 
 
 def test_summary_gives_median_and_range_over_seeds() -> None:
-    from verify.claims.capacity import summarize_capacity
+    from verify.claims.capacity.claim import summarize_capacity
 
     rows = [
         {"N": 2, "d": 1, "L": 1, "budget": 10, "smallest_Lp": s, "converged": c}
@@ -505,7 +505,7 @@ def test_issue_reproducer_is_not_a_counted_case() -> None:
 
 
 def test_cell_centre_packing_is_a_valid_packing_off_the_band() -> None:
-    from reference.universality import grid_sizes
+    from reference.constructions.universality import grid_sizes
 
     for eps, c in ((0.125, 1.0), (1 / 12, 1.0), (0.25, 2.0), (0.0625, 1.0)):
         k = grid_sizes(eps, c)[0]

@@ -21,10 +21,10 @@ from tests.cli_process import (
 )
 from verify.claims import claim_modules, load_all
 from verify.claims.base import REGISTRY, CheckResult, ClaimContext, ClaimResult, register
-from verify.executors import open_executor
-from verify.interrupts import ExecutorLost
-from verify.report import EXIT_OK
-from verify.staging import parse_owner
+from verify.report.writer import EXIT_OK
+from verify.run.executors import open_executor
+from verify.run.interrupts import ExecutorLost
+from verify.run.staging import parse_owner
 
 
 def test_unknown_claim_is_one_clear_line_and_exit_2(tmp_path, capsys):

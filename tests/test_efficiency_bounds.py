@@ -1,4 +1,4 @@
-"""Tests of verify.bounds.efficiency: the sympy expressions, their numpy versions and their
+"""Tests of verify.claims.efficiency.bounds: the sympy expressions, their numpy versions and their
 agreement with the reference implementation."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import math
 import numpy as np
 import sympy as sp
 
-from reference import polynomial_attention as fa
-from reference.features import rank as reference_rank
-from verify.bounds import efficiency as E
+from reference.efficiency import polynomial as fa
+from reference.efficiency.features import rank as reference_rank
+from verify.claims.efficiency import bounds as E
 
 
 def test_rank_expressions_agree_with_the_feature_map() -> None:
@@ -39,7 +39,7 @@ def test_output_error_matches_reference() -> None:
 
 def test_rounding_bound_matches_reference() -> None:
     """The reference's rounding term (numpy) equals the sympy ROUNDING_ERROR (exact u)."""
-    from reference.polyfit import fit_exp
+    from reference.efficiency.polyfit import fit_exp
 
     for radius, eps, keys in [(1.0, 1e-3, 100), (6.0, 1e-6, 4096), (0.05, 1e-2, 1)]:
         fit = fit_exp(radius, eps)
@@ -61,7 +61,7 @@ def test_rounding_count_matches_reference() -> None:
 
 def test_issue_example_rounding_exceeds_eps() -> None:
     """d = 8, R = 9, ε = 1e-3 (r = 490314): the rounding term alone exceeds ε (issue 8)."""
-    from reference.polyfit import fit_exp
+    from reference.efficiency.polyfit import fit_exp
 
     fit = fit_exp(9.0, 1e-3)
     assert fa.rounding_relative(fit, 1024, int(E.rank(8, fit.degree))) > 1e-3

@@ -9,15 +9,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from reference.construction import (
-    cell_centers,
-    construct_lookup,
-    grid_cells,
-    inverse_temperature,
-    lookup_spec,
-    pack_tables,
-)
-from reference.exact_backend import (
+from reference.constructions.exact_backend import (
     ExactModel,
     _pow2_bound,
     exact_forward,
@@ -27,6 +19,10 @@ from reference.exact_backend import (
     to_fraction,
     verify_grid,
 )
+from reference.constructions.lookup import construct_lookup
+from reference.constructions.packing import cell_centers, grid_cells, pack_tables
+from reference.constructions.sizes import inverse_temperature
+from reference.constructions.spec import lookup_spec
 
 
 def _table(d: int, L: int, K: int, Q: int, seed: int = 0) -> np.ndarray:

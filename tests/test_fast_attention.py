@@ -1,4 +1,4 @@
-"""Unit tests of reference.polynomial_attention: certified output, refusals, fallback, bad input."""
+"""Unit tests of reference.efficiency.polynomial: certified output, refusals, fallback, bad input."""
 
 from __future__ import annotations
 
@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 
 from reference import attention
-from reference.features import FeatureMap
-from reference.polynomial_attention import (
-    FastAttentionRefused,
+from reference.efficiency.features import FeatureMap
+from reference.efficiency.polyfit import FastAttentionRefused
+from reference.efficiency.polynomial import (
     apply_summary,
     fast_attention,
     guaranteed_radius,
     key_summary,
-    resolve_scale,
 )
+from reference.model.attention import resolve_scale
 
 
 def _inputs(n: int = 40, m: int = 30, d: int = 3, dv: int = 2, seed: int = 0):
@@ -135,8 +135,8 @@ def test_issue_reproducer_falls_back_on_a_fit_refusal() -> None:
 
 
 def test_large_radii_and_entries_refuse_cleanly(capfd: pytest.CaptureFixture[str]) -> None:
-    from reference.polyfit import fit_exp
-    from reference.polynomial_attention import round_up_radius
+    from reference.efficiency.polyfit import fit_exp
+    from reference.efficiency.polynomial import round_up_radius
 
     with pytest.raises(FastAttentionRefused, match="largest radius the fit can certify"):
         fit_exp(710.0, 0.5)

@@ -1,4 +1,4 @@
-"""Unit tests of reference.fast_gradient: exact chunked gradient against finite differences and
+"""Unit tests of reference.efficiency.fast_gradient: exact chunked gradient against finite differences and
 the reference model gradient; low-rank gradients within certified bounds; bad input."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from reference import Transformer, attention, prompt_loss_and_grad
-from reference.fast_gradient import (
+from reference.efficiency.fast_gradient import (
     exact_key_value_grad,
     fast_prompt_loss_and_grad,
     low_rank_key_value_grad,

@@ -1,4 +1,4 @@
-"""Unit tests of reference.features: the multinomial factorization and its rank."""
+"""Unit tests of reference.efficiency.features: the multinomial factorization and its rank."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from reference.features import FeatureMap, monomial_table, monomials, rank
+from reference.efficiency.features import FeatureMap, monomial_table, monomials, rank
 
 
 @pytest.mark.parametrize(
@@ -55,7 +55,7 @@ def test_bad_inputs() -> None:
 
 
 def test_overflowing_features_are_refused_naming_the_argument() -> None:
-    from reference.polyfit import FastAttentionRefused
+    from reference.efficiency.polyfit import FastAttentionRefused
 
     fm = FeatureMap.build(np.array([1.0, 1.0, 0.5]), dim=2, scale=1.0)
     q = np.ones((2, 2))

@@ -1,4 +1,4 @@
-"""The reusable checks of verify.identities and the foundation claim, each with a planted
+"""The reusable checks of verify.claims.foundation.identities and the foundation claim, each with a planted
 violation showing it can fail."""
 
 from __future__ import annotations
@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import sympy as sp
 
-import verify.bounds.foundation as bounds
-import verify.claims.foundation as foundation
+import verify.claims.foundation.bounds as bounds
+import verify.claims.foundation.claim as foundation
 from reference import Transformer, prompt_loss_and_grad
 from verify.claims.base import CHECK_KINDS, ClaimContext
-from verify.identities import (
+from verify.claims.foundation.identities import (
     check_bias_only,
     check_gradient,
     check_relative_pattern,
@@ -20,8 +20,8 @@ from verify.identities import (
     sharpened_first_key_weights,
     softplus_kernel_weights,
 )
-from verify.properties import FALSIFYING_CASE, run_property
-from verify.strategies import PromptCase, prompt_cases
+from verify.claims.properties import FALSIFYING_CASE, run_property
+from verify.claims.strategies import PromptCase, prompt_cases
 
 
 def _case(seed: int = 0, lp: int = 3) -> PromptCase:

@@ -42,7 +42,7 @@ def test_the_fuzz_covers_every_exported_name_and_the_model():
         if not (isinstance(getattr(reference, n), type) and _is_record(getattr(reference, n)))
     }
     assert exported <= names and "reference.train_prompt" in exported
-    assert {"verify.cli.build_parser().parse_args", "Transformer().__call__"} <= names
+    assert {"verify.run.cli.build_parser().parse_args", "Transformer().__call__"} <= names
     assert len(ENTRIES) >= 45 and MODEL.d == 2  # internal helpers are outside `__all__`
 
 

@@ -1,6 +1,6 @@
 """The hand-written prompt gradient against central finite differences (float64, with the
-high-precision recheck of ``verify.identities.check_gradient``; tolerance from
-``verify.bounds.foundation``)."""
+high-precision recheck of ``verify.claims.foundation.identities.check_gradient``; tolerance from
+``verify.claims.foundation.bounds``)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 
 from reference import Transformer, prompt_forward, prompt_loss_and_grad
-from reference.model import FFNLayer
-from verify.identities import check_gradient
-from verify.properties import assert_within
-from verify.strategies import PromptCase, prompt_cases
+from reference.model.transformer import FFNLayer
+from verify.claims.foundation.identities import check_gradient
+from verify.claims.properties import assert_within
+from verify.claims.strategies import PromptCase, prompt_cases
 
 
 @given(prompt_cases(min_prompt=1, max_prompt=4, max_d=3, max_length=4))

@@ -1,4 +1,4 @@
-"""The prompt-Lipschitz bound of reference.lipschitz against finite differences and exact cases."""
+"""The prompt-Lipschitz bound of reference.model.lipschitz against finite differences and exact cases."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from reference import Attention, FFNLayer, Transformer, prompt_forward
-from reference.lipschitz import operator_norm_max, prompt_lipschitz_bound
+from reference.model.lipschitz import operator_norm_max, prompt_lipschitz_bound
 
 
 def _worst_ratio(model: Transformer, radius: float, rng: np.random.Generator) -> float:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import reference.construction as construction
+import reference.constructions.lookup as construction
 from reference import construct_memorizer, prompt_forward
-from reference.memorization import min_token_separation
-from verify.bounds import universality as ub
-from verify.strategies.universality import grid_dataset
+from reference.constructions.memorization import min_token_separation
+from verify.claims.universality import bounds as ub
+from verify.claims.universality.strategies import grid_dataset
 
 
 def test_memorizes_the_largest_float64_dataset():

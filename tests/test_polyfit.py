@@ -1,4 +1,4 @@
-"""Unit tests of reference.polyfit: degrees of theory.md §5, certificates, caching, bad input."""
+"""Unit tests of reference.efficiency.polyfit: degrees of theory.md §5, certificates, caching, bad input."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import mpmath
 import numpy as np
 import pytest
 
-from reference.polyfit import (
+from reference.efficiency.polyfit import (
     ExpFit,
     certify_relative_error,
     chebyshev_coefficients,
@@ -100,7 +100,11 @@ def test_unknown_method_and_unreachable_degree() -> None:
 
 
 def test_radius_limit_is_refused_up_front_and_method_named() -> None:
-    from reference.polyfit import FastAttentionRefused, check_method, largest_certifiable_radius
+    from reference.efficiency.polyfit import (
+        FastAttentionRefused,
+        check_method,
+        largest_certifiable_radius,
+    )
 
     limit = largest_certifiable_radius(0.5)
     with pytest.raises(FastAttentionRefused, match=f"{limit:.6g}"):

@@ -1,4 +1,4 @@
-"""Unit tests of reference.prompt_cache: the exact caches to rounding, the polynomial cache within
+"""Unit tests of reference.efficiency.prompt_cache: the exact caches to rounding, the polynomial cache within
 its certified tolerance, refusals and bad input."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from reference import Transformer, prompt_forward, prompt_loss_and_grad
-from reference.prompt_cache import (
+from reference.efficiency.prompt_cache import (
     ExactPromptCache,
     InputBlockCache,
     PolynomialPromptCache,
@@ -99,7 +99,7 @@ def test_bad_input() -> None:
 
 def test_overflowing_prompt_summary_is_refused_naming_the_prompt() -> None:
     from reference import FastAttentionRefused, Transformer
-    from reference.prompt_cache import PolynomialPromptCache
+    from reference.efficiency.prompt_cache import PolynomialPromptCache
 
     rng = np.random.default_rng(0)
     m = Transformer.random(2, rng=rng, width=4, ffn_in_layers=0)

@@ -1,7 +1,7 @@
 """Invariances of prompt tuning: permuting prompt rows leaves outputs unchanged; outputs of one
 sequence do not depend on the other sequences of the batch; without positional encoding, permuting
 input rows permutes outputs. (The exact identities of theory.md §2 are checked in
-``tests/test_foundation_identities.py`` through ``verify.identities``.)
+``tests/test_foundation_identities.py`` through ``verify.claims.foundation.identities``.)
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 
 from reference import Transformer, prompt_forward
-from verify.strategies import PromptCase, prompt_cases
+from verify.claims.strategies import PromptCase, prompt_cases
 
 
 @given(prompt_cases(min_prompt=2))

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 import verify.__main__
-import verify.markdown
-import verify.report
-import verify.staging
+import verify.report.markdown
+import verify.report.writer
+import verify.run.staging
 from verify.claims import load_all
 from verify.claims.base import (
     REGISTRY,
@@ -29,14 +29,9 @@ from verify.claims.base import (
     FigureResult,
     register,
 )
-from verify.properties import FALSIFYING_CASE, Observation, run_property
-from verify.report import (
-    EXIT_CLAIM_ERROR,
-    EXIT_FALSIFIED,
-    EXIT_OK,
-    ReportError,
-    generate_report,
-)
+from verify.claims.properties import FALSIFYING_CASE, Observation, run_property
+from verify.report.writer import EXIT_CLAIM_ERROR, EXIT_FALSIFIED, EXIT_OK, generate_report
+from verify.run.staging import ReportError
 
 TOP_KEYS = {
     "schema_version", "tool", "started_at", "wall_seconds", "git_commit", "git_dirty", "seed",
@@ -166,7 +161,7 @@ def test_a_broken_zero_bound_is_reported_as_inf_never_as_exact(tmp_path, exact):
     assert "exact" not in index.split("## fake zero", 1)[1]
     assert "| **FALSIFIED** | 1 | inf |" in index
     console = Console(record=True, width=120)
-    console.print(verify.report.summary_table(result.results))
+    console.print(verify.report.writer.summary_table(result.results))
     summary = console.export_text()
     assert " inf " in summary and "exact" not in summary
 
@@ -183,7 +178,10 @@ def test_an_exact_check_that_holds_is_reported_as_exact():
     )
     assert outcome.passed and outcome.exact
     check = CheckResult.from_outcome("x is zero", "x = 0", "", outcome)
-    assert check.worst_ratio is None and verify.markdown.ratio_text(check.worst_ratio) == "exact"
+    assert (
+        check.worst_ratio is None
+        and verify.report.markdown.ratio_text(check.worst_ratio) == "exact"
+    )
 
 
 def test_a_raising_claim_is_an_error_and_the_others_still_run(fake_claims, tmp_path, capsys):
@@ -244,7 +242,7 @@ def test_failure_mid_write_keeps_the_old_report_and_leaves_no_temp_dir(
     def broken_render(results: dict) -> str:  # results.json is already written at this point
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(verify.report, "render_index", broken_render)
+    monkeypatch.setattr(verify.report.writer, "render_index", broken_render)
     with pytest.raises(OSError, match="No space left"):
         generate_report(claims, out=out, mode="smoke", seed=1, executor_spec="serial")
     assert _snapshot(out) == before
@@ -265,7 +263,7 @@ def test_failed_swap_restores_the_old_report(fake_claims, tmp_path, monkeypatch)
             raise OSError(5, "Input/output error")
         real_rename(src, dst)
 
-    monkeypatch.setattr(verify.staging.os, "rename", rename_failing_on_swap)
+    monkeypatch.setattr(verify.run.staging.os, "rename", rename_failing_on_swap)
     with pytest.raises(ReportError, match="Input/output error"):
         generate_report(claims, out=out, mode="smoke", seed=2, executor_spec="serial")
     assert len(calls) == 3  # aside, failed swap, restore

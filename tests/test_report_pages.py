@@ -17,14 +17,14 @@ import jsonschema
 import pytest
 from rich.console import Console
 
-from verify.claim_guide import GUIDE
 from verify.claims import load_all
 from verify.claims.base import CheckResult, Claim, ClaimContext, ClaimResult, FigureResult
-from verify.html_report import render_html
-from verify.markdown import check_verdict
-from verify.progress import LiveProgress, PlainProgress, claim_progress
-from verify.report import generate_report
-from verify.tables import format_cell, is_inline
+from verify.report.claim_guide import GUIDE
+from verify.report.html import render_html
+from verify.report.markdown import check_verdict
+from verify.report.tables import format_cell, is_inline
+from verify.report.writer import generate_report
+from verify.run.progress import LiveProgress, PlainProgress, claim_progress
 
 SCHEMA = json.loads((Path(__file__).parents[1] / "verify/results.schema.json").read_text())
 LONG_ROWS = [{"n": i, "errors": [0.1 * i, 1 / 3], "ratio": 1 / 7} for i in range(40)]
@@ -169,7 +169,7 @@ def test_a_terminal_gets_the_live_display() -> None:
 def test_every_registered_claim_has_a_guide_entry_whose_docs_page_exists() -> None:
     docs = Path(__file__).parents[1] / "docs"
     for name in load_all():
-        assert name in GUIDE, f"add {name!r} to verify/claim_guide.py"
+        assert name in GUIDE, f"add {name!r} to verify/report/claim_guide.py"
         page, _, anchor = GUIDE[name].docs.partition("#")
         assert (docs / page).is_file()
         if anchor:
@@ -183,7 +183,7 @@ def test_format_cell_never_prints_a_repr() -> None:
 
 
 def test_screenshot_skips_cleanly_without_chromium(report: Path, monkeypatch, capsys) -> None:
-    import verify.screenshot as shot
+    import verify.report.screenshot as shot
 
     monkeypatch.setattr(shot, "find_chromium", lambda: None)
     assert shot.main([str(report)]) == 0 and "skipped" in capsys.readouterr().out

@@ -9,14 +9,16 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-import reference.construction as construction
+import reference.constructions.lookup as construction
 from reference import construct_memorizer, construct_universal, prompt_forward
-from reference.construction_sizes import shallow_precision_needed
-from verify.bounds import decoders as bd
-from verify.bounds import universality as ub
-from verify.strategies.targets import make_clipped_affine, make_sawtooth, tight_sawtooth
-from verify.strategies.universality import grid_dataset
-from verify.universality_checks import grid_deviation
+from reference.constructions.layout import Layout
+from reference.constructions.limits import ffn_widths
+from reference.constructions.sizes import shallow_precision_needed
+from verify.claims.universality import bounds as ub
+from verify.claims.universality import decoder_bounds as bd
+from verify.claims.universality.checks import grid_deviation
+from verify.claims.universality.strategies import grid_dataset
+from verify.claims.universality.targets import make_clipped_affine, make_sawtooth, tight_sawtooth
 
 CASES = [  # (d, L, lipschitz, eps): every d·L <= 4, float64
     (1, 1, 1.0, 2.0**-5),
@@ -111,7 +113,7 @@ def test_prompt_rows_pass_ffn_in_and_gated_steps_are_exact():
     assert np.array_equal(layer(c.prompt), c.prompt)
     x = np.array([[0.1, 0.9], [0.6, 0.3]])  # K = 2: cells (0, 1) at position 0, (1, 0) at 1
     z = layer(c.model.embed_inputs(x))  # (L, D)
-    start, size = construction.Layout(2, 2, 2, 2, "shallow").blocks()["g"]
+    start, size = Layout(2, 2, 2, 2, "shallow").blocks()["g"]
     steps = z[:, start : start + size]  # g_{p,r,1}, p-major
     assert steps.tolist() == [[0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]]
 
@@ -152,19 +154,17 @@ SIZES = [
 
 @pytest.mark.parametrize(("d", "L", "K", "Q"), SIZES)
 def test_reference_sizes_equal_the_sympy_expressions_without_building(d, L, K, Q):
-    from reference.construction_sizes import (
+    from reference.constructions.sizes import (
         shallow_inverse_temperature,
         shallow_prompt_rows,
         shallow_tie_rows,
     )
 
-    widths_in, widths_out = construction.ffn_widths(d, L, K, Q, "shallow")
+    widths_in, widths_out = ffn_widths(d, L, K, Q, "shallow")
     size = {"d": d, "L": L, "K": K, "Q": Q}
     assert widths_in == (bd.exact(bd.shallow_ffn_in_width, **size),)
     assert widths_out == (bd.exact(bd.shallow_ffn_out_width, **size),)
-    assert construction.Layout(d, L, K, Q, "shallow").width == bd.exact(
-        bd.shallow_model_width, **size
-    )
+    assert Layout(d, L, K, Q, "shallow").width == bd.exact(bd.shallow_model_width, **size)
     assert shallow_tie_rows(L) == bd.shallow_tie_rows_fn(L) >= L + 1
     assert shallow_prompt_rows(d, L, K) == bd.shallow_prompt_rows_fn(d, L, K)
     for p in (21, 53, 200):

@@ -6,8 +6,8 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from verify.properties import Observation, run_property
-from verify.strategies.targets import (
+from verify.claims.properties import Observation, run_property
+from verify.claims.universality.targets import (
     lipschitz_targets,
     make_sawtooth,
     tight_sawtooth,

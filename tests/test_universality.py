@@ -7,11 +7,14 @@ import warnings
 import numpy as np
 import pytest
 
-import reference.construction as construction
+import reference.constructions.lookup as construction
 from reference import Construction, construct_universal, prompt_forward
-from verify.bounds import universality as ub
-from verify.strategies.targets import make_clipped_affine, make_sawtooth, tight_sawtooth
-from verify.universality_checks import grid_deviation, quantized_target
+from reference.constructions.construction import BandWarning
+from reference.constructions.limits import check_sizes
+from reference.constructions.sizes import precision_needed
+from verify.claims.universality import bounds as ub
+from verify.claims.universality.checks import grid_deviation, quantized_target
+from verify.claims.universality.targets import make_clipped_affine, make_sawtooth, tight_sawtooth
 
 # (d, L, lipschitz, eps): every d·L <= 4 in float64
 FLOAT64_CASES = [
@@ -291,7 +294,7 @@ def test_forward_warns_with_the_band_fraction_raises_on_request():
     c = construct_universal(_target(1, 1, 1.0), d=1, L=1, lipschitz=1.0, eps=0.25)
     eta = c.band
     xs = np.array([[[0.1]], [[0.25]], [[0.6]], [[0.75 - eta / 2]]])  # two of four in the band
-    with pytest.warns(construction.BandWarning, match=r"2 of 4 input sequences \(50.00%\)"):
+    with pytest.warns(BandWarning, match=r"2 of 4 input sequences \(50.00%\)"):
         out = c.forward(xs)
     assert np.array_equal(out, prompt_forward(c.model, c.prompt, xs))
     with pytest.raises(ValueError, match="x: 2 of 4 input sequences"):
@@ -316,12 +319,12 @@ def test_huge_sizes_are_refused_fast_in_logarithms():
 @pytest.mark.parametrize(
     ("call", "error", "named"),
     [
-        (lambda: construction.check_sizes("1", 2, 4, 4), TypeError, "d:"),
-        (lambda: construction.check_sizes(1, 0, 4, 4), ValueError, "L:"),
-        (lambda: construction.check_sizes(1, 2, 4, 6), ValueError, "Q:"),
-        (lambda: construction.check_sizes(1, 2, 4, 4, "tall"), ValueError, "decoder:"),
-        (lambda: construction.precision_needed(1, 2, 4, 2.0), TypeError, "Q:"),
-        (lambda: construction.precision_needed(10**6, 10**6, 4, 4), ValueError, "d, L, K, Q:"),
+        (lambda: check_sizes("1", 2, 4, 4), TypeError, "d:"),
+        (lambda: check_sizes(1, 0, 4, 4), ValueError, "L:"),
+        (lambda: check_sizes(1, 2, 4, 6), ValueError, "Q:"),
+        (lambda: check_sizes(1, 2, 4, 4, "tall"), ValueError, "decoder:"),
+        (lambda: precision_needed(1, 2, 4, 2.0), TypeError, "Q:"),
+        (lambda: precision_needed(10**6, 10**6, 4, 4), ValueError, "d, L, K, Q:"),
     ],
 )
 def test_sizes_are_validated_by_name(call, error, named) -> None:
@@ -330,7 +333,7 @@ def test_sizes_are_validated_by_name(call, error, named) -> None:
 
 
 def test_grid_sizes_refuses_an_overflowing_ratio() -> None:
-    from reference.universality import grid_sizes
+    from reference.constructions.universality import grid_sizes
 
     with pytest.raises(ValueError, match="eps, lipschitz"):
         grid_sizes(5e-324, 4.0)

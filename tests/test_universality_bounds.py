@@ -1,4 +1,4 @@
-"""Tests of verify.bounds.universality: agreement with the reference, rounding, asymptotics."""
+"""Tests of verify.claims.universality.bounds: agreement with the reference, rounding, asymptotics."""
 
 from __future__ import annotations
 
@@ -8,8 +8,17 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from reference import construction as rc
-from verify.bounds import universality as ub
+from reference.constructions.layout import Layout
+from reference.constructions.limits import ffn_widths
+from reference.constructions.sizes import (
+    band_width,
+    contexts,
+    decoder_ramps,
+    inverse_temperature,
+    power_of_two_at_least,
+    precision_needed,
+)
+from verify.claims.universality import bounds as ub
 
 GRID = [
     (d, L, K, Q)
@@ -20,11 +29,11 @@ GRID = [
 
 @pytest.mark.parametrize(("d", "L", "K", "Q"), GRID)
 def test_reference_formulas_equal_the_sympy_expressions(d, L, K, Q):
-    assert ub.precision_needed_fn(d, L, K, Q) == rc.precision_needed(d, L, K, Q)
-    assert ub.inverse_temperature_fn(d, L, K, Q) == rc.inverse_temperature(d, L, K, Q)
-    assert ub.model_width_fn(d, L, K, Q) == rc.Layout(d, L, K, Q).width
-    assert ub.contexts_fn(d, L, K) == rc.contexts(d, L, K)
-    widths_in, widths_out = rc.ffn_widths(d, L, K, Q)
+    assert ub.precision_needed_fn(d, L, K, Q) == precision_needed(d, L, K, Q)
+    assert ub.inverse_temperature_fn(d, L, K, Q) == inverse_temperature(d, L, K, Q)
+    assert ub.model_width_fn(d, L, K, Q) == Layout(d, L, K, Q).width
+    assert ub.contexts_fn(d, L, K) == contexts(d, L, K)
+    widths_in, widths_out = ffn_widths(d, L, K, Q)
     assert ub.ffn_in_units_fn(d, L, K) == sum(widths_in)
     assert ub.ffn_out_units_fn(d, L, K, Q) == sum(widths_out)
     assert ub.depth_out_fn(d, L, K) == len(widths_out)
@@ -36,7 +45,7 @@ def test_grid_sizes_round_up_to_powers_of_two(exponent, shift):
     ratio = 2.0**exponent * (1 + shift)
     eps = 2.0**-8
     K = ub.cells_per_axis_fn(eps, ratio * eps)
-    assert K == rc.power_of_two_at_least(ratio)
+    assert K == power_of_two_at_least(ratio)
     assert K >= ratio and K >= 2
     if ratio > 1:  # rounding up to a power of two at most doubles ⌈C/ε⌉
         assert K < 2 * ub.cells_per_axis_unrounded_fn(eps, ratio * eps)
@@ -49,7 +58,7 @@ def test_grid_sizes_round_up_to_powers_of_two(exponent, shift):
 def test_bound_meets_eps(eps, C):
     K, Q = ub.cells_per_axis_fn(eps, C), ub.levels_fn(eps)
     assert ub.error_bound_fn(C, K, Q) <= eps
-    assert (K, Q) == (rc.power_of_two_at_least(C / eps), rc.power_of_two_at_least(1 / eps))
+    assert (K, Q) == (power_of_two_at_least(C / eps), power_of_two_at_least(1 / eps))
 
 
 @pytest.mark.parametrize(("d", "L"), [(1, 1), (1, 3), (2, 2)])
@@ -57,7 +66,7 @@ def test_bound_meets_eps(eps, C):
 def test_band_measure_bounded_by_eps(d, L, eps):
     K = ub.cells_per_axis_fn(eps, 1.0)
     eta = ub.band_eta_fn(eps, d, L, K)
-    assert eta == float(rc.band_width(eps, d, L, int(K)))
+    assert eta == float(band_width(eps, d, L, int(K)))
     exact = ub.band_measure_fn(d, L, eta, K)
     assert exact <= ub.band_measure_bound_fn(d, L, eta, K) <= eps
     # Monte Carlo agreement of the exact band measure with a wide band
@@ -113,9 +122,9 @@ def test_symbols_carry_assumptions():
     ("d", "L", "K", "Q"), [g for g in GRID if g[3] ** g[2] ** (g[0] * (g[1] - 1)) <= 2**12]
 )
 def test_wide_decoder_formulas_equal_the_reference(d, L, K, Q):
-    assert ub.wide_decoder_ramps_fn(d, L, K, Q) == rc.decoder_ramps(d, L, K, Q, "wide")
-    assert ub.wide_model_width_fn(d, L, K, Q) == rc.Layout(d, L, K, Q, "wide").width
-    _, widths_out = rc.ffn_widths(d, L, K, Q, "wide")
+    assert ub.wide_decoder_ramps_fn(d, L, K, Q) == decoder_ramps(d, L, K, Q, "wide")
+    assert ub.wide_model_width_fn(d, L, K, Q) == Layout(d, L, K, Q, "wide").width
+    _, widths_out = ffn_widths(d, L, K, Q, "wide")
     assert ub.wide_ffn_out_units_fn(d, L, K, Q) == sum(widths_out)
     assert ub.wide_depth_out_fn(d, L, K) == len(widths_out)
 

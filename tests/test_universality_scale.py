@@ -1,4 +1,4 @@
-"""Full-grid proofs at scale and the measured precision law (verify/universality_scale.py)."""
+"""Full-grid proofs at scale and the measured precision law (verify/claims/universality/scale.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from verify.universality_scale import (
+from verify.claims.universality.scale import (
     bits_needed_job,
     check_grid_rows,
     check_precision_law,

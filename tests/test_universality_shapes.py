@@ -1,11 +1,11 @@
-"""verify.universality_shapes: the width-depth table equals the built models, and its checks fail
+"""verify.claims.universality.shapes: the width-depth table equals the built models, and its checks fail
 on planted violations (an extra FFN layer, a wrong formula, a shallow error over the bound)."""
 
 from __future__ import annotations
 
 import pytest
 
-from verify.universality_shapes import (
+from verify.claims.universality.shapes import (
     DECODER_NAMES,
     SHAPE_FIELDS,
     check_shallow_error,

@@ -12,7 +12,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     >>> main(["--only", "no-such-claim"])  # one line on stderr, exit status 2
     2
     """
-    from verify.cli import run_cli
+    from verify.run.cli import run_cli
 
     return run_cli(argv)
 

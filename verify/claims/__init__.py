@@ -1,4 +1,11 @@
-"""Claims of the report; every module here registers one (or more) via ``base.register``."""
+"""Claims of the report: one package per claim, beside what every claim uses.
+
+Each claim is a package ``verify/claims/<name>/`` holding its bounds (``bounds.py``, sympy), its
+strategies, its checks and its ``claim.py``, which registers the claim ``<name>`` via
+``base.register`` (docs/adding-a-claim.md). The modules here are shared by all claims: ``base``
+(the claim interface and registry), ``properties`` (the property runner), ``strategies`` (models,
+prompts, inputs) and ``figures`` (matplotlib helpers).
+"""
 
 from __future__ import annotations
 
@@ -9,21 +16,27 @@ from verify.claims.base import REGISTRY, Claim, ClaimContext, ClaimResult, regis
 
 
 def claim_modules() -> list[str]:
-    """Names of the claim modules, without importing them; each registers the claim of its name
-    (``tests/test_cli.py`` checks this), so options can be validated before any import."""
-    return [
+    """Names of the claim packages, without importing them; each one's ``claim`` module registers
+    the claim of its name (``tests/test_cli.py`` checks this), so options can be validated before
+    any import.
+
+    >>> from verify.claims import claim_modules
+    >>> claim_modules()
+    ['capacity', 'efficiency', 'foundation', 'universality']
+    """
+    return sorted(
         info.name
         for info in pkgutil.iter_modules(__path__)
-        if info.name != "base" and not info.name.startswith("_")
-    ]
+        if info.ispkg and not info.name.startswith("_")
+    )
 
 
 def load_all(names: list[str] | None = None) -> dict[str, Claim]:
-    """Import every claim module (or only those of ``names``) and return the registry, sorted
-    by ``order`` then name."""
+    """Import every claim's ``claim`` module (or only those of ``names``) and return the
+    registry, sorted by ``order`` then name."""
     modules = claim_modules()
     for name in modules if names is None else [n for n in names if n in modules]:
-        importlib.import_module(f"{__name__}.{name}")
+        importlib.import_module(f"{__name__}.{name}.claim")
     return dict(sorted(REGISTRY.items(), key=lambda kv: (kv[1].order, kv[0])))
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from verify.properties import PropertyOutcome
+    from verify.claims.properties import PropertyOutcome
 
 
 # What a check is evidence of (docs/report.md, "Check kinds"):
@@ -78,12 +78,12 @@ class CheckResult:
         kind: str | None = None,
         **details: Any,
     ) -> CheckResult:
-        """The check of a :func:`verify.properties.run_property` outcome: the ratio is kept as
+        """The check of a :func:`verify.claims.properties.run_property` outcome: the ratio is kept as
         measured (``inf`` included), and is ``None`` only for an exact property that held.
 
         >>> import math
         >>> from verify.claims.base import CheckResult
-        >>> from verify.properties import PropertyOutcome
+        >>> from verify.claims.properties import PropertyOutcome
         >>> broken = PropertyOutcome("p", 3, math.inf, False, "case", [0.5, math.inf])
         >>> CheckResult.from_outcome("p", "s", "", broken).worst_ratio
         inf

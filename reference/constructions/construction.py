@@ -1,0 +1,176 @@
+"""The result of a construction: :class:`Construction` (its model, prompt, resources and band
+check) and :class:`BandWarning` (docs/universality.md)."""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from reference._validation import as_array
+from reference.constructions.packing import (
+    cell_coordinates,
+    in_band,
+)
+from reference.model.prompt_tuning import prompt_forward
+from reference.model.transformer import Transformer
+
+__all__ = ["ON_BAND", "BandWarning", "Construction"]
+
+
+ON_BAND = ("warn", "raise", "ignore")
+
+
+class BandWarning(UserWarning):
+    """Some inputs of :meth:`Construction.forward` lie in the boundary band (or outside
+    ``[0, 1]``), where the construction's error bound does not hold."""
+
+
+@dataclass(frozen=True, eq=False)
+class Construction:
+    """A constructed frozen model, its prompt and its resources (see docs/universality.md).
+
+    The guarantee ``error <= error_bound`` holds OFF the band only: for inputs whose every
+    coordinate lies in ``[0, 1]`` at distance ``>= band`` from the interior cell boundaries
+    ``j/K`` (:meth:`off_band` gives the mask; the band has measure ``<= eps``). Inside it a token
+    may be read as its neighbour cell and the error can reach the whole range; :meth:`forward`
+    warns (:class:`BandWarning`) or raises there.
+
+    Evaluate with :meth:`forward` (converts ``x`` to the backend and runs at its precision), or
+    with ``reference.prompt_forward(c.model, c.prompt, x)`` (float64, no band check).
+    """
+
+    model: Transformer | None  # None for the exact backend (no dense weights)
+    prompt: np.ndarray | None
+    d: int
+    L: int
+    K: int
+    Q: int
+    contexts: int
+    prompt_rows: int
+    bits_per_row: int
+    ffn_in_widths: tuple[int, ...]
+    ffn_out_widths: tuple[int, ...]
+    depth_in: int
+    depth_out: int
+    max_weight: float
+    error_bound: float
+    band: float
+    beta: int
+    backend: str
+    precision_bits: int
+    precision_needed: int
+    decoder: str = "deep"
+    lipschitz: float | None = None
+    eps: float | None = None
+    exact: Any = None  # the ExactModel of the exact backend (reference.constructions.exact_backend)
+
+    def __repr__(self) -> str:
+        return (
+            f"Construction(d={self.d}, L={self.L}, K={self.K}, Q={self.Q}, "
+            f"prompt_rows={self.prompt_rows}, bits_per_row={self.bits_per_row}, "
+            f"backend={self.backend!r}, precision_bits={self.precision_bits})"
+        )
+
+    def off_band(self, x: np.ndarray) -> bool | np.ndarray:
+        """Whether each sequence ``x (L, d)`` / ``(B, L, d)`` lies in ``[0,1]`` and at distance
+        ``>= band`` from every interior cell boundary ``j/K`` (where the guarantee holds).
+
+        >>> from fractions import Fraction
+        >>> from reference.constructions.lookup import construct_lookup
+        >>> import numpy as np
+        >>> c = construct_lookup(np.zeros((2, 1, 1), dtype=np.int64), d=1, L=1, K=2, Q=2,
+        ...                      eta=Fraction(1, 8))
+        >>> c.off_band(np.array([[0.1]])), c.off_band(np.array([[0.45]]))
+        (True, False)
+        """
+        arr = np.asarray(x, dtype=np.float64)
+        if arr.ndim not in (2, 3) or arr.shape[-2:] != (self.L, self.d):
+            raise ValueError(
+                f"x: expected shape ({self.L}, {self.d}) or (B, {self.L}, {self.d}), "
+                f"got {arr.shape}"
+            )
+        ok = ~in_band(arr, self.K, self.band) & (arr >= 0) & (arr <= 1)
+        ok = ok.all(axis=(-2, -1))
+        return bool(ok) if ok.ndim == 0 else ok
+
+    def cells(self, x: np.ndarray) -> np.ndarray:
+        """Grid cell per coordinate, ``min(⌊K x⌋, K − 1)``, as integers (same shape as ``x``)."""
+        return cell_coordinates(np.asarray(x, dtype=np.float64), self.K)
+
+    def convert(self, x: np.ndarray) -> np.ndarray:
+        """``x`` on this construction's backend (mpmath: exact conversion to ``mpf``)."""
+        arr = as_array("x", x, ndim=(2, 3), allow_object=True)
+        if self.backend == "float64" or arr.dtype == object:
+            return arr
+        import mpmath
+
+        with mpmath.workprec(self.precision_bits):
+            return np.vectorize(mpmath.mpf, otypes=[object])(arr.astype(np.float64))
+
+    def working_precision(self) -> contextlib.AbstractContextManager:
+        """Context manager setting ``mpmath`` to :attr:`precision_bits` (no-op for float64)."""
+        if self.backend == "float64":
+            return contextlib.nullcontext()
+        import mpmath
+
+        return mpmath.workprec(self.precision_bits)
+
+    def forward(self, x: np.ndarray, *, on_band: str = "warn") -> np.ndarray:
+        """``τ([P; X])``: within :attr:`error_bound` of the target only OFF the band.
+
+        Inputs with a coordinate closer than :attr:`band` to an interior cell boundary ``j/K``
+        (or outside ``[0, 1]``) may be decoded into the wrong cell: their error is unbounded
+        by the theorem (up to the whole range). ``on_band``: ``"warn"`` (default) issues a
+        :class:`BandWarning` giving the fraction of such inputs, ``"raise"`` raises it as a
+        ``ValueError``, ``"ignore"`` does neither; :meth:`off_band` gives the mask. The value
+        is ``prompt_forward(model, prompt, x)`` at the backend's precision, as float64; with
+        the ``"exact"`` backend it is the exact rational evaluation
+        (:func:`reference.constructions.exact_backend.exact_forward`: a proof per sequence), as float64, and a
+        sequence the certified softmax enclosure cannot decide raises ``ValueError``.
+
+        >>> import numpy as np
+        >>> from fractions import Fraction
+        >>> from reference.constructions.lookup import construct_lookup
+        >>> c = construct_lookup(np.array([[[0]], [[1]]]), d=1, L=1, K=2, Q=2,
+        ...                      eta=Fraction(1, 8))
+        >>> c.forward(np.array([[0.45]]), on_band="ignore").tolist()
+        [[0.25]]
+        """
+        if on_band not in ON_BAND:
+            raise ValueError(f"on_band: expected one of {ON_BAND}, got {on_band!r}")
+        if on_band != "ignore":
+            self._check_band(x, on_band)
+        if self.backend == "exact":
+            from reference.constructions.exact_backend import exact_forward  # imports this module
+
+            arr = as_array("x", x, ndim=(2, 3))
+            exact = exact_forward(self.exact, arr)
+            if exact.undecided.any():
+                raise ValueError(
+                    f"x: {int(exact.undecided.sum())} sequence(s) not decided by the certified "
+                    "softmax enclosure (no output is returned uncertified)"
+                )
+            return exact.as_float().reshape(arr.shape)
+        with self.working_precision():
+            out = prompt_forward(self.model, self.prompt, self.convert(x))
+        return np.asarray(out, dtype=np.float64) if out.dtype == object else out
+
+    def _check_band(self, x: np.ndarray, on_band: str) -> None:
+        arr = as_array("x", x, ndim=(2, 3), allow_object=True)
+        ok = np.atleast_1d(self.off_band(np.asarray(arr, dtype=np.float64)))  # (B,)
+        bad = int(ok.size - ok.sum())
+        if bad == 0:
+            return
+        message = (
+            f"{bad} of {ok.size} input sequences ({bad / ok.size:.2%}) lie in the band (a "
+            f"coordinate within {self.band:g} of a cell boundary j/{self.K}) or outside [0, 1]: "
+            f"the guarantee error <= {self.error_bound:g} holds only off the band (mask: "
+            f"Construction.off_band(x))"
+        )
+        if on_band == "raise":
+            raise ValueError(f"x: {message}")
+        warnings.warn(message, BandWarning, stacklevel=3)

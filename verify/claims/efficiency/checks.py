@@ -1,0 +1,477 @@
+"""The properties of the polynomial method, as ``case -> Observation`` checks, and their plants.
+
+Each check takes the implementation under test as a keyword argument (default: the reference), so
+the same check runs on a deliberately broken implementation (a *plant*) to show it can fail. Used
+by ``verify/claims/efficiency/test_properties.py`` and by the ``efficiency`` claim of the report.
+
+>>> from verify.claims.efficiency.checks import check_fast_attention
+>>> from verify.claims.properties import run_property
+>>> from verify.claims.efficiency.strategies import attention_cases
+>>> run_property("fast", attention_cases(max_rows=8), check_fast_attention, max_examples=5).passed
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import itertools
+import random
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from hypothesis import Phase, find, settings
+from hypothesis.errors import NoSuchExample
+from numpy.polynomial import polynomial as poly
+
+from reference import attention, prompt_forward
+from reference.efficiency.fast_gradient import (
+    KeyValueGrad,
+    exact_key_value_grad,
+    low_rank_key_value_grad,
+)
+from reference.efficiency.features import FeatureMap
+from reference.efficiency.polyfit import (
+    ExpFit,
+    FastAttentionRefused,
+    fit_exp,
+    gamma,
+    minimax_coefficients,
+)
+from reference.efficiency.polynomial import FastAttentionResult, attend_with_fit, fast_attention
+from reference.efficiency.prompt_cache import (
+    CachedForward,
+    ExactPromptCache,
+    PolynomialPromptCache,
+    input_projections,
+    output_gain,
+)
+from reference.model.attention import resolve_scale, softmax_rows
+from verify.claims.efficiency import bounds
+from verify.claims.efficiency.strategies import AttentionCase, FitPair, PromptCacheCase
+from verify.claims.properties import Observation
+
+U = 2.0**-53  # float64 unit roundoff (the reference rounds spreads and half-widths up by 2u)
+
+
+# ---------------------------------------------------------------- plants
+def plant_caught(
+    strategy: Any, plant: Callable[[Any], Any], max_examples: int, seed: int = 0
+) -> tuple[bool, int, float]:
+    """Draw cases until ``plant`` (a check run on a broken implementation) reports a violated
+    observation: whether it did, after how many cases, and that case's worst ratio. No
+    shrinking: the report only needs to know the plant is caught.
+
+    >>> from verify.claims.efficiency.checks import plant_caught
+    >>> from verify.claims.properties import Observation
+    >>> from hypothesis import strategies as st
+    >>> plant_caught(st.integers(0, 9), lambda x: Observation(float(x), 4.0), 100)[0]
+    True
+    """
+    seen: list[float] = []
+
+    def violated(case: Any) -> bool:
+        obs = plant(case)
+        obs = [obs] if isinstance(obs, Observation) else list(obs)
+        seen.append(max(o.ratio for o in obs))
+        return not all(o.holds for o in obs)
+
+    try:
+        find(
+            strategy,
+            violated,
+            settings=settings(
+                max_examples=max_examples, phases=[Phase.generate], database=None, deadline=None
+            ),
+            random=random.Random(seed),
+        )
+    except NoSuchExample:
+        return False, len(seen), max(seen, default=0.0)
+    return True, len(seen), seen[-1]
+
+
+# ---------------------------------------------------------------- factorization exactness
+def factorization_tolerance(
+    features: FeatureMap, coeffs: np.ndarray, q: np.ndarray, k: np.ndarray
+) -> np.ndarray:
+    """A priori rounding bound for ``|φ(q)·ψ(k) − p(scale q·k)|`` ``(n, m)``.
+
+    ``γ_N · (Σ_α |φ_α(q) ψ_α(k)| + Σ_j |c_j| |t|^j)`` with ``γ_N = N u / (1 − N u)``,
+    ``N = r + 3g + 6`` (dot product of ``r`` terms, monomials of degree ``<= g``, the weights,
+    Horner in ``g`` steps; Higham's standard model), ``u = 2^{-53}``.
+    """
+    g = len(coeffs) - 1
+    abs_dot = np.abs(features.phi(q)).T @ np.abs(features.psi(k))  # (n, m)
+    t = np.abs(q @ k.T) * features.scale  # (n, m)
+    abs_poly = poly.polyval(t, np.abs(coeffs))  # (n, m)
+    return gamma(features.rank + 3 * g + 6) * (abs_dot + abs_poly)
+
+
+def check_factorization(
+    case: AttentionCase, *, build: Callable[..., FeatureMap] = FeatureMap.build
+) -> Observation:
+    """``max |φ(q)·ψ(k) − p(scale q·k)| / tolerance`` (an identity up to rounding)."""
+    s = resolve_scale(case.scale, case.q.shape[1])
+    fit = fit_exp(case.radius, case.eps)
+    features = build(fit.coeffs, dim=case.q.shape[1], scale=s)
+    kernel = features.phi(case.q).T @ features.psi(case.k)  # (n, m)
+    direct = poly.polyval((case.q @ case.k.T) * s, fit.coeffs)  # (n, m)
+    tol = factorization_tolerance(
+        FeatureMap.build(fit.coeffs, dim=case.q.shape[1], scale=s), fit.coeffs, case.q, case.k
+    )
+    ratio = np.abs(kernel - direct) / tol  # (n, m)
+    return Observation(float(ratio.max()), 1.0, "factorization error / rounding bound")
+
+
+def build_without_multinomials(coeffs: np.ndarray, *, dim: int, scale: float) -> FeatureMap:
+    """PLANT: features missing the ``j!/α!`` factors (cross terms under-weighted)."""
+    fm = FeatureMap.build(coeffs, dim=dim, scale=scale)
+    fix = 1.0 / np.sqrt(fm.table.multinomial)  # (r,)
+    return dataclasses.replace(
+        fm, phi_weights=fm.phi_weights * fix, psi_weights=fm.psi_weights * fix
+    )
+
+
+# ---------------------------------------------------------------- certified output error
+def sympy_column_bounds(
+    fit: ExpFit, keys: int, rank: int, values: np.ndarray, center: np.ndarray | None = None
+) -> np.ndarray:
+    """The certified bound per output column ``(d_v,)`` from the sympy expressions:
+    ``OUTPUT_ERROR`` (``ε/(1−ε)·(max V − min V)/2``) plus ``ROUNDING_ERROR`` of the computed
+    path for ``keys`` keys, rank ``rank``, values ``values (m, d_v)`` centred at ``center``
+    (default: their mid-range)."""
+    top, low = values.max(axis=0), values.min(axis=0)  # (dv,)
+    center = top / 2 + low / 2 if center is None else center  # (dv,)
+    half = np.abs(values - center).max(axis=0) * (1 + 2 * U)  # (dv,)
+    spread = (top - low) * (1 + 2 * U)  # (dv,)
+    abs_poly = float(np.sum(np.abs(fit.coeffs) * fit.radius ** np.arange(fit.degree + 1)))
+    approx = np.array([float(bounds.output_error(fit.certified_error, w)) for w in spread])
+    rounding = np.array(
+        [
+            float(
+                bounds.rounding_error(
+                    fit.degree, keys, rank, abs_poly, fit.radius, fit.certified_error, h, c
+                )
+            )
+            for h, c in zip(half, center, strict=True)
+        ]
+    )
+    return approx + rounding
+
+
+def check_fast_attention(
+    case: AttentionCase, *, attend: Callable[..., FastAttentionResult] = fast_attention
+) -> list[Observation]:
+    """``|fast − exact| <= ε/(1−ε)·(max V − min V)/2 + rounding`` per output column, the bound
+    taken from the sympy expressions (and the reported one required to equal it). A refusal is
+    an exact observation that holds (the method may refuse; it may not return a wrong answer)."""
+    try:
+        res = attend(
+            case.q,
+            case.k,
+            case.v,
+            scale=case.scale,
+            eps=case.eps,
+            R=case.radius,
+            allow_slower=True,
+        )
+    except FastAttentionRefused:
+        return [Observation(0.0, 0.0, "refused", exact=True)]
+    exact = attention(case.q, case.k, case.v, scale=resolve_scale(case.scale, case.q.shape[1]))
+    fit = fit_exp(res.radius, case.eps)
+    col = sympy_column_bounds(fit, case.k.shape[0], res.rank, case.v)  # (dv,)
+    reported = np.asarray(res.column_bounds)
+    if not np.allclose(col, reported, rtol=1e-9, atol=0):
+        raise AssertionError(f"reported column bounds {reported} != sympy bounds {col}")
+    errors = np.abs(res.output - exact).max(axis=0)  # (dv,)
+    return [
+        Observation(float(e), float(b), f"|T − attention| column {j}")
+        for j, (e, b) in enumerate(zip(errors, col, strict=True))
+    ]
+
+
+def extrapolating_attention(q, k, v, *, scale, eps, R, **_: Any) -> FastAttentionResult:
+    """PLANT: a fit certified on ``[-R/4, R/4]`` used for logits up to ``R`` (extrapolation)."""
+    return _attention_with_fit(q, k, v, scale, fit_exp(R, eps), fit_exp(R / 4, eps).coeffs)
+
+
+def _attention_with_fit(
+    q: np.ndarray, k: np.ndarray, v: np.ndarray, scale, fit: ExpFit, coeffs: np.ndarray
+) -> FastAttentionResult:
+    """The reference's computation with the polynomial ``coeffs`` in place of ``fit``'s, while
+    reporting what the reference reports for ``fit`` (degree, rank, certificate, bounds)."""
+    s = resolve_scale(scale, q.shape[1])
+    used = dataclasses.replace(
+        fit, coefficients=tuple(float(c) for c in coeffs), degree=len(coeffs) - 1
+    )
+    _, approx, rounding, _ = attend_with_fit(q, k, v, fit, s)  # what the reference reports
+    try:
+        out = attend_with_fit(q, k, v, used, s)[0]
+    except FloatingPointError:  # a non-positive denominator: report an infinite output
+        out = np.full((q.shape[0], v.shape[1]), np.inf)
+    bound = approx + rounding  # (dv,)
+    r = FeatureMap.build(fit.coeffs, dim=q.shape[1], scale=s).rank
+    return FastAttentionResult(
+        out,
+        "polynomial",
+        fit.degree,
+        r,
+        fit.radius,
+        fit.eps,
+        fit.certified_error,
+        float(bound.max()),
+        1.0,
+        "minimax",
+        column_bounds=bound,
+    )
+
+
+@functools.lru_cache(maxsize=128)
+def _finer_fit(radius: float, degree: int) -> np.ndarray:
+    return minimax_coefficients(radius, degree)
+
+
+def understated_fit_attention(
+    q, k, v, *, scale, eps, R, factor: float = 3.0, **_: object
+) -> FastAttentionResult:
+    """PLANT: a fit whose relative error is ``factor``× what it reports: ``p_bad = factor·p −
+    (factor − 1)·p_fine`` (``p_fine`` the minimax fit four degrees higher), so
+    ``p_bad e^{-t} − 1 ≈ factor·ρ(t)``, while the certificate of ``p`` is reported. Random
+    cases rarely reach the bound; the tight family (keys at the extremes of ``ρ``) catches it."""
+    fit = fit_exp(R, eps)
+    fine = _finer_fit(fit.radius, fit.degree + 4)  # about 1e-2 of the fit's error or less
+    c = np.zeros(max(fine.size, fit.coeffs.size))
+    c[: fit.coeffs.size] += factor * fit.coeffs
+    c[: fine.size] -= (factor - 1.0) * fine
+    return _attention_with_fit(q, k, v, scale, fit, c)
+
+
+# ---------------------------------------------------------------- degree monotonicity
+def fitted_degree(radius: float, eps: float, method: str) -> int:
+    return fit_exp(radius, eps, method).degree
+
+
+def check_degree_monotone(
+    pair: FitPair, *, degree: Callable[[float, float, str], int] = fitted_degree
+) -> Observation:
+    """``g(R1, eps1) <= g(R2, eps2)`` when ``R1 <= R2`` and ``eps1 >= eps2``."""
+    g1 = degree(pair.radius_1, pair.eps_1, pair.method)
+    g2 = degree(pair.radius_2, pair.eps_2, pair.method)
+    return Observation(float(g1 - g2), 0.0, "g(easier) − g(harder)")
+
+
+def degree_with_offset_bug(radius: float, eps: float, method: str) -> int:
+    """PLANT: a degree table with an offset bug for long intervals (``R >= 2`` reads four
+    degrees too low): not monotone."""
+    degree = fit_exp(radius, eps, method).degree
+    return max(0, degree - 4) if radius >= 2 else degree
+
+
+# ---------------------------------------------------------------- prompt cache
+def check_prompt_cache(
+    case: PromptCacheCase,
+    *,
+    build: Callable[..., PolynomialPromptCache] = PolynomialPromptCache.build,
+) -> list[Observation]:
+    """Cached polynomial inference against the exact attention output and ``prompt_forward``.
+
+    The reported bounds must equal the sympy ones: the attention bound
+    ``ε/(1−ε)·(max V − min V)/2`` plus the rounding of the computed path per column (``ε`` of the
+    certified fit for ``(radius, eps)``, the spread over the prompt's and the input's values,
+    centred at the prompt values' mid-range, ``Lp + L`` keys; all computed here) and the output
+    bound, that times :func:`reference.efficiency.prompt_cache.output_gain`. A mismatch is an observation
+    (``|reported − sympy| <= 1e-9·sympy``), so an inflated bound is reported as a violation with
+    its ratio.
+    """
+    try:
+        cache = build(case.model, case.prompt, eps=case.eps, radius=case.radius)
+        res = cache.forward(case.xs)
+    except FastAttentionRefused:  # e.g. rounding above eps at large R, small eps: no answer
+        return [Observation(0.0, 0.0, "refused", exact=True)]
+    exact_cache = ExactPromptCache.build(case.model, case.prompt)
+    exact_att = exact_cache.attention_output(case.xs)
+    exact_out = prompt_forward(case.model, case.prompt, case.xs)
+    v_x = input_projections(case.model, case.xs)[3]  # (B, L, dv)
+    v_p = exact_cache.values  # (Lp, dv)
+    lp = v_p.shape[0]
+    if lp == 0:  # an empty prompt: the cache widens the value range to hold 0
+        v_p = np.zeros((1, v_x.shape[-1]))
+    fit = fit_exp(case.radius, case.eps)
+    center = v_p.max(axis=0) / 2 + v_p.min(axis=0) / 2  # (dv,)
+    att_bound = max(
+        float(
+            sympy_column_bounds(
+                fit, lp + v.shape[0], cache.rank, np.concatenate([v_p, v]), center
+            ).max()
+        )
+        for v in v_x
+    )
+    out_bound = att_bound * output_gain(case.model)
+    return [
+        Observation(float(np.abs(res.attention_output - exact_att).max()), att_bound, "attention"),
+        Observation(float(np.abs(res.output - exact_out).max()), out_bound, "model output"),
+        Observation(
+            abs(res.attention_bound - att_bound), 1e-9 * att_bound, "reported − sympy att. bound"
+        ),
+        Observation(
+            abs(res.output_bound - out_bound), 1e-9 * out_bound, "reported − sympy output bound"
+        ),
+    ]
+
+
+def build_stale_cache(model, prompt, *, eps, radius) -> PolynomialPromptCache:
+    """PLANT: a cache not rebuilt after the prompt changed (built without the first row)."""
+    return PolynomialPromptCache.build(model, prompt[1:], eps=eps, radius=radius)
+
+
+class _InflatedBoundCache(PolynomialPromptCache):
+    """A correct cache whose :meth:`forward` reports bounds ten times too loose."""
+
+    def forward(self, x: np.ndarray) -> CachedForward:
+        res = super().forward(x)
+        return dataclasses.replace(
+            res, attention_bound=10 * res.attention_bound, output_bound=10 * res.output_bound
+        )
+
+
+def build_inflated_bound_cache(model, prompt, *, eps, radius) -> PolynomialPromptCache:
+    """PLANT: a correct cache that reports bounds ten times the certified ones (an inflated
+    bound would let a larger error pass)."""
+    return _InflatedBoundCache.build(model, prompt, eps=eps, radius=radius)
+
+
+# ---------------------------------------------------------------- low-rank gradient
+def check_low_rank_grad(
+    case: AttentionCase, *, grad: Callable[..., KeyValueGrad] = low_rank_key_value_grad
+) -> list[Observation]:
+    """Low-rank ``dK, dV`` within their certified bounds of the exact ones."""
+    fast = grad(
+        case.q, case.k, case.v, case.grad_out, scale=case.scale, eps=case.eps, R=case.radius
+    )
+    exact = exact_key_value_grad(case.q, case.k, case.v, case.grad_out, scale=case.scale)
+    g, s = case.grad_out, resolve_scale(case.scale, case.q.shape[1])
+    e, c_max = fast.certified_relative_error, fast.column_sum_max
+    bound_v = float(bounds.grad_v_error(e, np.abs(g).max(), c_max))
+    bound_k = float(
+        bounds.grad_k_error(
+            e, s, np.abs(case.q).max(), np.abs(case.v).max(), np.abs(g).sum(axis=1).max(), c_max
+        )
+    )
+    if not np.allclose([bound_k, bound_v], [fast.bound_k, fast.bound_v], rtol=1e-12, atol=0):
+        raise AssertionError("reported gradient bounds differ from the sympy expressions")
+    return [
+        Observation(float(np.abs(fast.grad_k - exact.grad_k).max()), fast.bound_k, "dK"),
+        Observation(float(np.abs(fast.grad_v - exact.grad_v).max()), fast.bound_v, "dV"),
+    ]
+
+
+def grad_with_wrong_sign_delta(q, k, v, grad_out, *, scale, eps, R) -> KeyValueGrad:
+    """PLANT: the softmax backward with ``+δ`` instead of ``−δ`` (a classic sign slip)."""
+    good = low_rank_key_value_grad(q, k, v, grad_out, scale=scale, eps=eps, R=R)
+    s = resolve_scale(scale, q.shape[1])
+    exact = exact_key_value_grad(q, k, v, grad_out, scale=s)
+    # dK with the δ term flipped: dK + 2·scale·Σ_i S_ij δ_i q_i, computed exactly for the plant
+    weights = softmax_rows((q @ k.T) * s)  # (n, m)
+    delta = np.einsum("ij,ij->i", grad_out, exact.output)  # (n,)
+    flipped = good.grad_k + 2 * s * (weights.T @ (delta[:, None] * q))  # (m, dk)
+    return dataclasses.replace(good, grad_k=flipped)
+
+
+__all__ = [
+    "build_inflated_bound_cache",
+    "build_stale_cache",
+    "build_without_multinomials",
+    "check_degree_monotone",
+    "check_factorization",
+    "check_fast_attention",
+    "check_low_rank_grad",
+    "check_prompt_cache",
+    "degree_with_offset_bug",
+    "extrapolating_attention",
+    "grad_with_wrong_sign_delta",
+    "understated_fit_attention",
+]
+
+
+# ---------------------------------------------------------------- degrees, independently
+def _remez_points(radius: float, degree: int, iterations: int = 12):
+    """Reference points of a relative-error Remez iteration for ``exp`` (mpmath, 40 digits)."""
+    import mpmath
+
+    n = degree
+    with mpmath.workdps(40):
+        pts = [
+            mpmath.mpf(radius) * mpmath.cos(mpmath.pi * (n + 1 - i) / (n + 1)) for i in range(n + 2)
+        ]
+        grid = np.linspace(-radius, radius, 4001)  # (G,)
+        coeffs = None
+        for _ in range(iterations):
+            # Σ_j a_j (x_i/R)^j e^{-x_i} + (-1)^{i+1} E = 1 at the n + 2 points
+            a = mpmath.matrix(n + 2, n + 2)
+            for i, x in enumerate(pts):
+                for j in range(n + 1):
+                    a[i, j] = (x / radius) ** j * mpmath.exp(-x)
+                a[i, n + 1] = (-1) ** (i + 1)
+            sol = mpmath.lu_solve(a, mpmath.matrix([1] * (n + 2)))
+            coeffs = [sol[j] for j in range(n + 1)]
+            c = np.array([float(v) for v in coeffs])
+            err = np.polynomial.polynomial.polyval(grid / radius, c) * np.exp(-grid) - 1.0
+            inner = 1 + np.flatnonzero((err[1:-1] - err[:-2]) * (err[2:] - err[1:-1]) <= 0)
+            idx = [0, *inner.tolist(), grid.size - 1]
+            alt: list[int] = []
+            for i in idx:  # merge same-sign neighbours, keeping the larger |err|
+                if alt and np.sign(err[i]) == np.sign(err[alt[-1]]):
+                    if abs(err[i]) > abs(err[alt[-1]]):
+                        alt[-1] = i
+                else:
+                    alt.append(i)
+            while len(alt) > n + 2:  # drop the smaller end
+                alt.pop(0 if abs(err[alt[0]]) < abs(err[alt[-1]]) else -1)
+            if len(alt) < n + 2:
+                break
+            pts = [mpmath.mpf(float(grid[i])) for i in alt]
+    return pts, coeffs
+
+
+def minimax_lower_bound(radius: float, degree: int) -> float:
+    """A rigorous lower bound on the relative minimax error ``E*_g = min_p max_{|t|<=R}
+    |p(t) e^{-t} − 1|`` over polynomials of degree ``g``: by de la Vallée Poussin's theorem
+    (``{t^j e^{-t}}`` is a Haar system), any polynomial whose relative error alternates in
+    sign at ``g + 2`` points gives ``E*_g >= min_i |error(t_i)|``. The polynomial and points
+    come from a Remez iteration in mpmath (independent of :mod:`reference.efficiency.polyfit`); the
+    alternation and the minimum are evaluated at 40 digits. 0 when no alternation is found.
+
+    >>> from verify.claims.efficiency.checks import minimax_lower_bound
+    >>> 1e-3 < minimax_lower_bound(1.0, 3) < minimax_lower_bound(1.0, 2)  # fit_exp(1, 1e-3): g = 4
+    True
+    """
+    import mpmath
+
+    pts, coeffs = _remez_points(radius, degree)
+    with mpmath.workdps(40):
+        errs = [
+            sum(c * (x / radius) ** j for j, c in enumerate(coeffs)) * mpmath.exp(-x) - 1
+            for x in pts
+        ]
+        signs = [mpmath.sign(e) for e in errs]
+        if len(errs) != degree + 2 or any(a == b for a, b in itertools.pairwise(signs)):
+            return 0.0
+        return float(min(abs(e) for e in errs))
+
+
+def check_degree_minimal(
+    radius: float, eps: float, *, degree: Callable[[float, float, str], int] = fitted_degree
+) -> Observation:
+    """The fitted degree ``g`` is the smallest any polynomial can have: ``eps`` is below the
+    de la Vallée Poussin lower bound of ``E*_{g−1}`` (ratio ``eps / lower bound < 1``), and the
+    fit of degree ``g`` is certified ``<= eps`` (by :func:`reference.efficiency.polyfit.fit_exp`)."""
+    g = degree(radius, eps, "minimax")
+    if g == 0:
+        return Observation(0.0, 1.0, "degree 0")
+    return Observation(eps, minimax_lower_bound(radius, g - 1), "eps / E*_{g-1} lower bound")
+
+
+def degree_one_too_high(radius: float, eps: float, method: str) -> int:
+    """PLANT: a degree search that stops one degree late."""
+    return fit_exp(radius, eps, method).degree + 1
