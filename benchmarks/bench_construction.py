@@ -16,7 +16,7 @@ Q = 4
 
 
 def _verifier(T: int, backend: str):
-    from verify.claims.universality.scale import one_sequence_verifier
+    from verify.claims.universality.scale.grids import one_sequence_verifier
 
     return one_sequence_verifier(1, T.bit_length(), 2, Q, backend)
 

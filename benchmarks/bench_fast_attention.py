@@ -42,7 +42,7 @@ class TimePolynomialAttention:
     timeout = 300
 
     def setup(self, n: int, radius: float) -> None:
-        from reference.efficiency.polynomial import plan
+        from reference.efficiency.planning import plan
         from verify.claims.efficiency.timing import DIM, regime_inputs
 
         self.q, self.k, self.v = regime_inputs(n, radius)
@@ -194,7 +194,7 @@ class TrackRandomFeatures:
 
     @skip_benchmark_if(not performer_available())
     def track_random_feature_error_over_vmax(self, radius: float) -> float:
-        from reference.efficiency.polynomial import plan
+        from reference.efficiency.planning import plan
         from verify.claims.efficiency.timing import DIM, performer_error
 
         rank = plan(ERROR_N, ERROR_N, DIM, DIM, radius=radius, eps=EPS)[1]

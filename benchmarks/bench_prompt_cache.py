@@ -58,7 +58,7 @@ class TimeGradients:
     def setup(self, n: int, method: str) -> None:
         import numpy as np
 
-        from reference.efficiency.polynomial import plan
+        from reference.efficiency.planning import plan
         from verify.claims.efficiency.timing import DIM, regime_inputs
 
         self.q, self.k, self.v = regime_inputs(n, 1.0)

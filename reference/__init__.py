@@ -11,14 +11,16 @@ Public API:
   ``forward`` warns with :class:`BandWarning` for inputs in the boundary band).
 
 * :func:`fast_attention`, :class:`FastAttentionResult`, :class:`FastAttentionRefused` — certified
-  polynomial attention (theory.md §5, module ``polynomial_attention``).
+  polynomial attention (theory.md §5, module ``reference.efficiency.polynomial``).
 * :class:`PolynomialPromptCache`, :class:`ExactPromptCache`, :class:`InputBlockCache` — prompt
   caches; :func:`low_rank_key_value_grad`, :func:`fast_prompt_loss_and_grad` — low-rank gradients.
 
-Submodules with more API (imported explicitly): ``polyfit`` (certified exp fits), ``features``
-(multinomial feature map), ``polynomial_attention``, ``prompt_cache``, ``fast_gradient``
-(theory.md §5); ``lipschitz`` (the model's Lipschitz bound in the prompt) and ``capacity``
-(gradient-based capacity, Wang-style floor; §4).
+Submodules with more API (imported explicitly), in ``reference.efficiency`` (theory.md §5):
+``polyfit`` (certified exp fits), ``features`` (multinomial feature map), ``planning`` (radius,
+fit and cost model: ``plan``), ``certificate`` (the error bound: ``certified_output_bound``),
+``polynomial`` (``fast_attention``), ``prompt_cache``, ``fast_gradient``; in ``reference.model``
+(§4): ``lipschitz`` (the model's Lipschitz bound in the prompt) and ``capacity`` (gradient-based
+capacity, Wang-style floor).
 
 >>> import numpy as np
 >>> from reference import fast_attention

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
+from typing import SupportsInt, cast
 
 import numpy as np
 
@@ -94,10 +95,24 @@ def as_array(
             f"{name}: expected dtype float32 or float64"
             f"{' (or object of mpmath.mpf)' if allow_object else ''}, got {arr.dtype}"
         )
+    check_finite(name, arr)
+    return arr
+
+
+def check_finite(name: str, arr: np.ndarray) -> None:
+    """Raise ``ValueError`` naming ``name`` unless every entry of the float array ``arr`` is
+    finite (the finiteness check of :func:`as_array`, also for arrays a caller computed).
+
+    >>> import numpy as np
+    >>> from reference._validation import check_finite
+    >>> check_finite("v_spread", np.array([1.0, np.inf]))
+    Traceback (most recent call last):
+    ...
+    ValueError: v_spread: expected finite values, got 1 inf/nan entries
+    """
     if arr.size and not np.all(np.isfinite(arr)):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
         raise ValueError(f"{name}: expected finite values, got {bad} inf/nan entries")
-    return arr
 
 
 def check_qkv(
@@ -115,10 +130,7 @@ def check_qkv(
     q = as_array("q", q, ndim=ndim, allow_object=allow_object)
     k = as_array("k", k, ndim=ndim, allow_object=allow_object)
     v = as_array("v", v, ndim=ndim, allow_object=allow_object)
-    check_dim("k", k, -1, q.shape[-1], "key width (must equal q.shape[-1])")
-    check_dim("v", v, -2, k.shape[-2], "number of value rows (must equal k.shape[-2])")
-    if k.shape[-2] == 0:
-        raise ValueError("k: expected at least one key row, got 0")
+    check_qkv_shapes(q, k, v)
     if batched:
         leading = {"q": q.shape[:-2], "k": k.shape[:-2], "v": v.shape[:-2]}
         try:
@@ -129,6 +141,23 @@ def check_qkv(
                 + ", ".join(f"{n} {shape}" for n, shape in leading.items())
             ) from exc
     return q, k, v
+
+
+def check_qkv_shapes(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> None:
+    """The shape checks of :func:`check_qkv` on arrays already checked by :func:`as_array`:
+    key width ``q.shape[-1]``, value rows ``k.shape[-2]``, at least one key row.
+
+    >>> import numpy as np
+    >>> from reference._validation import check_qkv_shapes
+    >>> check_qkv_shapes(np.ones((2, 3)), np.ones((4, 3)), np.ones((5, 1)))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: v: expected number of value rows (must equal k.shape[-2]) = 4 ..., got shape (5, 1)
+    """
+    check_dim("k", k, -1, q.shape[-1], "key width (must equal q.shape[-1])")
+    check_dim("v", v, -2, k.shape[-2], "number of value rows (must equal k.shape[-2])")
+    if k.shape[-2] == 0:
+        raise ValueError("k: expected at least one key row, got 0")
 
 
 def as_rng(rng: object) -> np.random.Generator:
@@ -176,12 +205,13 @@ def positive_int(name: str, value: object, *, minimum: int = 1, maximum: int = M
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name}: expected an integer, got {type(value).__name__}")
-    if value < minimum:
+    number = int(value)
+    if number < minimum:
         raise ValueError(f"{name}: expected an integer >= {minimum}, got {value}")
-    if value > maximum:
-        shown = value if value < 10**30 else f"a {len(str(int(value)))}-digit integer"
+    if number > maximum:
+        shown = value if number < 10**30 else f"a {len(str(number))}-digit integer"
         raise ValueError(f"{name}: expected an integer <= {maximum}, got {shown}")
-    return int(value)
+    return number
 
 
 def check_elements(name: str, count: int, what: str) -> None:
@@ -219,7 +249,8 @@ def real_float(name: str, value: object, expected: str = "a real number") -> flo
     try:
         return float(value)
     except OverflowError:
-        digits = len(str(abs(int(value)))) - 1
+        # every numbers.Real converts to int (the ABC requires __trunc__)
+        digits = len(str(abs(int(cast(SupportsInt, value))))) - 1
         raise ValueError(
             f"{name}: expected {expected}, got {'-' if value < 0 else ''}10**{digits} "
             "(too large for a float)"

@@ -47,7 +47,8 @@ import reference
 
 SUBMODULES = (
     "model.attention", "model.transformer", "model.prompt_tuning", "model.training",
-    "efficiency.polyfit", "efficiency.features", "efficiency.polynomial",
+    "efficiency.polyfit", "efficiency.features", "efficiency.planning",
+    "efficiency.certificate", "efficiency.polynomial",
     "efficiency.prompt_cache", "efficiency.fast_gradient", "constructions.lookup",
     "constructions.construction", "constructions.universality", "constructions.memorization",
     "model.capacity", "model.lipschitz", "constructions.sizes", "constructions.layout",

@@ -23,16 +23,15 @@ from reference.model.capacity import (
 )
 from verify.claims.capacity import bounds as cap
 from verify.claims.capacity.checks import (
-    WANG_FLOOR_SLACK,
     capacity_observations,
-    construction_count,
     memorization_count,
     memorization_observations,
+)
+from verify.claims.capacity.constructions import (
+    construction_count,
     memorizer_count,
     planted_insensitive_count,
     planted_low_precision_count,
-    wang_floor,
-    wang_observations,
 )
 from verify.claims.capacity.packing import packing_centres, packing_member
 from verify.claims.capacity.strategies import (
@@ -41,6 +40,7 @@ from verify.claims.capacity.strategies import (
     PackingTarget,
     cell_centre_packing,
 )
+from verify.claims.capacity.wang import WANG_FLOOR_SLACK, wang_floor, wang_observations
 from verify.claims.universality.strategies import FLOAT64_SIGNIFICAND_BITS
 
 
@@ -251,7 +251,7 @@ def test_stopping_rule_records_why_each_run_stopped() -> None:
 
 
 def test_summary_gives_median_and_range_over_seeds() -> None:
-    from verify.claims.capacity.claim import summarize_capacity
+    from verify.claims.capacity.gradient_capacity import summarize_capacity
 
     rows = [
         {"N": 2, "d": 1, "L": 1, "budget": 10, "smallest_Lp": s, "converged": c}

@@ -21,9 +21,9 @@ from tests.cli_process import (
 )
 from verify.claims import claim_modules, load_all
 from verify.claims.base import REGISTRY, CheckResult, ClaimContext, ClaimResult, register
-from verify.report.writer import EXIT_OK
 from verify.run.executors import open_executor
 from verify.run.interrupts import ExecutorLost
+from verify.run.runner import EXIT_OK
 from verify.run.staging import parse_owner
 
 

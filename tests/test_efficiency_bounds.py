@@ -8,8 +8,11 @@ import math
 import numpy as np
 import sympy as sp
 
+from reference.efficiency import certificate as fc
+from reference.efficiency import planning as fp
 from reference.efficiency import polynomial as fa
 from reference.efficiency.features import rank as reference_rank
+from reference.model.attention import resolve_scale
 from verify.claims.efficiency import bounds as E
 
 
@@ -29,7 +32,7 @@ def test_output_error_matches_reference() -> None:
     for eps in (1e-6, 1e-3, 0.3):
         assert math.isclose(
             float(E.output_error(eps, 2.5)),
-            float(fa.certified_output_bound(eps, 2.5)),
+            float(fc.certified_output_bound(eps, 2.5)),
             rel_tol=1e-15,
         )
         # the tight bound is half the earlier 2ε/(1−ε)·‖V‖_max for V in [−1.25, 1.25]
@@ -44,19 +47,19 @@ def test_rounding_bound_matches_reference() -> None:
     for radius, eps, keys in [(1.0, 1e-3, 100), (6.0, 1e-6, 4096), (0.05, 1e-2, 1)]:
         fit = fit_exp(radius, eps)
         r = E.rank(3, fit.degree)
-        eta = fa.rounding_relative(fit, keys, int(r))
+        eta = fc.rounding_relative(fit, keys, int(r))
         abs_poly = sum(abs(c) * radius**j for j, c in enumerate(fit.coefficients))
         expected = E.rounding_relative(fit.degree, keys, r, abs_poly, radius, fit.certified_error)
         assert math.isclose(eta, float(expected), rel_tol=1e-12)
         half, center = np.array([2.0, 0.5]), np.array([-3.0, 0.0])
-        got = fa.rounding_bound(eta, half, center)
+        got = fc.rounding_bound(eta, half, center)
         for h, c, value in zip(half, center, got, strict=True):
             sym = E.rounding_error(fit.degree, keys, r, abs_poly, radius, fit.certified_error, h, c)
             assert math.isclose(value, float(sym), rel_tol=1e-12)
 
 
 def test_rounding_count_matches_reference() -> None:
-    assert E.ROUNDING_COUNT.subs({E.g: 4, E.keys: 100, E.r: 35}) == fa.rounding_count(4, 100, 35)
+    assert E.ROUNDING_COUNT.subs({E.g: 4, E.keys: 100, E.r: 35}) == fc.rounding_count(4, 100, 35)
 
 
 def test_issue_example_rounding_exceeds_eps() -> None:
@@ -64,20 +67,20 @@ def test_issue_example_rounding_exceeds_eps() -> None:
     from reference.efficiency.polyfit import fit_exp
 
     fit = fit_exp(9.0, 1e-3)
-    assert fa.rounding_relative(fit, 1024, int(E.rank(8, fit.degree))) > 1e-3
+    assert fc.rounding_relative(fit, 1024, int(E.rank(8, fit.degree))) > 1e-3
 
 
 def test_cost_models_match_reference() -> None:
     for n, m, d, dv, r in [(1, 1, 1, 1, 1), (1024, 4096, 8, 8, 495), (7, 3, 2, 5, 10)]:
-        assert E.exact_cost(n, m, d, dv, fa.EXP_COST) == fa.exact_cost(n, m, d, dv)
-        assert E.polynomial_cost(n, m, r, dv) == fa.polynomial_cost(n, m, r, dv)
+        assert E.exact_cost(n, m, d, dv, fp.EXP_COST) == fp.exact_cost(n, m, d, dv)
+        assert E.polynomial_cost(n, m, r, dv) == fp.polynomial_cost(n, m, r, dv)
 
 
 def test_crossover_balances_the_costs() -> None:
     n_star = E.crossover_n_default(8, 8, 495)
     assert math.isclose(
-        fa.exact_cost(n_star, n_star, 8, 8),
-        fa.polynomial_cost(n_star, n_star, 495, 8),
+        fp.exact_cost(n_star, n_star, 8, 8),
+        fp.polynomial_cost(n_star, n_star, 495, 8),
         rel_tol=1e-12,
     )
     assert E.crossover_n_default(8, 8, E.rank(8, 15)) > 2**17  # R = 9 loses on the whole sweep
@@ -117,10 +120,10 @@ def test_guaranteed_radius_is_the_sympy_radius() -> None:
         q_norm = float(np.linalg.norm(q, axis=1).max())
         k_norm = float(np.linalg.norm(k, axis=1).max())
         assert math.isclose(
-            fa.guaranteed_radius(q, k, s), float(E.radius(s, q_norm, k_norm)), rel_tol=1e-15
+            fp.guaranteed_radius(q, k, s), float(E.radius(s, q_norm, k_norm)), rel_tol=1e-15
         )
         # and it bounds every logit (Cauchy–Schwarz)
-        assert np.abs(s * q @ k.T).max() <= fa.guaranteed_radius(q, k, s)
+        assert np.abs(s * q @ k.T).max() <= fp.guaranteed_radius(q, k, s)
 
 
 def test_plan_predicts_the_sympy_speedup() -> None:
@@ -129,9 +132,9 @@ def test_plan_predicts_the_sympy_speedup() -> None:
         (7, 3, 2, 5, 4.0),
         (1 << 16, 1 << 16, 8, 8, 0.5),
     ]:
-        fit, r, predicted = fa.plan(n, m, d, dv, radius=radius, eps=1e-3)
+        fit, r, predicted = fp.plan(n, m, d, dv, radius=radius, eps=1e-3)
         assert r == E.rank(d, fit.degree)
-        expected = float(E.predicted_speedup(n, m, d, dv, r, fa.EXP_COST))
+        expected = float(E.predicted_speedup(n, m, d, dv, r, fp.EXP_COST))
         assert math.isclose(predicted, expected, rel_tol=1e-12)
 
 
@@ -141,17 +144,17 @@ def test_public_planning_functions_name_bad_arguments() -> None:
     from reference._validation import NumericalOverflow
 
     with pytest.raises(TypeError, match="d:"):
-        fa.plan(8, 8, True, 8, radius=1.0, eps=1e-3)
+        fp.plan(8, 8, True, 8, radius=1.0, eps=1e-3)
     with pytest.raises(ValueError, match="n:"):
-        fa.plan(0, 8, 8, 8, radius=1.0, eps=1e-3)
+        fp.plan(0, 8, 8, 8, radius=1.0, eps=1e-3)
     with pytest.raises(TypeError, match="d:"):
-        fa.resolve_scale(1.0, 1j)
+        resolve_scale(1.0, 1j)
     with pytest.raises(ValueError, match="relative_error"):
-        fa.certified_output_bound(math.nan, 1.0)
+        fc.certified_output_bound(math.nan, 1.0)
     with pytest.raises(NumericalOverflow, match="relative_error, v_spread"):
-        fa.certified_output_bound(1 - 1e-16, 1.7e308)
+        fc.certified_output_bound(1 - 1e-16, 1.7e308)
     with pytest.raises(ValueError, match="v_spread"):
-        fa.certified_output_bound(0.5, np.array([1.0, -1.0]))
+        fc.certified_output_bound(0.5, np.array([1.0, -1.0]))
     with pytest.raises(TypeError, match="dim:"):
         E.crossover_n_default(math.nan, 8, 495)
 
@@ -160,6 +163,6 @@ def test_plan_names_fit_method_and_fast_attention_names_ragged_q() -> None:
     import pytest
 
     with pytest.raises(ValueError, match="fit_method:"):
-        fa.plan(2, 2, 2, 2, radius=0.5, eps=0.5, fit_method="cubic")
+        fp.plan(2, 2, 2, 2, radius=0.5, eps=0.5, fit_method="cubic")
     with pytest.raises(ValueError, match="q:"):
         fa.fast_attention([[1.0], [1.0, 2.0]], np.ones((2, 1)), np.ones((2, 1)), scale=1.0, eps=0.1)

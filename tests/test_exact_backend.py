@@ -9,16 +9,10 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from reference.constructions.exact_backend import (
-    ExactModel,
-    _pow2_bound,
-    exact_forward,
-    exact_from_spec,
-    exact_lookup,
-    exact_model,
-    to_fraction,
-    verify_grid,
-)
+from reference.constructions.exact.backend import exact_forward, exact_model, verify_grid
+from reference.constructions.exact.evaluate import _pow2_bound
+from reference.constructions.exact.model import ExactModel, exact_from_spec, exact_lookup
+from reference.constructions.exact.rationals import to_fraction
 from reference.constructions.lookup import construct_lookup
 from reference.constructions.packing import cell_centers, grid_cells, pack_tables
 from reference.constructions.sizes import inverse_temperature

@@ -8,13 +8,9 @@ import pytest
 
 from reference import attention
 from reference.efficiency.features import FeatureMap
+from reference.efficiency.planning import guaranteed_radius
 from reference.efficiency.polyfit import FastAttentionRefused
-from reference.efficiency.polynomial import (
-    apply_summary,
-    fast_attention,
-    guaranteed_radius,
-    key_summary,
-)
+from reference.efficiency.polynomial import apply_summary, fast_attention, key_summary
 from reference.model.attention import resolve_scale
 
 
@@ -135,8 +131,8 @@ def test_issue_reproducer_falls_back_on_a_fit_refusal() -> None:
 
 
 def test_large_radii_and_entries_refuse_cleanly(capfd: pytest.CaptureFixture[str]) -> None:
+    from reference.efficiency.planning import round_up_radius
     from reference.efficiency.polyfit import fit_exp
-    from reference.efficiency.polynomial import round_up_radius
 
     with pytest.raises(FastAttentionRefused, match="largest radius the fit can certify"):
         fit_exp(710.0, 0.5)

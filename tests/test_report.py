@@ -30,7 +30,7 @@ from verify.claims.base import (
     register,
 )
 from verify.claims.properties import FALSIFYING_CASE, Observation, run_property
-from verify.report.writer import EXIT_CLAIM_ERROR, EXIT_FALSIFIED, EXIT_OK, generate_report
+from verify.run.runner import EXIT_CLAIM_ERROR, EXIT_FALSIFIED, EXIT_OK, generate_report
 from verify.run.staging import ReportError
 
 TOP_KEYS = {

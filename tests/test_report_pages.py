@@ -19,12 +19,12 @@ from rich.console import Console
 
 from verify.claims import load_all
 from verify.claims.base import CheckResult, Claim, ClaimContext, ClaimResult, FigureResult
-from verify.report.claim_guide import GUIDE
+from verify.report.claim_guide import MissingGuide, guide_for
 from verify.report.html import render_html
 from verify.report.markdown import check_verdict
 from verify.report.tables import format_cell, is_inline
-from verify.report.writer import generate_report
 from verify.run.progress import LiveProgress, PlainProgress, claim_progress
+from verify.run.runner import generate_report
 
 SCHEMA = json.loads((Path(__file__).parents[1] / "verify/results.schema.json").read_text())
 LONG_ROWS = [{"n": i, "errors": [0.1 * i, 1 / 3], "ratio": 1 / 7} for i in range(40)]
@@ -80,7 +80,7 @@ def test_planted_schema_violation_is_caught(report: Path, break_it) -> None:
 def test_index_md_has_reproduce_docs_and_no_python_reprs(report: Path) -> None:
     index = (report / "index.md").read_text()
     assert "`python -m verify --only universality --seed 4 --smoke`" in index
-    assert GUIDE["universality"].shows in index
+    assert guide_for("universality").shows in index
     assert "timings in this report mean nothing" in index
     assert "0.1235" in index and "0.12345678901234567" not in index
     assert not re.search(r"\d\.\d{12,}|\[0\.|\{'", index)  # no reprs, lists or dicts
@@ -169,12 +169,14 @@ def test_a_terminal_gets_the_live_display() -> None:
 def test_every_registered_claim_has_a_guide_entry_whose_docs_page_exists() -> None:
     docs = Path(__file__).parents[1] / "docs"
     for name in load_all():
-        assert name in GUIDE, f"add {name!r} to verify/report/claim_guide.py"
-        page, _, anchor = GUIDE[name].docs.partition("#")
+        page, _, anchor = guide_for(name).docs.partition("#")  # no guide.py: MissingGuide
         assert (docs / page).is_file()
         if anchor:
             html = render_html((docs / page).read_text(), title=page)
             assert f'id="{anchor}"' in html
+    # planted: a claim folder without guide.py is named, with the file to add
+    with pytest.raises(MissingGuide, match=r"add verify/claims/unguided/guide\.py"):
+        guide_for("unguided")
 
 
 def test_format_cell_never_prints_a_repr() -> None:

@@ -10,11 +10,8 @@ import numpy as np
 from verify.claims import load_all
 from verify.claims.base import CHECK_KINDS, ClaimContext
 from verify.claims.universality.checks import check_slope_fit, error_vs_K
-from verify.claims.universality.claim import (
-    flat_fit,
-    largest_memorization_check,
-    memorization_job,
-)
+from verify.claims.universality.memorization import largest_memorization_check, memorization_job
+from verify.claims.universality.planted import flat_fit
 
 PLANTED = {
     "understated constant caught": "error tracks the Lipschitz bound",
@@ -74,7 +71,10 @@ def test_planted_non_refining_fit_is_caught_by_the_slope_check():
 
 
 def test_planted_overstated_precision_fails_the_claims_transition_predicate():
-    from verify.claims.universality.claim import precision_job, precision_transition_holds
+    from verify.claims.universality.scale.transition import (
+        precision_job,
+        precision_transition_holds,
+    )
 
     point = precision_job((1, 2, 16, 16, "float64", None, None))  # 64 table bits: wrong
     assert not point["exact"] and precision_transition_holds([point], [], [])

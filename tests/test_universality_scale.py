@@ -7,17 +7,19 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from verify.claims.universality.scale import (
-    bits_needed_job,
+from verify.claims.universality.scale.grids import (
     check_grid_rows,
-    check_precision_law,
-    decodes_at,
     dense_job,
     merge_scale_rows,
     random_digits,
-    round_significand,
     scale_items,
     scale_job,
+)
+from verify.claims.universality.scale.precision_law import (
+    bits_needed_job,
+    check_precision_law,
+    decodes_at,
+    round_significand,
 )
 
 

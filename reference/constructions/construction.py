@@ -6,11 +6,12 @@ from __future__ import annotations
 import contextlib
 import warnings
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from reference._validation import as_array
+from reference.constructions.exact.evaluate import evaluate_exact
+from reference.constructions.exact.model import ExactModel
 from reference.constructions.packing import (
     cell_coordinates,
     in_band,
@@ -66,7 +67,7 @@ class Construction:
     decoder: str = "deep"
     lipschitz: float | None = None
     eps: float | None = None
-    exact: Any = None  # the ExactModel of the exact backend (reference.constructions.exact_backend)
+    exact: ExactModel | None = None  # the exact backend's model (reference.constructions.exact)
 
     def __repr__(self) -> str:
         return (
@@ -94,8 +95,8 @@ class Construction:
                 f"got {arr.shape}"
             )
         ok = ~in_band(arr, self.K, self.band) & (arr >= 0) & (arr <= 1)
-        ok = ok.all(axis=(-2, -1))
-        return bool(ok) if ok.ndim == 0 else ok
+        per_sequence = np.asarray(ok.all(axis=(-2, -1)))  # () or (B,)
+        return bool(per_sequence) if per_sequence.ndim == 0 else per_sequence
 
     def cells(self, x: np.ndarray) -> np.ndarray:
         """Grid cell per coordinate, ``min(⌊K x⌋, K − 1)``, as integers (same shape as ``x``)."""
@@ -129,8 +130,9 @@ class Construction:
         ``ValueError``, ``"ignore"`` does neither; :meth:`off_band` gives the mask. The value
         is ``prompt_forward(model, prompt, x)`` at the backend's precision, as float64; with
         the ``"exact"`` backend it is the exact rational evaluation
-        (:func:`reference.constructions.exact_backend.exact_forward`: a proof per sequence), as float64, and a
-        sequence the certified softmax enclosure cannot decide raises ``ValueError``.
+        (:func:`reference.constructions.exact.evaluate.evaluate_exact`: a proof per sequence),
+        as float64, and a sequence the certified softmax enclosure cannot decide raises
+        ``ValueError``.
 
         >>> import numpy as np
         >>> from fractions import Fraction
@@ -145,10 +147,10 @@ class Construction:
         if on_band != "ignore":
             self._check_band(x, on_band)
         if self.backend == "exact":
-            from reference.constructions.exact_backend import exact_forward  # imports this module
-
             arr = as_array("x", x, ndim=(2, 3))
-            exact = exact_forward(self.exact, arr)
+            if self.exact is None:  # the message exact_forward gave (a hand-built Construction)
+                raise TypeError(f"model: expected an ExactModel or Construction, got {type(None)}")
+            exact = evaluate_exact(self.exact, arr)
             if exact.undecided.any():
                 raise ValueError(
                     f"x: {int(exact.undecided.sum())} sequence(s) not decided by the certified "
@@ -156,7 +158,9 @@ class Construction:
                 )
             return exact.as_float().reshape(arr.shape)
         with self.working_precision():
-            out = prompt_forward(self.model, self.prompt, self.convert(x))
+            # model and prompt are None on the exact backend only (above); prompt_forward
+            # rejects a None one with a named TypeError
+            out = prompt_forward(self.model, self.prompt, self.convert(x))  # type: ignore[arg-type]
         return np.asarray(out, dtype=np.float64) if out.dtype == object else out
 
     def _check_band(self, x: np.ndarray, on_band: str) -> None:

@@ -1,15 +1,18 @@
 """The lookup transformer behind the universality and memorization constructions (theory.md §3).
 
-One frozen :class:`~reference.model.transformer.Transformer` (depending on ``d, L, K, Q, η`` and the backend
-only) and one prompt (depending on a table of output digits) realise a lookup: input token ``i``
-at position ``pos`` in grid cell ``c`` reads the prompt row with id ``u = pos·K^d + c``, whose value
-packs the quantized outputs of that token for every *context* (the cells of the other ``L − 1``
-tokens) as base-``Q`` digits; ``FFN_out`` extracts the digit of the actual context.
+One frozen :class:`~reference.model.transformer.Transformer` (depending on ``d, L, K, Q, η`` and
+the backend only) and one prompt (depending on a table of output digits) realise a lookup: input
+token ``i`` at position ``pos`` in grid cell ``c`` reads the prompt row with id
+``u = pos·K^d + c``, whose value packs the quantized outputs of that token for every *context*
+(the cells of the other ``L − 1`` tokens) as base-``Q`` digits; ``FFN_out`` extracts the digit
+of the actual context.
 
-Coordinates of the model width ``D`` (all names in :class:`Layout`):
+Coordinates of the model width ``D`` (all names in
+:class:`~reference.constructions.layout.Layout`):
 
-* ``x_r`` (the input token), ``one`` and ``pos_p`` (positional encoding: 1 and a one-hot position),
-  ``flag`` (1 on prompt rows only: drives every ``FFN_in`` pre-activation negative there);
+* ``x_r`` (the input token), ``one`` and ``pos_p`` (positional encoding: 1 and a one-hot
+  position), ``flag`` (1 on prompt rows only: drives every ``FFN_in`` pre-activation negative
+  there);
 * ``FFN_in`` writes ``cell`` (flattened cell index), ``u`` (token id), ``u2`` (``u²``) and
   ``ch_p`` (``cell`` if the token sits at position ``p``, else 0) — all exact integers off the band;
 * prompt rows carry ``pk1 = m``, ``pk2 = m²`` and ``pv_r`` (the packed table of output coordinate
@@ -21,15 +24,22 @@ Coordinates of the model width ``D`` (all names in :class:`Layout`):
   accumulating the selected digit in ``acc_r``; the read-out is ``(acc_r + 1/2) / Q``.
 
 The spec is built in exact rationals (:class:`fractions.Fraction`) and materialised per backend:
-``float64`` (numpy) or ``mpmath`` (object arrays of ``mpmath.mpf`` at ``precision_bits``).
+``float64`` (numpy) or ``mpmath`` (object arrays of ``mpmath.mpf`` at ``precision_bits``), or
+evaluated as it stands by the ``exact`` backend (:mod:`reference.constructions.exact`).
 
-This module builds it (:func:`construct_lookup`) from the pieces, one job per module: the spec
-(:mod:`reference.constructions.spec`), the result type (:mod:`reference.constructions.construction`), sizes and precision
-(:mod:`reference.constructions.sizes`), the layout and exact spec
-(:mod:`reference.constructions.layout`), size limits (:mod:`reference.constructions.limits`), cells
-and packed tables (:mod:`reference.constructions.packing`), the decoders (:mod:`reference.constructions.decoders.deep`,
-:mod:`reference.constructions.decoders.wide`) and the backends (:mod:`reference.constructions.materialise`). Every name that
-was importable from here before the split still is (``__all__`` lists the re-exported ones).
+This module builds it (:func:`construct_lookup`) from the pieces, one job per module (import each
+name from the module that defines it; nothing is re-exported here):
+
+* the spec: :mod:`reference.constructions.spec`; the layout and exact spec types:
+  :mod:`reference.constructions.layout`;
+* the result type: :mod:`reference.constructions.construction`;
+* sizes and precision: :mod:`reference.constructions.sizes`; size limits:
+  :mod:`reference.constructions.limits`;
+* cells and packed tables: :mod:`reference.constructions.packing`;
+* the decoders: :mod:`reference.constructions.decoders.deep`,
+  :mod:`reference.constructions.decoders.wide`, :mod:`reference.constructions.decoders.shallow`;
+* the dense backends: :mod:`reference.constructions.materialise`; the exact backend:
+  :mod:`reference.constructions.exact.model`.
 """
 
 from __future__ import annotations
@@ -39,7 +49,7 @@ from fractions import Fraction
 import numpy as np
 
 from reference.constructions.construction import Construction
-from reference.constructions.exact_backend import exact_from_spec
+from reference.constructions.exact.model import exact_from_spec
 from reference.constructions.limits import check_sizes
 from reference.constructions.materialise import _spec_max_weight, build_prompt, materialise
 from reference.constructions.packing import (

@@ -22,7 +22,7 @@ def cell_coordinates(x: np.ndarray, K: int) -> np.ndarray:
     return np.clip(np.floor(x * K), 0, K - 1).astype(np.int64)
 
 
-def in_band(x: np.ndarray, K: int, eta: Fraction) -> np.ndarray:
+def in_band(x: np.ndarray, K: int, eta: float | Fraction) -> np.ndarray:
     """Mask of coordinates of ``x`` closer than ``eta`` to an interior cell boundary ``j/K``."""
     scaled = x * K  # (..., L, d)
     nearest = np.clip(np.rint(scaled), 1, K - 1)

@@ -45,7 +45,7 @@ def check_grid(d: object, L: object, K: object, Q: object) -> tuple[int, int, in
     return d, L, K, Q
 
 
-def power_of_two_at_least(value: float, *, minimum_exponent: int = 1) -> int:
+def power_of_two_at_least(value: float | Fraction, *, minimum_exponent: int = 1) -> int:
     """Smallest ``2^k >= value`` with ``k >= minimum_exponent`` (exact for dyadic inputs).
 
     >>> from reference.constructions.sizes import power_of_two_at_least

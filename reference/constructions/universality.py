@@ -1,8 +1,9 @@
 """Universality witness: one frozen transformer, one prompt per Lipschitz target (theory.md §3).
 
-:func:`construct_universal` builds the lookup transformer of :mod:`reference.constructions.lookup` for
-``K = 2^⌈log2(C/ε)⌉`` cells per coordinate and ``Q = 2^⌈log2(1/ε)⌉`` output levels (both at least
-2), and fills the prompt with the quantized target at the cell centers. On inputs off the band,
+:func:`construct_universal` builds the lookup transformer of
+:mod:`reference.constructions.lookup` for ``K = 2^⌈log2(C/ε)⌉`` cells per coordinate and
+``Q = 2^⌈log2(1/ε)⌉`` output levels (both at least 2), and fills the prompt with the quantized
+target at the cell centers. On inputs off the band,
 ``‖τ([P_f; X]) − f(X)‖_max <= C/(2K) + 1/(2Q) <= ε``.
 """
 
@@ -125,7 +126,8 @@ def construct_universal(
         backend: ``"float64"``, ``"mpmath"`` (object arrays of ``mpmath.mpf`` at
             ``precision_bits``, default: the needed bits + ``MPMATH_EXTRA_BITS``) or
             ``"exact"`` (no dense weights: ``forward`` evaluates the exact rational spec with a
-            certified softmax enclosure, :mod:`reference.constructions.exact_backend`; deep and wide decoders).
+            certified softmax enclosure, :mod:`reference.constructions.exact`; deep and wide
+            decoders).
         decoder: ``"deep"`` (two ``FFN_out`` layers per digit, width ``O(dQ)``, depth
             ``2T + 2``), ``"wide"`` (four layers, width ``d Σ_t (Q^{t+1} − 1)``, exponential
             in ``T = K^{d(L−1)}``) or ``"shallow"`` (the paper's shape: ONE FFN layer before

@@ -24,6 +24,10 @@ certified relative error, ``η = 2ε/(1−ε)``, ``κ = (1+ε)/(1−ε)`` and th
 For the whole model (:func:`fast_prompt_loss_and_grad`) the upstream gradient itself comes from the
 approximate forward pass, so no certified bound is claimed there; it is compared with
 :func:`reference.prompt_loss_and_grad` in the tests and the report (error shrinking with ``ε``).
+
+The public functions check their arguments once. :func:`low_rank_key_value_grad` then works on
+checked arrays (``FeatureMap._raw``); :func:`fast_prompt_loss_and_grad` computes its keys and
+queries through the model, so their features are checked on the way (``FeatureMap.raw``).
 """
 
 from __future__ import annotations
@@ -40,20 +44,21 @@ from reference._validation import (
     positive_float,
 )
 from reference.efficiency.features import FeatureMap
-from reference.efficiency.polyfit import check_method, fit_exp
-from reference.efficiency.polynomial import (
-    block_rows,
-    certifiable_radius,
+from reference.efficiency.planning import (
+    _certifiable_radius,
+    _declared_radius,
+    _refuse_uncertifiable,
     guaranteed_radius,
-    key_summary,
     max_row_norm,
 )
+from reference.efficiency.polyfit import _fit_exp, check_method
+from reference.efficiency.polynomial import RawFeatures, _key_summary, block_rows, key_summary
 from reference.efficiency.prompt_cache import input_projections
-from reference.model.attention import DEFAULT_CHUNK_ELEMENTS, resolve_scale
+from reference.model.attention import DEFAULT_CHUNK_ELEMENTS, _resolve_scale
 from reference.model.prompt_tuning import (
-    check_inputs,
+    _check_inputs,
+    _check_prompt,
     check_model,
-    check_prompt,
     head_loss_and_grad,
 )
 from reference.model.transformer import stack_backward, stack_forward
@@ -81,7 +86,8 @@ def _check_qkvg(
     g = as_array("grad_out", grad_out, ndim=2)
     check_dim("grad_out", g, 0, q.shape[0], "number of query rows (q.shape[0])")
     check_dim("grad_out", g, 1, v.shape[1], "value width (v.shape[1])")
-    return tuple(np.asarray(a, dtype=np.float64) for a in (q, k, v, g))  # type: ignore[return-value]
+    as64 = [np.asarray(a, dtype=np.float64) for a in (q, k, v, g)]
+    return as64[0], as64[1], as64[2], as64[3]
 
 
 def exact_key_value_grad(
@@ -96,7 +102,7 @@ def exact_key_value_grad(
     [[0.5], [0.5]]
     """
     q, k, v, g = _check_qkvg(q, k, v, grad_out)
-    scale = resolve_scale(scale, q.shape[1])
+    scale = _resolve_scale(scale, q.shape[1])
     n, m = q.shape[0], k.shape[0]
     grad_k = np.zeros_like(k)  # (m, dk)
     grad_v = np.zeros_like(v)  # (m, dv)
@@ -165,10 +171,16 @@ def _query_sums(
 
 
 def _key_side(
-    features: FeatureMap, acc: np.ndarray, k: np.ndarray, v: np.ndarray, scale: float
+    features: FeatureMap,
+    acc: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    scale: float,
+    raw: RawFeatures,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``dK (m, d_k)``, ``dV (m, d_v)`` and the column sums ``c̃ (m,)`` from ``ψ(k_j)ᵀ A``
-    (``acc`` the weighted query sums of :func:`_query_sums`), in key blocks."""
+    (``acc`` the weighted query sums of :func:`_query_sums`), in key blocks; the key features
+    from ``raw`` (``features.raw`` or, for checked keys, ``features._raw``)."""
     m, dk = k.shape
     dv = v.shape[1]
     grad_k = np.empty((m, dk))  # (m, dk)
@@ -177,7 +189,7 @@ def _key_side(
     step = block_rows(features.rank)
     for start in range(0, m, step):
         sl = slice(start, min(m, start + step))
-        t = features.raw(k[sl]).T @ acc  # (b, w)
+        t = raw(k[sl], "x").T @ acc  # (b, w)
         grad_v[sl] = t[:, :dv]
         kron = t[:, dv + dk : -1].reshape(-1, dv, dk)  # (b, dv, dk)
         grad_k[sl] = scale * (np.einsum("ba,bak->bk", v[sl], kron) - t[:, dv : dv + dk])
@@ -211,29 +223,29 @@ def low_rank_key_value_grad(
     q, k, v, g = _check_qkvg(q, k, v, grad_out)
     n, dk = q.shape
     dv = v.shape[1]
-    scale = resolve_scale(scale, dk)
+    scale = _resolve_scale(scale, dk)
     eps = open_unit_interval("eps", eps)
-    radius = certifiable_radius(guaranteed_radius(q, k, scale), R, eps)
-    fit = fit_exp(radius, eps, check_method(fit_method, "fit_method"))
-    features = FeatureMap.build(fit.coeffs, dim=dk, scale=scale)
+    radius = _certifiable_radius(guaranteed_radius(q, k, scale), R, eps, "R")
+    fit = _fit_exp(radius, eps, check_method(fit_method, "fit_method"))
+    features = FeatureMap.build(fit.coeffs, dim=dk, scale=scale)  # refuses d = 0 (dim)
     r = features.rank
     step = block_rows(r)
 
     # one pass over query blocks: Õ, D̃, δ and the query sums
     #   A = Σ_i φ(q_i) [G_i, δ_i q_i, G_i ⊗ q_i, 1] / D̃_i   (r, dv + dk + dv·dk + 1)
-    weighted = key_summary(features, k, v) * features.phi_weights[:, None]  # (r, dv+1)
+    weighted = _key_summary(features, k, v, features._raw) * features.phi_weights[:, None]
     out = np.empty((n, dv))  # (n, dv)
     acc = np.zeros((r, dv + dk + dv * dk + 1))  # (r, w)
     for start in range(0, n, step):
         sl = slice(start, min(n, start + step))
-        raw = features.raw(q[sl])  # (r, b)
+        raw = features._raw(q[sl])  # (r, b)
         out[sl], den = _block_output(raw, weighted, dv)
         delta = np.einsum("ij,ij->i", g[sl], out[sl])  # (b,)
         acc += _query_sums(raw, den, g[sl], delta, q[sl])
     acc *= (features.phi_weights * features.psi_weights)[:, None]
 
     # key side: dV_j, dK_j and c̃_j from ψ(k_j)ᵀ A   (key blocks)
-    grad_k, grad_v, colsum = _key_side(features, acc, k, v, scale)
+    grad_k, grad_v, colsum = _key_side(features, acc, k, v, scale, features._raw)
 
     e = fit.certified_error
     eta, kappa = 2 * e / (1 - e), (1 + e) / (1 - e)
@@ -275,8 +287,8 @@ def fast_prompt_loss_and_grad(
     True
     """
     model = check_model(model)
-    p = check_prompt(model, prompt).astype(np.float64)
-    xb = check_inputs(model, "xs", xs)
+    p = _check_prompt(model, prompt).astype(np.float64)
+    xb = _check_inputs(model, "xs", xs)
     y = as_array("ys", ys, ndim=(2, 3))
     if y.shape != xb.shape:
         raise ValueError(f"ys: expected the shape of xs {xb.shape}, got {y.shape}")
@@ -296,8 +308,9 @@ def fast_prompt_loss_and_grad(
         * max_row_norm(q.reshape(-1, q.shape[-1]))
         * max(max_row_norm(k_p), max_row_norm(k_x.reshape(-1, k_x.shape[-1])))
     )
-    certifiable_radius(needed, radius, eps, name="radius")  # refuses inputs that need more
-    fit = fit_exp(radius, eps, check_method(fit_method, "fit_method"))
+    _refuse_uncertifiable(needed, eps, "radius")  # refuses inputs that need more ...
+    _declared_radius(needed, radius, "radius")  # ... than a fit can certify or is declared
+    fit = _fit_exp(radius, eps, check_method(fit_method, "fit_method"))
     features = FeatureMap.build(fit.coeffs, dim=q.shape[-1], scale=scale)
     prompt_summary = key_summary(features, k_p, v_p)  # (r, dv+1)
     batch, length, dk = q.shape
@@ -321,6 +334,6 @@ def fast_prompt_loss_and_grad(
             raw = features.raw(q[b, sl])  # (r, c)
             acc += _query_sums(raw, den[b, sl], grad_o[b, sl], delta[b, sl], q[b, sl])
     acc *= (features.phi_weights * features.psi_weights)[:, None]
-    grad_k, grad_v, _ = _key_side(features, acc, k_p, v_p, scale)  # (Lp, dk), (Lp, dv)
+    grad_k, grad_v, _ = _key_side(features, acc, k_p, v_p, scale, features.raw)
     grad_h = grad_k @ attn.w_k.T + grad_v @ attn.w_v.T  # (Lp, D)
     return loss, stack_backward(model.ffn_in, pre_in, grad_h)

@@ -24,7 +24,8 @@ import numpy as np
 from reference._validation import as_array, positive_float, positive_int
 from reference.efficiency.polyfit import FastAttentionRefused
 
-#: The public API (monomials is FeatureMap's step, called with a validated table and input).
+#: The public API (monomials is FeatureMap's step, called with a validated table and input;
+#: functions with a leading underscore are the unchecked cores, called with checked arguments).
 __all__ = ["FeatureMap", "MonomialTable", "monomial_table", "rank"]
 
 
@@ -37,6 +38,11 @@ def rank(dim: int, degree: int) -> int:
     """
     dim = positive_int("dim", dim)
     degree = positive_int("degree", degree, minimum=0)
+    return _rank(dim, degree)
+
+
+def _rank(dim: int, degree: int) -> int:
+    """:func:`rank`, called with checked arguments (``dim >= 1``, ``degree >= 0``)."""
     return math.comb(dim + degree, min(dim, degree))
 
 
@@ -77,17 +83,23 @@ def monomial_table(dim: int, degree: int) -> MonomialTable:
     """
     dim = positive_int("dim", dim)
     degree = positive_int("degree", degree, minimum=0)
-    size = math.comb(dim + degree, min(dim, degree))
+    return _monomial_table(dim, degree)
+
+
+def _monomial_table(dim: int, degree: int) -> MonomialTable:
+    """:func:`monomial_table`, called with checked arguments (still refusing a rank above
+    ``MAX_TABLE_RANK``)."""
+    size = _rank(dim, degree)
     if size > MAX_TABLE_RANK:
         raise ValueError(
             f"degree: the table of d = {dim} variables up to degree {degree} would hold "
             f"C({dim}+{degree}, {degree}) = {size:.3g} monomials, above {MAX_TABLE_RANK}"
         )
-    return _monomial_table(dim, degree)
+    return _build_monomial_table(dim, degree)
 
 
 @functools.lru_cache(maxsize=64)
-def _monomial_table(dim: int, degree: int) -> MonomialTable:
+def _build_monomial_table(dim: int, degree: int) -> MonomialTable:
     last = [0]  # (r,) the last variable of each column (0 for the constant)
     alphas = [np.zeros(dim, dtype=np.int64)]
     starts = [0, 1]
@@ -163,7 +175,15 @@ class FeatureMap:
         if c.size == 0:
             raise ValueError("coeffs: expected at least one coefficient, got 0")
         scale = positive_float("scale", scale)
-        table = monomial_table(dim, c.size - 1)
+        dim = positive_int("dim", dim)
+        return cls._build(c, dim=dim, scale=scale)
+
+    @classmethod
+    def _build(cls, coeffs: np.ndarray, *, dim: int, scale: float) -> FeatureMap:
+        """:meth:`build`, called with checked arguments: float64 coefficients ``(g + 1,)``,
+        ``g >= 0``, ``dim >= 1``, ``scale > 0``."""
+        c = coeffs
+        table = _monomial_table(dim, c.size - 1)
         cj = c[table.degree_of]  # (r,)
         magnitude = np.sqrt(np.abs(cj) * table.multinomial)  # (r,)
         return cls(table, magnitude, np.sign(cj) * magnitude, scale)
@@ -184,7 +204,10 @@ class FeatureMap:
     def _features(self, name: str, x: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
         """``weights ∘ (√scale · x)^α`` ``(r, n)``; refuses (names ``name``) when float64
         overflows, instead of returning inf."""
-        x = self._check(name, x)
+        return self._features_of(name, self._check(name, x), weights)
+
+    def _features_of(self, name: str, x: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+        """:meth:`_features` of checked rows ``x (n, d)`` (finite floats, ``d`` columns)."""
         with np.errstate(over="ignore", invalid="ignore"):
             out = monomials(x * np.sqrt(self.scale), self.table)  # (r, n)
             if weights is not None:
@@ -204,6 +227,10 @@ class FeatureMap:
         (``name`` is the argument named in errors)."""
         return self._features(name, x, None)
 
+    def _raw(self, x: np.ndarray, name: str = "x") -> np.ndarray:
+        """:meth:`raw` of checked rows ``x (n, d)`` (finite floats, ``d`` columns)."""
+        return self._features_of(name, x, None)
+
     def phi(self, q: np.ndarray) -> np.ndarray:
         """``φ(q)ᵀ``: ``(r, n)`` for ``q (n, d)``; :class:`FastAttentionRefused` on overflow.
 
@@ -213,7 +240,7 @@ class FeatureMap:
         >>> fm.phi(np.array([[1e200]]))  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        reference.efficiency.polyfit.FastAttentionRefused: q: the degree-2 features overflow float64 ...
+        reference.efficiency.polyfit.FastAttentionRefused: q: the degree-2 features overflow ...
         """
         return self._features("q", q, self.phi_weights)
 

@@ -36,8 +36,8 @@ from numpy.polynomial import polynomial as poly
 
 from reference._validation import open_unit_interval, positive_float, positive_int
 
-#: The public API (the coefficient and certificate helpers are steps of fit_exp, called with checked
-#: arguments).
+#: The public API (the coefficient and certificate helpers are steps of fit_exp, called with
+#: checked arguments; functions with a leading underscore are the unchecked cores).
 __all__ = [
     "ExpFit",
     "FastAttentionRefused",
@@ -71,7 +71,11 @@ def largest_certifiable_radius(eps: float) -> float:
     >>> round(largest_certifiable_radius(0.5), 2), round(largest_certifiable_radius(1e-3), 2)
     (18.02, 14.57)
     """
-    eps = open_unit_interval("eps", eps)
+    return _largest_certifiable_radius(open_unit_interval("eps", eps))
+
+
+def _largest_certifiable_radius(eps: float) -> float:
+    """:func:`largest_certifiable_radius`, called with a checked ``eps`` in ``(0, 1)``."""
     return 0.5 * math.log(eps / (gamma(2) * (1.0 - eps)))
 
 
@@ -139,12 +143,18 @@ def minimax_coefficients(radius: float, degree: int, *, iterations: int = 400) -
     """
     radius = positive_float("radius", radius)
     degree = positive_int("degree", degree, minimum=0)
+    return _minimax_coefficients(radius, degree, iterations=iterations)
+
+
+def _minimax_coefficients(radius: float, degree: int, *, iterations: int = 400) -> np.ndarray:
+    """:func:`minimax_coefficients`, called with checked arguments."""
     m = max(200, 40 * (degree + 1))
     u = np.concatenate([[-1.0], np.cos(np.pi * (np.arange(m) + 0.5) / m), [1.0]])  # (M,)
     t = radius * u  # (M,)
     design = cheb.chebvander(u, degree) * np.exp(-t)[:, None]  # (M, g+1): T_j(u) e^{-t}
     weights = np.full(u.shape, 1.0 / u.size)  # (M,)
-    best, best_err, stalled = None, np.inf, 0
+    best: np.ndarray | None = None
+    best_err, stalled = np.inf, 0
     for _ in range(iterations):
         root_w = np.sqrt(weights)  # (M,)
         a, *_ = np.linalg.lstsq(design * root_w[:, None], root_w, rcond=None)  # (g+1,)
@@ -157,7 +167,8 @@ def minimax_coefficients(radius: float, degree: int, *, iterations: int = 400) -
             break
         weights = weights * err
         weights /= weights.sum()
-    return _chebyshev_to_monomial(best, radius)
+    # best is None only when no iteration ran (iterations < 1); numpy then raises, as it did
+    return _chebyshev_to_monomial(best, radius)  # type: ignore[arg-type]
 
 
 def chebyshev_coefficients(radius: float, degree: int) -> np.ndarray:
@@ -170,7 +181,13 @@ def chebyshev_coefficients(radius: float, degree: int) -> np.ndarray:
     """
     radius = positive_float("radius", radius)
     degree = positive_int("degree", degree, minimum=0)
-    a = cheb.chebinterpolate(lambda u: np.exp(radius * u), degree)  # (g+1,)
+    return _chebyshev_coefficients(radius, degree)
+
+
+def _chebyshev_coefficients(radius: float, degree: int) -> np.ndarray:
+    """:func:`chebyshev_coefficients`, called with checked arguments."""
+    # numpy's stub types func as returning a scalar; it is called with the array of points
+    a = cheb.chebinterpolate(lambda u: np.exp(radius * u), degree)  # type: ignore[type-var]
     return _chebyshev_to_monomial(a, radius)
 
 
@@ -181,7 +198,11 @@ def taylor_coefficients(degree: int) -> np.ndarray:
     >>> taylor_coefficients(2).tolist()
     [1.0, 1.0, 0.5]
     """
-    degree = positive_int("degree", degree, minimum=0)
+    return _taylor_coefficients(positive_int("degree", degree, minimum=0))
+
+
+def _taylor_coefficients(degree: int) -> np.ndarray:
+    """:func:`taylor_coefficients`, called with a checked ``degree >= 0``."""
     return np.array([1.0 / math.factorial(j) for j in range(degree + 1)])
 
 
@@ -193,6 +214,15 @@ def coefficients(method: str, radius: float, degree: int) -> np.ndarray:
     if method == "chebyshev":
         return chebyshev_coefficients(radius, degree)
     return taylor_coefficients(degree)
+
+
+def _coefficients(method: str, radius: float, degree: int) -> np.ndarray:
+    """:func:`coefficients`, called with checked arguments."""
+    if method == "minimax":
+        return _minimax_coefficients(radius, degree)
+    if method == "chebyshev":
+        return _chebyshev_coefficients(radius, degree)
+    return _taylor_coefficients(degree)
 
 
 def certify_relative_error(
@@ -207,6 +237,13 @@ def certify_relative_error(
     """
     radius = positive_float("radius", radius)
     cells = positive_int("cells", cells)
+    return _certify_relative_error(coeffs, radius, cells=cells)
+
+
+def _certify_relative_error(
+    coeffs: np.ndarray, radius: float, *, cells: int = CERTIFICATE_CELLS
+) -> float:
+    """:func:`certify_relative_error`, called with checked arguments."""
     c = np.asarray(coeffs, dtype=np.float64)  # (g+1,)
     t = np.linspace(-radius, radius, cells + 1)  # (N+1,)
     h = 2.0 * radius / cells
@@ -250,17 +287,17 @@ def rounding_allowance(coeffs: np.ndarray, radius: float) -> float:
 @functools.lru_cache(maxsize=256)
 def _fit_exp_cached(radius: float, eps: float, method: str, max_degree: int) -> ExpFit:
     for degree in range(max_degree + 1):
-        c = coefficients(method, radius, degree)
+        c = _coefficients(method, radius, degree)
         if rounding_allowance(c, radius) > eps:
             raise FastAttentionRefused(
                 f"eps: float64 rounding alone (about u·e^(2R)) exceeds eps = {eps} on "
                 f"[-{radius}, {radius}] at degree {degree}; a certified fit needs a larger eps "
                 f"or a smaller R (no fit certifies beyond R = "
-                f"{largest_certifiable_radius(eps):.6g} at this eps)"
+                f"{_largest_certifiable_radius(eps):.6g} at this eps)"
             )
-        certified = certify_relative_error(c, radius)
+        certified = _certify_relative_error(c, radius)
         if eps < certified < 2 * eps:  # borderline: the cell term may be loose, refine once
-            certified = certify_relative_error(c, radius, cells=REFINED_CELLS)
+            certified = _certify_relative_error(c, radius, cells=REFINED_CELLS)
         if certified <= eps:
             return ExpFit(degree, tuple(float(x) for x in c), certified, radius, eps, method)
     raise FastAttentionRefused(
@@ -289,7 +326,13 @@ def fit_exp(
     eps = open_unit_interval("eps", eps)
     method = check_method(method)
     max_degree = positive_int("max_degree", max_degree, minimum=0)
-    limit = largest_certifiable_radius(eps)
+    return _fit_exp(radius, eps, method, max_degree)
+
+
+def _fit_exp(radius: float, eps: float, method: str, max_degree: int = MAX_DEGREE) -> ExpFit:
+    """:func:`fit_exp`, called with checked arguments (still refusing a radius above
+    :func:`largest_certifiable_radius` before any linear algebra)."""
+    limit = _largest_certifiable_radius(eps)
     if radius > limit:
         raise FastAttentionRefused(
             f"radius: no float64 fit of relative error eps = {eps:.3g} can be certified on "

@@ -24,34 +24,35 @@ from dataclasses import dataclass
 import numpy as np
 
 from reference._validation import as_array, open_unit_interval, positive_float
+from reference.efficiency.certificate import (
+    _certified_output_bound,
+    centred_values,
+    rounding_bound,
+    rounding_relative,
+)
 from reference.efficiency.features import FeatureMap
+from reference.efficiency.planning import max_row_norm
 from reference.efficiency.polyfit import (
     UNIT_ROUNDOFF,
     ExpFit,
     FastAttentionRefused,
+    _fit_exp,
     check_method,
-    fit_exp,
 )
-from reference.efficiency.polynomial import (
-    apply_summary,
-    centred_values,
-    certified_output_bound,
-    key_summary,
-    max_row_norm,
-    rounding_bound,
-    rounding_relative,
-)
+from reference.efficiency.polynomial import apply_summary, key_summary
 from reference.model.attention import attention
 from reference.model.prompt_tuning import (
-    check_inputs,
+    _check_inputs,
+    _check_prompt,
     check_model,
-    check_prompt,
     head_loss_and_grad,
 )
 from reference.model.transformer import Transformer, stack_backward, stack_forward
 
 #: The public API (the projection helpers are the caches' steps, called with a checked model and
-#: inputs).
+#: inputs). The caches check their arguments once; the prompt's and inputs' keys and values are
+#: computed, so their features are still checked on the way (FeatureMap.raw: a model that
+#: overflows float64 is refused there).
 __all__ = ["CachedForward", "ExactPromptCache", "InputBlockCache", "PolynomialPromptCache"]
 
 
@@ -108,7 +109,9 @@ def input_projections(
 
 
 def _as_batch(model: Transformer, x: object) -> tuple[np.ndarray, bool]:
-    arr = check_inputs(model, "x", x)
+    """Inputs ``x`` checked against a checked ``model``, as a batch, and whether it was one
+    sequence."""
+    arr = _check_inputs(model, "x", x)
     return (arr[None], True) if arr.ndim == 2 else (arr, False)
 
 
@@ -134,7 +137,7 @@ class ExactPromptCache:
     @classmethod
     def build(cls, model: Transformer, prompt: np.ndarray) -> ExactPromptCache:
         model = check_model(model)
-        k_p, v_p = _prompt_keys_values(model, check_prompt(model, prompt))
+        k_p, v_p = _prompt_keys_values(model, _check_prompt(model, prompt))
         return cls(model, k_p, v_p)
 
     def _attend(self, q: np.ndarray, k_x: np.ndarray, v_x: np.ndarray) -> np.ndarray:
@@ -220,14 +223,14 @@ class PolynomialPromptCache:
         fit_method: str = "minimax",
     ) -> PolynomialPromptCache:
         model = check_model(model)
-        p = check_prompt(model, prompt)
+        p = _check_prompt(model, prompt)
         if p.dtype == object:
             raise TypeError("prompt: expected float32 or float64, got object (mpmath)")
         eps = open_unit_interval("eps", eps)
         radius = positive_float("radius", radius)
         k_p, v_p = _prompt_keys_values(model, p)
         scale = model.attn.scale
-        fit = fit_exp(radius, eps, check_method(fit_method, "fit_method"))
+        fit = _fit_exp(radius, eps, check_method(fit_method, "fit_method"))
         features = FeatureMap.build(fit.coeffs, dim=k_p.shape[1], scale=scale)
         shifted, center = centred_values(v_p)[:2]
         try:
@@ -288,7 +291,7 @@ class PolynomialPromptCache:
             )  # (dv,)
             half = np.maximum(half_p, np.abs(shifted).max(axis=0)) * (1 + 2 * UNIT_ROUNDOFF)
             spread = spread * (1 + 2 * UNIT_ROUNDOFF)
-            approx_b = certified_output_bound(self.fit.certified_error, spread)  # (dv,)
+            approx_b = _certified_output_bound(self.fit.certified_error, spread)  # (dv,)
             round_b = rounding_bound(relative, half, c)  # (dv,)
             total = max(total, float((approx_b + round_b).max()))
             rounding = max(rounding, float(round_b.max()))
@@ -344,7 +347,7 @@ class InputBlockCache:
     def loss_and_grad(self, prompt: np.ndarray) -> tuple[float, np.ndarray]:
         """Same as ``prompt_loss_and_grad(model, prompt, xs, ys)`` in ``O(B·L·Lp·d)``."""
         model, attn = self.model, self.model.attn
-        p = check_prompt(model, prompt).astype(np.float64)
+        p = _check_prompt(model, prompt).astype(np.float64)
         h, pre_in = stack_forward(model.ffn_in, p)  # (Lp, D)
         k_p, v_p = h @ attn.w_k, h @ attn.w_v  # (Lp, dk), (Lp, dv)
         logits_p = (self.q @ k_p.T) * attn.scale  # (B, L, Lp)

@@ -35,7 +35,12 @@ def resolve_scale(scale: object, d: int) -> float:
     >>> resolve_scale("alman-song", 8)
     0.125
     """
-    d = positive_int("d", d, minimum=0)
+    return _resolve_scale(scale, positive_int("d", d, minimum=0))
+
+
+def _resolve_scale(scale: object, d: int) -> float:
+    """:func:`resolve_scale` for a checked key width ``d >= 0`` (e.g. a shape); checks
+    ``scale``, the caller's argument."""
     if isinstance(scale, str):
         if scale not in SCALE_CONVENTIONS:
             raise ValueError(
@@ -114,7 +119,7 @@ def attention(
     """
 
     q, k, v = check_qkv(q, k, v, allow_object=True, batched=True)
-    scale = resolve_scale(scale, q.shape[-1])
+    scale = _resolve_scale(scale, q.shape[-1])
     chunk_elements = positive_int("chunk_elements", chunk_elements)
     return _attention_unchecked(q, k, v, scale, chunk_elements)
 

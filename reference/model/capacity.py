@@ -21,7 +21,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from reference._validation import as_array, check_rng, positive_float, positive_int
-from reference.model.prompt_tuning import check_inputs, check_model, check_prompt, prompt_forward
+from reference.model.prompt_tuning import (
+    _check_inputs,
+    _check_prompt,
+    check_model,
+    prompt_forward,
+)
 from reference.model.training import init_prompt_normal, train_prompt
 from reference.model.transformer import Transformer
 
@@ -129,7 +134,7 @@ def gradient_capacity(
     1
     """
     model = check_model(model)
-    xs = check_inputs(model, "xs", xs)
+    xs = _check_inputs(model, "xs", xs)
     if xs.ndim != 3:
         raise ValueError(f"xs: expected a batch (N, L, d), got shape {xs.shape}")
     ys = as_array("ys", ys, ndim=3)
@@ -357,11 +362,11 @@ def permutation_defect(
     True
     """
     model = check_model(model)
-    x = check_inputs(model, "x", x)
+    x = _check_inputs(model, "x", x)
     if x.ndim != 2:
         raise ValueError(f"x: expected one sequence (L, d), got shape {x.shape}")
     perm = _check_permutation(permutation, x.shape[0])
-    check_prompt(model, prompt)
+    _check_prompt(model, prompt)
     out = prompt_forward(model, prompt, x)  # (L, d)
     out_perm = prompt_forward(model, prompt, x[perm])  # (L, d)
     return float(np.abs(out_perm - out[perm]).max())
@@ -397,7 +402,7 @@ def trained_losses(
     True
     """
     model = check_model(model)
-    xs = check_inputs(model, "xs", xs)
+    xs = _check_inputs(model, "xs", xs)
     ys = as_array("ys", ys, ndim=(2, 3))
     if ys.shape != xs.shape:
         raise ValueError(f"ys: expected the shape of xs {xs.shape}, got {ys.shape}")

@@ -23,8 +23,20 @@ def check_model(model: object) -> Transformer:
 
 
 def check_prompt(model: Transformer, prompt: object) -> np.ndarray:
-    """Validate a prompt ``(Lp, D)`` against ``model`` and return it as an array."""
-    model = check_model(model)
+    """Validate a prompt ``(Lp, D)`` against ``model`` and return it as an array.
+
+    >>> import numpy as np
+    >>> from reference.model.transformer import Transformer
+    >>> from reference.model.prompt_tuning import check_prompt
+    >>> model = Transformer.random(2, rng=np.random.default_rng(0), width=4)
+    >>> check_prompt(model, [[0.0] * 4]).shape
+    (1, 4)
+    """
+    return _check_prompt(check_model(model), prompt)
+
+
+def _check_prompt(model: Transformer, prompt: object) -> np.ndarray:
+    """:func:`check_prompt`, called with a checked ``model``."""
     p = as_array("prompt", prompt, ndim=2, allow_object=True)
     check_dim("prompt", p, 1, model.width, "model width D (model.width)")
     return p
@@ -33,10 +45,23 @@ def check_prompt(model: Transformer, prompt: object) -> np.ndarray:
 def check_inputs(model: Transformer, name: str, x: object) -> np.ndarray:
     """Validate input sequences ``(L, d)`` or ``(batch, L, d)`` against ``model``: the one check
     of inputs shared by the exact, cached and low-rank gradients and the capacity functions
-    (an empty batch is refused here, before any mean over it divides by zero)."""
+    (an empty batch is refused here, before any mean over it divides by zero).
+
+    >>> import numpy as np
+    >>> from reference.model.transformer import Transformer
+    >>> from reference.model.prompt_tuning import check_inputs
+    >>> model = Transformer.random(2, rng=np.random.default_rng(0), width=4)
+    >>> check_inputs(model, "xs", np.zeros((3, 5, 2))).shape
+    (3, 5, 2)
+    """
     model = check_model(model)
     if not isinstance(name, str):
         raise TypeError(f"name: expected the argument's name (a str), got {type(name).__name__}")
+    return _check_inputs(model, name, x)
+
+
+def _check_inputs(model: Transformer, name: str, x: object) -> np.ndarray:
+    """:func:`check_inputs`, called with a checked ``model`` and ``name`` (a str)."""
     arr = as_array(name, x, ndim=(2, 3), allow_object=True)
     if arr.ndim == 3 and arr.shape[0] == 0:
         raise ValueError(
@@ -93,8 +118,8 @@ def prompt_forward(model: Transformer, prompt: np.ndarray, x: np.ndarray) -> np.
     (5, 2)
     """
     model = check_model(model)
-    p = check_prompt(model, prompt)
-    x = check_inputs(model, "x", x)
+    p = _check_prompt(model, prompt)
+    x = _check_inputs(model, "x", x)
     with np.errstate(over="ignore", invalid="ignore"):
         z = attended_sequence(model, p, x)  # (..., n, D)
         out = model.forward_unchecked(z, slice(p.shape[0], None)) @ model.readout  # (..., L, d)
@@ -136,13 +161,28 @@ def prompt_loss_and_grad(
     (2, 3)
     """
     model = check_model(model)
-    p = check_prompt(model, prompt)
-    xs = check_inputs(model, "xs", xs)
+    p = _check_prompt(model, prompt)
+    xs, ys = _check_examples(model, xs, ys)
+    return _prompt_loss_and_grad(model, p, xs, ys)
+
+
+def _check_examples(model: Transformer, xs: object, ys: object) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs ``xs`` and targets ``ys`` of the same shape, checked against a checked ``model``,
+    as batches ``(B, L, d)``."""
+    xs = _check_inputs(model, "xs", xs)
     ys = as_array("ys", ys, ndim=(2, 3), allow_object=True)
     if ys.shape != xs.shape:
         raise ValueError(f"ys: expected the shape of xs {xs.shape}, got {ys.shape}")
     if xs.ndim == 2:
         xs, ys = xs[None], ys[None]  # (B, L, d)
+    return xs, ys
+
+
+def _prompt_loss_and_grad(
+    model: Transformer, p: np.ndarray, xs: np.ndarray, ys: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """:func:`prompt_loss_and_grad`, called with checked arguments (batches ``(B, L, d)``);
+    refuses a loss or gradient that overflowed (:class:`NumericalOverflow`)."""
     with np.errstate(over="ignore", invalid="ignore"):
         loss, grad = _loss_and_grad(model, p, xs, ys)
     check_finite_result(grad, "the loss gradient", xs=xs, ys=ys, prompt=p)

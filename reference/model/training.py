@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
@@ -16,7 +17,13 @@ from reference._validation import (
     positive_int,
     real_float,
 )
-from reference.model.prompt_tuning import check_inputs, check_model, prompt_loss_and_grad
+from reference.model.prompt_tuning import (
+    _check_examples,
+    _check_inputs,
+    _check_prompt,
+    _prompt_loss_and_grad,
+    check_model,
+)
 from reference.model.transformer import Transformer
 
 __all__ = [
@@ -67,7 +74,7 @@ def init_prompt_from_inputs(
     model = check_model(model)
     length = positive_int("length", length, minimum=0, maximum=MAX_ELEMENTS)
     check_elements("length", length * model.width, "prompt entries")
-    xs = check_inputs(model, "xs", xs)
+    xs = _check_inputs(model, "xs", xs)
     tokens = xs.reshape(-1, model.d) @ model.embed  # (B*L, D), no positional encoding
     idx = as_rng(rng).integers(0, tokens.shape[0], size=length)
     return tokens[idx].astype(np.float64)
@@ -82,15 +89,17 @@ def check_betas(betas: object) -> tuple[float, float]:
     (0.9, 0.5)
     """
     try:
-        b1, b2 = betas  # type: ignore[misc]
+        b1, b2 = cast(tuple[object, object], betas)  # unpacking refuses anything but a pair
     except TypeError:
         raise TypeError(f"betas: expected a pair of numbers in [0, 1), got {betas!r}") from None
     except ValueError:
         raise ValueError(f"betas: expected a pair of numbers in [0, 1), got {betas!r}") from None
-    pair = tuple(real_float(f"betas[{i}]", b, "a number in [0, 1)") for i, b in enumerate((b1, b2)))
-    if not all(0.0 <= b < 1.0 for b in pair):
+    first, second = (
+        real_float(f"betas[{i}]", b, "a number in [0, 1)") for i, b in enumerate((b1, b2))
+    )
+    if not all(0.0 <= b < 1.0 for b in (first, second)):
         raise ValueError(f"betas: expected two numbers in [0, 1), got {betas!r}")
-    return pair  # type: ignore[return-value]
+    return first, second
 
 
 @dataclass
@@ -144,6 +153,8 @@ def train_prompt(
     min_improvement = positive_float("min_improvement", min_improvement, allow_zero=True)
     adam_eps = positive_float("adam_eps", adam_eps)
     b1, b2 = check_betas(betas)
+    _check_prompt(model, p)  # the checks of prompt_loss_and_grad, made once for every step
+    xs, ys = _check_examples(model, xs, ys)
     m1 = np.zeros_like(p)  # (Lp, D)
     m2 = np.zeros_like(p)  # (Lp, D)
     best_p, best_loss, since_best = p.copy(), np.inf, 0
@@ -152,7 +163,7 @@ def train_prompt(
     step = 0
     for step in range(1, max_steps + 1):
         try:
-            loss, grad = prompt_loss_and_grad(model, p, xs, ys)
+            loss, grad = _prompt_loss_and_grad(model, p, xs, ys)
         except NumericalOverflow as exc:
             if step == 1:
                 raise

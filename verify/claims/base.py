@@ -1,8 +1,10 @@
 """The interface every claim of the report implements.
 
-A claim module in :mod:`verify.claims` defines a function ``run(ctx: ClaimContext) -> ClaimResult``
-decorated with :func:`register`. The report discovers the modules automatically, so adding a claim
-is adding one module (see docs/adding-a-claim.md).
+A claim is a package ``verify/claims/<name>/``: its ``claim`` module defines a function
+``run(ctx: ClaimContext) -> ClaimResult`` decorated with :func:`register`, and its ``guide``
+module the report's reading guide ``GUIDE = ClaimGuide(docs=..., shows=...)``. The report
+discovers the packages automatically, so adding a claim is adding one folder (see
+docs/adding-a-claim.md).
 """
 
 from __future__ import annotations
@@ -78,8 +80,9 @@ class CheckResult:
         kind: str | None = None,
         **details: Any,
     ) -> CheckResult:
-        """The check of a :func:`verify.claims.properties.run_property` outcome: the ratio is kept as
-        measured (``inf`` included), and is ``None`` only for an exact property that held.
+        """The check of a :func:`verify.claims.properties.run_property` outcome: the ratio is
+        kept as measured (``inf`` included), and is ``None`` only for an exact property that
+        held.
 
         >>> import math
         >>> from verify.claims.base import CheckResult
@@ -183,6 +186,20 @@ class Claim:
     title: str
     run: Callable[[ClaimContext], ClaimResult]
     order: int = 100
+
+
+@dataclass(frozen=True)
+class ClaimGuide:
+    """``docs``: the page (and anchor) under ``docs/``; ``shows``: what the claim's results
+    show a reader, and what they do not.
+
+    >>> from verify.claims.base import ClaimGuide
+    >>> ClaimGuide(docs="capacity.md", shows="What the results show.").docs
+    'capacity.md'
+    """
+
+    docs: str
+    shows: str
 
 
 REGISTRY: dict[str, Claim] = {}

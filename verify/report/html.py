@@ -18,7 +18,7 @@ import base64
 import html
 import io
 import re
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from markdown_it import MarkdownIt
 
@@ -143,6 +143,11 @@ def _add_heading_ids(body: str) -> str:
     return re.sub(r"<h([1-6])>(.*?)</h\1>", add, body)
 
 
+def _keep_source(source: str, match: re.Match[str]) -> str:
+    """The attribute text before a formula's placeholder, then the formula as LaTeX source."""
+    return match.group(1) + html.escape(f"${source}$", quote=True)
+
+
 def render_html(markdown: str, *, title: str) -> str:
     """A complete HTML page of ``markdown`` (tables on, raw HTML passed through)."""
     text, formulas = _protect_math(markdown)
@@ -151,9 +156,7 @@ def render_html(markdown: str, *, title: str) -> str:
         placeholder = _PLACEHOLDER.format(index)
         # inside an attribute (an image's alt text) a formula stays LaTeX source
         body = re.sub(
-            rf'(\s(?:alt|title)="[^"]*?){placeholder}',
-            lambda m, s=source: m.group(1) + html.escape(f"${s}$", quote=True),
-            body,
+            rf'(\s(?:alt|title)="[^"]*?){placeholder}', partial(_keep_source, source), body
         )
         body = body.replace(f"<p>{placeholder}</p>", element).replace(placeholder, element)
     return (

@@ -1,4 +1,5 @@
-"""Screenshot a report's index.html in headless Chromium: ``python -m verify.report.screenshot report/``.
+"""Screenshot a report's index.html in headless Chromium:
+``python -m verify.report.screenshot report/``.
 
 A documented manual check (docs/report.md, "Looking at the HTML report"), never part of CI:
 it exits 0 with a one-line "skipped" message when no Chromium is installed. Chromium runs

@@ -69,10 +69,12 @@ def write_summary_figure(path: Path, results: dict[str, Any]) -> bool:
     for ax, (entry, points) in zip(axes[:, 0], panels, strict=True):
         ax.axvspan(1.0, top, color="#f6d5d5", zorder=0)
         ax.axvline(1.0, color="black", lw=1.2, zorder=1)
-        for row, (_name, kind, ratio, passed) in enumerate(points):
+        for row, (check_name, kind, ratio, passed) in enumerate(points):
             colour = "#2b7bba" if passed else "#c62828"
             if kind == "exact" and ratio is None:
                 ax.plot(1.0, row, "s", ms=8, mfc="white", mec=colour, mew=2, zorder=3)
+            elif ratio is None:  # only an exact check may lack a ratio
+                raise TypeError(f"{kind} check {check_name!r} has no worst ratio to draw")
             else:
                 x = min(max(ratio, FLOOR), top) if math.isfinite(ratio) else top
                 marker = "<" if ratio < FLOOR else ">" if x >= top else "o"

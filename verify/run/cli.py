@@ -18,15 +18,10 @@ from pathlib import Path
 
 from rich.console import Console
 
-from verify.report.writer import (
-    EXIT_CLAIM_ERROR,
-    EXIT_OK,
-    EXIT_USAGE,
-    generate_report,
-    print_summary,
-)
+from verify.report.writer import print_summary
 from verify.run.executors import ExecutorError, parse_executor_spec
 from verify.run.interrupts import ExecutorLost, Interrupted, exit_code_for_signal, handle_signals
+from verify.run.runner import EXIT_CLAIM_ERROR, EXIT_OK, EXIT_USAGE, generate_report
 from verify.run.staging import ReportError, check_out
 
 

@@ -15,8 +15,8 @@ within ``connect_timeout`` seconds (a raw-socket probe reads the scheduler's han
 ``distributed`` is involved, whose own handshake read has no timeout). A scheduler lost mid-run,
 or a local pool whose worker died, raises :class:`ExecutorLost` from ``map`` within
 ``lost_grace`` seconds. Local pool workers die with the main process
-(:func:`verify.run.interrupts.worker_initializer`), and leaving :func:`open_executor` by an exception
-(Ctrl-C, SIGTERM) terminates them instead of waiting for their tasks.
+(:func:`verify.run.interrupts.worker_initializer`), and leaving :func:`open_executor` by an
+exception (Ctrl-C, SIGTERM) terminates them instead of waiting for their tasks.
 
 >>> from verify.run.executors import open_executor
 >>> with open_executor("serial") as ex:
@@ -118,6 +118,7 @@ def open_executor(
         with _local_pool(workers) as pool:
             yield pool
     else:
+        assert address is not None  # parse_executor_spec gives every dask spec its address
         with _dask_client(address, connect_timeout) as client:
             executor = DaskExecutor(client, address, lost_grace=lost_grace)
             try:
@@ -161,7 +162,9 @@ def _local_pool(workers: int | None) -> Iterator[LocalPool]:
         initargs=(os.getpid(),),
     )
     try:
-        for _ in range(pool._max_workers):  # start the workers now, while claims run in-process
+        # start the workers now, while claims run in-process (``_max_workers``: the pool's
+        # resolved worker count, private and not in the stubs)
+        for _ in range(pool._max_workers):  # type: ignore[attr-defined]
             pool.submit(int)
         yield pool
     except BaseException:
@@ -340,7 +343,7 @@ def _isolate_dask_randomness() -> None:
         if name.split(".")[0] in ("dask", "distributed") and getattr(module, "random", None) is (
             random
         ):
-            module.random = private
+            module.random = private  # type: ignore[attr-defined]  # its own global, seen above
 
 
 @functools.cache

@@ -237,7 +237,8 @@ class PackingTarget:
 
 def cell_centre_packing(eps: float, lipschitz: float, k: int) -> tuple[float, ...]:
     """Packing centres at every ``r``-th cell centre ``(j + 1/2)/K`` of a ``K``-grid,
-    ``r = ceil(4 eps K / C)`` (from :data:`verify.claims.capacity.bounds.cell_centre_packing_stride`).
+    ``r = ceil(4 eps K / C)`` (from
+    :data:`verify.claims.capacity.bounds.cell_centre_packing_stride`).
 
     >>> from verify.claims.capacity.strategies import cell_centre_packing
     >>> cell_centre_packing(0.125, 1.0, 8)

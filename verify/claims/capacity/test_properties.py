@@ -14,12 +14,8 @@ import numpy as np
 from hypothesis import strategies as st
 
 from verify.claims.capacity import bounds as cap
-from verify.claims.capacity.checks import (
-    construction_observations,
-    lipschitz_pair_check,
-    packing_check,
-    permutation_check,
-)
+from verify.claims.capacity.checks import lipschitz_pair_check, packing_check, permutation_check
+from verify.claims.capacity.constructions import construction_observations
 from verify.claims.capacity.strategies import (
     ConstructionCase,
     PackingCase,
@@ -51,6 +47,7 @@ def test_planted_prompt_lipschitz_bound_too_small_is_caught() -> None:
         max_examples=EXAMPLES,
     )
     assert not out.passed
+    assert out.counterexample is not None
     assert "exceeds bound" in out.counterexample
 
 
@@ -65,6 +62,7 @@ def test_planted_packing_constant_too_small_is_caught() -> None:
         "planted packing", packing_cases(), packing_check(0.5), max_examples=EXAMPLES
     )
     assert not out.passed
+    assert out.counterexample is not None
     assert "Lipschitz" in out.counterexample
 
 
@@ -136,6 +134,7 @@ def test_planted_construction_missing_a_row_is_caught() -> None:
         "planted memorization count", cheap, construction_observations(drop_row=0), max_examples=3
     )
     assert not out.passed
+    assert out.counterexample is not None
     assert "rows - formula" in out.counterexample
 
 
@@ -145,4 +144,5 @@ def test_planted_prompt_for_the_wrong_target_is_caught() -> None:
         "planted wrong target", cheap, construction_observations(wrong_target=True), max_examples=3
     )
     assert not out.passed
+    assert out.counterexample is not None
     assert "memorization error" in out.counterexample

@@ -19,7 +19,7 @@ import numpy as np
 import sympy as sp
 
 from reference._validation import positive_int
-from reference.efficiency.polynomial import EXP_COST
+from reference.efficiency.planning import EXP_COST
 
 # ---------------------------------------------------------------- symbols
 d, g = sp.symbols("d g", integer=True, positive=True)  # key width, polynomial degree

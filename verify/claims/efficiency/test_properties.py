@@ -7,10 +7,20 @@ deliberately broken implementation to the same check and asserts the property re
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 from hypothesis import settings
+from hypothesis import strategies as st
 
 from verify.claims.efficiency import checks
+from verify.claims.efficiency.degrees import (
+    check_degree_minimal,
+    check_degree_monotone,
+    degree_one_too_high,
+    degree_with_offset_bug,
+)
 from verify.claims.efficiency.strategies import (
     EPSILON_GRID,
     RADIUS_GRID,
@@ -21,17 +31,18 @@ from verify.claims.efficiency.strategies import (
     prompt_cache_cases,
     tight_case,
 )
-from verify.claims.properties import run_property
+from verify.claims.properties import Observation, run_property
 
 
 def _examples() -> int:
     return settings().max_examples
 
 
-PROPERTIES = {
+Check = Callable[[Any], Observation | list[Observation]]
+PROPERTIES: dict[str, tuple[Callable[[], st.SearchStrategy[Any]], Check]] = {
     "factorization": (lambda: attention_cases(max_rows=32), checks.check_factorization),
     "fast_attention_error": (fast_attention_cases, checks.check_fast_attention),
-    "degree_monotone": (fit_pairs, checks.check_degree_monotone),
+    "degree_monotone": (fit_pairs, check_degree_monotone),
     "prompt_cache_agrees": (prompt_cache_cases, checks.check_prompt_cache),
     "low_rank_gradient": (attention_cases, checks.check_low_rank_grad),
 }
@@ -46,9 +57,7 @@ PLANTS = {
     "fast_attention_understated_fit": lambda c: checks.check_fast_attention(
         c, attend=checks.understated_fit_attention
     ),
-    "degree_monotone": lambda c: checks.check_degree_monotone(
-        c, degree=checks.degree_with_offset_bug
-    ),
+    "degree_monotone": lambda c: check_degree_monotone(c, degree=degree_with_offset_bug),
     "prompt_cache_agrees": lambda c: checks.check_prompt_cache(c, build=checks.build_stale_cache),
     "prompt_cache_inflated_bound": lambda c: checks.check_prompt_cache(
         c, build=checks.build_inflated_bound_cache
@@ -115,21 +124,22 @@ def test_near_rank_budget_cases_hold() -> None:
 
 
 def test_degree_is_minimal_against_the_mpmath_lower_bound() -> None:
-    obs = [checks.check_degree_minimal(r, 1e-3) for r in (0.5, 2.0)]
+    obs = [check_degree_minimal(r, 1e-3) for r in (0.5, 2.0)]
     assert all(o.holds for o in obs)
 
 
 def test_planted_degree_one_too_high_is_caught() -> None:
-    obs = checks.check_degree_minimal(2.0, 1e-3, degree=checks.degree_one_too_high)
+    obs = check_degree_minimal(2.0, 1e-3, degree=degree_one_too_high)
     assert not obs.holds
 
 
 def test_planted_halved_degrees_break_the_rank_asymptotics() -> None:
-    from verify.claims.efficiency import claim
+    from verify.claims.efficiency.report_checks import degree_halved, rank_asymptotics_check
 
-    assert claim._asymptotic_check().passed
-    planted = claim._asymptotic_check(claim.degree_halved)
-    assert not planted.passed and planted.worst_ratio > 1.0
+    assert rank_asymptotics_check().passed
+    planted = rank_asymptotics_check(degree_halved)
+    assert not planted.passed
+    assert planted.worst_ratio is not None and planted.worst_ratio > 1.0
 
 
 def test_planted_sweep_error_is_caught() -> None:

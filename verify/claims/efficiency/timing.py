@@ -19,7 +19,8 @@ import numpy as np
 
 from reference import attention
 from reference.efficiency.fast_gradient import exact_key_value_grad, low_rank_key_value_grad
-from reference.efficiency.polynomial import fast_attention, plan
+from reference.efficiency.planning import plan
+from reference.efficiency.polynomial import fast_attention
 from reference.efficiency.prompt_cache import ExactPromptCache, PolynomialPromptCache
 
 DIM = 8  # key and value width of the sweeps (theory.md §5: d = 8)
@@ -159,6 +160,7 @@ def time_prompt_inference(
     model, prompt, xs, needed = prompt_setup(prompt_length)
     if needed > radius:
         raise ValueError(f"radius: the setup needs {needed:.4g} > {radius}")
+    run: Callable[[], object]
     if method == "polynomial_cached":
         cache = PolynomialPromptCache.build(model, prompt, eps=1e-3, radius=radius)
         run = lambda: cache.forward(xs)  # noqa: E731

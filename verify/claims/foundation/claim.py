@@ -14,10 +14,12 @@ tolerances; error versus input mass.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import sympy as sp
+from hypothesis import strategies as st
 
 from reference import Transformer
 from verify.claims.base import CheckResult, ClaimContext, ClaimResult, FigureResult, register
@@ -82,7 +84,8 @@ def sweep_point(
     item: tuple[float, int, int], weights_fn: WeightsFn = model_weights
 ) -> dict[str, float]:
     """Errors of the three checks and the mean input mass ``1 - a`` for one sweep case
-    (``weights_fn``: the attention weights under test, as in :mod:`verify.claims.foundation.identities`)."""
+    (``weights_fn``: the attention weights under test, as in
+    :mod:`verify.claims.foundation.identities`)."""
     prompt_scale, prompt_length, seed = item
     case = sweep_case(prompt_scale, prompt_length, seed)
     h = attention_input(case.model, case.prompt, case.xs)  # (B, n, D)
@@ -101,7 +104,8 @@ def sweep_point(
 def _sweep_counterexample(failure: tuple[dict[str, float], Observation]) -> str:
     row, obs = failure
     return (
-        f"{obs.label} = {obs.error:.6g} > {obs.bound:g} for verify.claims.foundation.claim.sweep_case("
+        f"{obs.label} = {obs.error:.6g} > {obs.bound:g} for "
+        "verify.claims.foundation.claim.sweep_case("
         f"{row['prompt_scale']}, {row['prompt_length']}, {row['seed']})"
     )
 
@@ -295,6 +299,12 @@ def _mass_figure(path: Path, rows: list[dict[str, float]]) -> None:
     save_figure(fig, path)
 
 
+#: One property of :func:`run`: name, statement, LaTeX, strategy, check, examples, tolerance.
+_PropertyRun = tuple[
+    str, str, str, st.SearchStrategy[PromptCase], Callable[[PromptCase], Observation], int, float
+]
+
+
 @register(NAME, "Exact identities of prompt attention and the exact prompt gradient", order=10)
 def run(ctx: ClaimContext) -> ClaimResult:
     """Run every check of the claim with sizes for ``ctx.mode``; write two figures."""
@@ -319,7 +329,7 @@ def run(ctx: ClaimContext) -> ClaimResult:
     identity_examples = ctx.pick(12, 1000, 5000)
     gradient_examples = ctx.pick(6, 400, 2000)
     identity_latex = _tolerance_latex("rel. error", IDENTITY_TOLERANCE)
-    properties = [
+    properties: list[_PropertyRun] = [
         (
             "relative pattern invariance",
             "Weights over input rows with the prompt = weights without it x (1 - a_i).",

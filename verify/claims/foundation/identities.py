@@ -1,8 +1,8 @@
 """The exact identities of theory.md §2 and the prompt gradient, as reusable checks.
 
 Each check takes a :class:`verify.claims.strategies.PromptCase` and returns an
-:class:`verify.claims.properties.Observation` (a relative error and its tolerance), so the same function
-serves a pytest property, the report's ``foundation`` claim and a sweep:
+:class:`verify.claims.properties.Observation` (a relative error and its tolerance), so the same
+function serves a pytest property, the report's ``foundation`` claim and a sweep:
 
 * :func:`check_relative_pattern` — row ``i``'s weights over the input rows *with* the prompt equal
   its weights *without* the prompt times ``1 − a_i`` (``a_i``: its total weight on the prompt);
@@ -23,7 +23,8 @@ kernel passes it. :func:`check_bias_only` computes the prompt average with ``sof
 prompt keys at the model's scale, independently of ``weights_fn``: it is the check that pins the
 kernel to ``exp(scale·q·k)``, and it catches :func:`softplus_kernel_weights`.
 
->>> from verify.claims.foundation.identities import check_bias_only, check_gradient, check_relative_pattern
+>>> from verify.claims.foundation.identities import check_bias_only, check_gradient
+>>> from verify.claims.foundation.identities import check_relative_pattern
 >>> import numpy as np
 >>> from reference import Transformer
 >>> from verify.claims.strategies import PromptCase
@@ -39,6 +40,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import mpmath
 import numpy as np
@@ -222,7 +224,7 @@ def finite_difference_gradient(
         if digits is not None:
             model, p0, xs, ys = mpmath_model(model), _as_mpf(p0), _as_mpf(xs), _as_mpf(ys)
 
-        def loss(p: np.ndarray) -> object:
+        def loss(p: np.ndarray) -> Any:  # a numpy float64, or an mpmath.mpf with ``digits``
             r = prompt_forward(model, p, xs) - ys  # (B, L, d)
             return (r * r).sum() / r.size
 

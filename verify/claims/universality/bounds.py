@@ -1,10 +1,10 @@
 """Resources and error of the universality / memorization construction (theory.md §3), in sympy.
 
 Every quantity is ONE sympy expression over symbols with assumptions, exposed symbolically and
-as a ``lambdify(..., "numpy")`` function (suffix ``_fn``). ``reference.constructions.lookup`` computes the
-same numbers in plain Python (``reference`` never imports ``verify``); the tests check that the
-built objects equal these expressions. Proofs and the choice of constants: docs/universality.md.
-All constants are ours (the paper's constructions are not available to us).
+as a ``lambdify(..., "numpy")`` function (suffix ``_fn``). ``reference.constructions.lookup``
+computes the same numbers in plain Python (``reference`` never imports ``verify``); the tests
+check that the built objects equal these expressions. Proofs and the choice of constants:
+docs/universality.md. All constants are ours (the paper's constructions are not available to us).
 
 Rounding ``K`` up to a power of two: ``C/ε <= K < 2C/ε`` (for ``C/ε > 1``), so the error bound
 still meets ``ε`` (it can only get smaller), while the prompt rows grow by at most ``2^d`` and the

@@ -1,18 +1,20 @@
 """Check functions of the universality and memorization properties (used by tests and report).
 
-Each ``check_*`` takes one drawn case and returns :class:`~verify.claims.properties.Observation`\\ s
-for :func:`~verify.claims.properties.run_property`; bounds come from :mod:`verify.claims.universality.bounds`.
-The oracle :func:`quantized_target` is written independently of the construction's table code.
+Each ``check_*`` takes one drawn case and returns
+:class:`~verify.claims.properties.Observation`\\ s for
+:func:`~verify.claims.properties.run_property`; bounds come from
+:mod:`verify.claims.universality.bounds`. The oracle :func:`quantized_target` is written
+independently of the construction's table code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from reference import Construction, construct_memorizer, construct_universal
+from reference import Construction, Transformer, construct_memorizer, construct_universal
 from verify.claims.properties import Observation
 from verify.claims.universality import bounds as ub
 from verify.claims.universality.strategies import (  # FLOAT64_SIGNIFICAND_BITS: re-exported
@@ -124,11 +126,26 @@ def check_with_corrupted_row(case: UniversalCase) -> Observation:
     return check_error_tracks_bound(case, complement_first_row)
 
 
+def dense_parts(c: Construction) -> tuple[Transformer, np.ndarray]:
+    """``(c.model, c.prompt)`` of a dense construction (a ``TypeError`` on the exact backend).
+
+    >>> from reference.constructions.universality import construct_universal
+    >>> from verify.claims.universality.checks import dense_parts
+    >>> c = construct_universal(lambda x: x, d=1, L=1, lipschitz=1.0, eps=0.25)
+    >>> dense_parts(c)[1].shape[0]
+    4
+    """
+    if c.model is None or c.prompt is None:
+        raise TypeError("construction: expected a dense model and prompt, got None (exact backend)")
+    return c.model, c.prompt
+
+
 def complement_row(c: Construction, row: int) -> np.ndarray:
     """A copy of ``c.prompt`` whose row ``row`` has every packed digit ``a`` replaced by
     ``Q − 1 − a`` (packed value ``v ↦ 1 − v``, exact); the value block is found through ``W_V``."""
-    pv = np.flatnonzero(np.abs(c.model.attn.w_v[:, : c.d]).sum(axis=1))  # (d,) coordinates
-    prompt = c.prompt.copy()  # (Lp, D)
+    model, dense_prompt = dense_parts(c)
+    pv = np.flatnonzero(np.abs(model.attn.w_v[:, : c.d]).sum(axis=1))  # (d,) coordinates
+    prompt = dense_prompt.copy()  # (Lp, D)
     prompt[row, pv] = 1.0 - prompt[row, pv]
     return prompt
 
@@ -153,7 +170,7 @@ def drop_last_row(c: Construction, xs: np.ndarray) -> Construction:
     >>> c.prompt.shape[0], drop_last_row(c, np.zeros((0, 1, 1))).prompt.shape[0]
     (4, 3)
     """
-    return replace(c, prompt=c.prompt[:-1])
+    return replace(c, prompt=dense_parts(c)[1][:-1])
 
 
 def check_tight(case: TightCase, claimed: float | None = None) -> list[Observation]:
@@ -278,7 +295,7 @@ class SlopeFit:
     slope: float
 
 
-def fit_log_slope(Ks: list[int], errors: list[float]) -> float:
+def fit_log_slope(Ks: Sequence[float], errors: Sequence[float]) -> float:
     """Slope of the least-squares line through ``(log2 K, log2 error)``.
 
     >>> from verify.claims.universality.checks import fit_log_slope
@@ -353,86 +370,7 @@ def check_memorized(case: MemorizationCase, corrupt: Corruption | None = None) -
     K_sym = int(ub.memorizer_cells_per_axis_fn(case.separation))
     return [
         Observation(err, float(ub.memorizer_error_bound_fn(c.Q)), "memorization error"),
-        Observation(abs(c.prompt.shape[0] - rows), 0, "prompt rows - L K^d", exact=True),
+        Observation(abs(dense_parts(c)[1].shape[0] - rows), 0, "prompt rows - L K^d", exact=True),
         Observation(abs(c.bits_per_row - bits), 0.0, "bits per row - sympy", exact=True),
         Observation(abs(c.K - K_sym), 0.0, "K - K(delta)", exact=True),
     ]
-
-
-# ----------------------------------------------------------------------------- precision
-@dataclass(frozen=True)
-class PrecisionPoint:
-    """One construction evaluated on (part of) its grid at one backend precision."""
-
-    d: int
-    L: int
-    K: int
-    Q: int
-    table_bits: int  # T log2 Q
-    precision_needed: int
-    backend: str
-    precision_bits: int
-    sequences: int
-    wrong: int
-    max_deviation: float
-
-    @property
-    def exact(self) -> bool:
-        return self.wrong == 0
-
-
-def precision_point(
-    d: int,
-    L: int,
-    K: int,
-    Q: int,
-    *,
-    backend: str = "float64",
-    precision_bits: int | None = None,
-    seed: int = 0,
-    limit: int | None = None,
-) -> PrecisionPoint:
-    """Build (without the precision check) and count grid sequences decoded wrongly."""
-    f = make_sawtooth(d, L, np.random.default_rng(seed), 1.0)
-    c = construct_universal(
-        f,
-        d=d,
-        L=L,
-        lipschitz=K / Q,
-        eps=1.0 / Q,
-        backend=backend,
-        precision_bits=precision_bits,
-        check_precision=False,
-    )
-    dev = grid_deviation(c, f, limit)
-    T = int(ub.contexts_fn(d, L, K))
-    return PrecisionPoint(
-        d,
-        L,
-        K,
-        Q,
-        T * (Q.bit_length() - 1),
-        int(ub.precision_needed_fn(d, L, K, Q)),
-        backend,
-        c.precision_bits,
-        int(dev.size),
-        int((dev > 0).sum()),
-        float(dev.max()),
-    )
-
-
-def check_precision_point(point: PrecisionPoint) -> Observation:
-    """Exactness is promised when ``precision_bits >= precision_needed``: wrong count ``<= 0``."""
-    promised = point.precision_bits >= point.precision_needed
-    return Observation(
-        float(point.wrong) if promised else 0.0, 0.0, "wrong grid sequences", exact=True
-    )
-
-
-def check_fails_beyond_significand(point: PrecisionPoint) -> Observation:
-    """When the packed table (``T log2 Q + 1`` bits) does not fit the significand, some grid
-    sequence must be decoded wrongly (the failure is measurable, not hidden)."""
-    beyond = point.table_bits + 1 > point.precision_bits
-    return Observation(
-        1.0 if beyond and point.wrong == 0 else 0.0, 0.0, "undetected overflow", exact=True
-    )

@@ -3,64 +3,57 @@
 Checks (kind in brackets): error ``<= C/(2K) + 1/(2Q)`` off the band for drawn Lipschitz targets
 [bound]; the whole cube, band included: pointwise errors off and in the band and the band's
 measure, which give the ``L_p`` corollary [bound]; the tight sawtooth [attainment: tightness,
-never evidence]; the ``1/K`` decay (fitted log-log slope) [bound]; full-grid proofs of random
-full-entropy tables with the exact backend [exact] and the measured precision law
-(:mod:`verify.claims.universality.scale`) [bound]; memorization to ``1/(2Q)`` with the resource
-formulas [bound]; the largest memorized datasets [bound]; the precision phase transition
-(float64 exact while the table fits the significand, wrong beyond, mpmath exact there, and an
-mpmath precision sweep locating the observed threshold against the predicted one) [exact].
-Then one planted violation per evidence check that a drawn case can be fed [planted], each
-naming the check that caught it (docs/universality.md, "Checks of the claim and their planted
+never evidence]; the ``1/K`` decay (fitted log-log slope) [bound] (all four here); full-grid
+proofs of random full-entropy tables with the exact backend [exact] and the measured precision
+law (:mod:`verify.claims.universality.scale`) [bound]; memorization to ``1/(2Q)`` with the
+resource formulas [bound] and the largest memorized datasets [bound]
+(:mod:`verify.claims.universality.memorization`); the precision phase transition (float64
+exact while the table fits the significand, wrong beyond, mpmath exact there, and an mpmath
+precision sweep locating the observed threshold against the predicted one)
+(:mod:`verify.claims.universality.scale.transition`) [exact]; the width-depth trade-off
+(:mod:`verify.claims.universality.shapes`). Then one planted violation per evidence check that a
+drawn case can be fed [planted] (:mod:`verify.claims.universality.planted`), each naming the
+check that caught it (docs/universality.md, "Checks of the claim and their planted
 violations").
 """
 
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import sympy as sp
-from hypothesis import strategies as st
 
-from reference import construct_memorizer
 from verify.claims.base import CheckResult, ClaimContext, ClaimResult, FigureResult, register
 from verify.claims.figures import pyplot, save_figure
-from verify.claims.properties import PropertyOutcome, run_property
+from verify.claims.properties import run_property
 from verify.claims.universality import bounds as ub
 from verify.claims.universality.checks import (
     LP_EXPONENTS,
     SLOPE_TOLERANCE,
     SLOPE_TOLERANCE_LATEX,
-    PrecisionPoint,
     SlopeFit,
     check_error_tracks_bound,
-    check_memorized,
     check_slope_fit,
     check_tight,
     check_whole_cube,
-    check_with_corrupted_row,
-    complement_first_row,
-    construct_with_wider_band,
     cube_errors,
-    drop_last_row,
     error_vs_K,
-    precision_point,
     sample_lp_errors,
 )
-from verify.claims.universality.scale import add_scale_checks
+from verify.claims.universality.memorization import add_memorization_checks
+from verify.claims.universality.planted import add_planted_checks
+from verify.claims.universality.scale.claim_part import add_scale_checks
+from verify.claims.universality.scale.transition import add_precision_transition
 from verify.claims.universality.shapes import add_shape_tradeoff
 from verify.claims.universality.strategies import (
-    FLOAT64_SIGNIFICAND_BITS,
+    CUBE_SAMPLES,
     UniversalCase,
-    grid_dataset,
-    memorization_cases,
     tight_cases,
     universal_cases,
 )
-from verify.claims.universality.targets import make_sawtooth, with_constant
+from verify.claims.universality.targets import make_sawtooth
 
 NAME = "universality"
 STATEMENT = (
@@ -81,123 +74,6 @@ LP_LATEX = (
     + r" \le "
     + sp.latex(ub.lp_error_bound_eps)
 )
-#: Uniform samples of the cube per drawn target in the whole-cube check.
-CUBE_SAMPLES = 1024
-
-
-def _planted(name: str, statement: str, out: PropertyOutcome, caught_by: str) -> CheckResult:
-    """A planted violation passes when the property of the check ``caught_by`` *fails* on it."""
-    return CheckResult(
-        name=name,
-        statement=statement,
-        bound_latex="",
-        cases=out.cases,
-        passed=not out.passed,
-        worst_ratio=None,
-        counterexample=None if not out.passed else "planted violation went undetected",
-        details={"caught_by": caught_by, "caught_with_ratio": out.worst_ratio},
-        kind="planted",
-    )
-
-
-def flat_fit(fit: SlopeFit) -> SlopeFit:
-    """Planted violation of the ``1/K`` decay: a model whose error never refines (the error
-    at the coarsest ``K`` at every ``K``, still under every bound).
-
-    >>> from verify.claims.universality.claim import flat_fit
-    >>> from verify.claims.universality.checks import SlopeFit
-    >>> flat_fit(SlopeFit((2, 4), (0.5, 0.25), (0.5, 0.25), -1.0)).slope
-    0.0
-    """
-    flat = (fit.errors[0],) * len(fit.Ks)
-    bounds = tuple(max(b, fit.errors[0]) for b in fit.bounds)
-    return SlopeFit(fit.Ks, flat, bounds, 0.0)
-
-
-def largest_memorization_check(rows: list[dict]) -> CheckResult:
-    """The check of the largest memorized datasets: every checked token within ``1/(2Q)`` and
-    the prompt rows equal to ``L K^d`` (rows of :func:`memorization_job`).
-
-    >>> from verify.claims.universality.claim import largest_memorization_check
-    >>> row = {"checked": 4, "max_error": 0.2, "bound": 0.25, "prompt_rows": 8, "rows_formula": 8}
-    >>> largest_memorization_check([row]).passed, largest_memorization_check([row]).worst_ratio
-    (True, 0.8)
-    """
-    return CheckResult(
-        "memorization, largest datasets",
-        "largest N per backend memorized within 1/(2Q)",
-        "",
-        sum(r["checked"] for r in rows),
-        all(r["max_error"] <= r["bound"] and r["prompt_rows"] == r["rows_formula"] for r in rows),
-        max(r["max_error"] / r["bound"] for r in rows),
-        kind="bound",
-    )
-
-
-# --------------------------------------------------------------------------- sweep workers
-def precision_job(item: tuple[int, int, int, int, str, int | None, int | None]) -> dict:
-    """One precision point as a JSON-ready row (top-level: picklable for executors)."""
-    d, L, K, Q, backend, bits, limit = item
-    start = time.perf_counter()
-    p: PrecisionPoint = precision_point(
-        d, L, K, Q, backend=backend, precision_bits=bits, limit=limit
-    )
-    row = dict(p.__dict__)
-    row["exact"] = p.exact
-    row["seconds"] = round(time.perf_counter() - start, 3)
-    return row
-
-
-def precision_transition_holds(f64: list[dict], sweep: list[dict], mp_big: list[dict]) -> bool:
-    """The precision phase transition's predicate over :func:`precision_job` rows: exact wherever
-    the precision is at least the needed bits, float64 wrong wherever the packed table (plus its
-    offset bit) exceeds the significand, and mpmath exact on the large tables.
-
-    >>> from verify.claims.universality.claim import precision_transition_holds
-    >>> row = {"exact": False, "precision_bits": 80, "precision_needed": 70, "table_bits": 64}
-    >>> precision_transition_holds([row], [], [])
-    False
-    """
-    promised_ok = all(
-        r["exact"] for r in f64 + sweep + mp_big if r["precision_bits"] >= r["precision_needed"]
-    )
-    overflow_seen = all(
-        not r["exact"] for r in f64 if r["table_bits"] + 1 > FLOAT64_SIGNIFICAND_BITS
-    )
-    return promised_ok and overflow_seen and all(r["exact"] for r in mp_big)
-
-
-def memorization_job(item: tuple) -> dict:
-    """Memorize ``n`` grid sequences; error on (a sample of) them.
-
-    ``item = (n, L, d, K, eps, backend, limit[, corrupt])``; ``corrupt=True`` complements the
-    prompt row of the first checked token (a planted violation)."""
-    n, L, d, K, eps, backend, limit, *rest = item
-    xs, ys = grid_dataset(np.random.default_rng(n), n, L, d, K)
-    start = time.perf_counter()
-    c = construct_memorizer(xs, ys, eps=eps, separation=1 / K, backend=backend)
-    built = time.perf_counter() - start
-    sample = slice(None) if limit is None else slice(0, limit)
-    if rest and rest[0]:
-        c = complement_first_row(c, xs[sample])
-    err = float(np.abs(c.forward(xs[sample], on_band="ignore") - ys[sample]).max())
-    return {
-        "N": n,
-        "d": d,
-        "L": L,
-        "K": K,
-        "Q": c.Q,
-        "backend": backend,
-        "precision_bits": c.precision_bits,
-        "prompt_rows": c.prompt_rows,
-        "rows_formula": int(ub.prompt_rows_fn(d, L, K)),
-        "bits_per_row": c.bits_per_row,
-        "bits_formula": float(ub.bits_per_row_fn(d, L, K, c.Q)),
-        "checked": int(xs[sample].shape[0]),
-        "max_error": err,
-        "bound": float(ub.memorizer_error_bound_fn(c.Q)),
-        "build_s": round(built, 3),
-    }
 
 
 #: Fixed whole-cube examples shown as a table: ``(d, L, eps, C)``, a random sawtooth of slope C.
@@ -230,7 +106,7 @@ def whole_cube_row(item: tuple[int, int, float, float]) -> dict:
 
 
 # --------------------------------------------------------------------------- figures
-def _error_figure(path: Path, ratios: list[float], fits: list, labels: list[str]) -> None:
+def _error_figure(path: Path, ratios: list[float], fits: list[SlopeFit], labels: list[str]) -> None:
     plt = pyplot()
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10.5, 4.0))
@@ -248,129 +124,6 @@ def _error_figure(path: Path, ratios: list[float], fits: list, labels: list[str]
     ax2.set_title("error falls like 1/K")
     ax2.legend(fontsize=8)
     save_figure(fig, path)
-
-
-def _mark(ax, x: float, text: str, color: str, ls: str) -> None:
-    """A vertical line at ``x`` labelled at its value (rotated text beside the line)."""
-    ax.axvline(x, color=color, ls=ls)
-    ax.annotate(
-        text,
-        (x, 0.5),
-        xycoords=("data", "axes fraction"),
-        xytext=(3, 0),
-        textcoords="offset points",
-        rotation=90,
-        va="center",
-        fontsize=8,
-        color=color,
-    )
-
-
-def _precision_figure(path: Path, f64: list[dict], sweep: list[dict]) -> None:
-    plt = pyplot()
-    from matplotlib.lines import Line2D
-
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10.5, 4.0))
-    bits = [r["table_bits"] for r in f64]
-    frac = [r["wrong"] / r["sequences"] for r in f64]
-    ax1.scatter(bits, frac, c=["tab:green" if r["exact"] else "tab:red" for r in f64], zorder=3)
-    p, guard = FLOAT64_SIGNIFICAND_BITS, int(ub.GUARD_BITS)
-    _mark(ax1, p - guard, f"predicted safe: Tq + {guard} = {p}", "tab:orange", "--")
-    _mark(ax1, p - 1, f"table + offset bit = {p}", "k", ":")
-    key = [
-        Line2D([], [], ls="", marker="o", color="tab:green", label="every grid sequence exact"),
-        Line2D([], [], ls="", marker="o", color="tab:red", label="some sequence wrong"),
-    ]
-    ax1.legend(handles=key, fontsize=8, loc="upper left")
-    ax1.set_xlabel("table bits T log2 Q")
-    ax1.set_ylabel("fraction of grid sequences decoded wrongly")
-    ax1.set_title(f"float64 ({p}-bit significand)")
-    if sweep:
-        p = [r["precision_bits"] for r in sweep]
-        ax2.plot(p, [r["wrong"] / r["sequences"] for r in sweep], "o-", color="tab:purple")
-        need = sweep[0]["precision_needed"]
-        ax2.set_xlim(min(*p, need) - 1, max(*p, need) + 1.5)
-        _mark(ax2, need, f"predicted: {need} bits", "tab:orange", "--")
-        ax2.set_title(f"mpmath, table bits {sweep[0]['table_bits']}: precision sweep")
-        ax2.set_xlabel("significand bits p")
-        ax2.set_ylabel("fraction decoded wrongly")
-        dots = Line2D([], [], marker="o", color="tab:purple", label="measured (one run per p)")
-        ax2.legend(handles=[dots], fontsize=8, loc="upper right")
-    save_figure(fig, path)
-
-
-# --------------------------------------------------------------------------- planted violations
-def _planted_checks(ctx: ClaimContext, result: ClaimResult, fits: list[SlopeFit]) -> None:
-    """One planted violation per evidence check that a drawn-case property can be fed (each run
-    stops at the first caught case; 40 examples catch every one at the seeds tried)."""
-    properties = [
-        (
-            "understated constant caught",
-            "a sawtooth claiming C/16 breaks the Lipschitz bound",
-            universal_cases(kinds=("sawtooth",)).map(
-                lambda c: replace(c, target=with_constant(c.target, c.target.lipschitz / 16))
-            ),
-            check_error_tracks_bound,
-            "error tracks the Lipschitz bound",
-        ),
-        (
-            "corrupted prompt row caught",
-            "complementing the digits of the prompt row read by a checked input breaks the bound",
-            universal_cases(),
-            check_with_corrupted_row,
-            "error tracks the Lipschitz bound",
-        ),
-        (
-            "band wider than stated caught",
-            "a construction whose real band is 8 times the stated one breaks the whole-cube bound",
-            universal_cases(batch=CUBE_SAMPLES, inputs="uniform"),
-            lambda case: check_whole_cube(case, construct_with_wider_band),
-            "whole cube: pointwise and L_p error, band included",
-        ),
-        (
-            "corrupted memorization row caught",
-            "complementing the prompt row of the first token breaks the 1/(2Q) memorization bound",
-            memorization_cases(),
-            lambda case: check_memorized(case, complement_first_row),
-            "memorization meets eps and the formulas",
-        ),
-        (
-            "missing memorization prompt row caught",
-            "a prompt one row short of L K^d breaks the row count",
-            memorization_cases(),
-            lambda case: check_memorized(case, drop_last_row),
-            "memorization meets eps and the formulas",
-        ),
-    ]
-    ctx.progress(f"universality: {len(properties) + 2} planted violations")
-    for name, statement, strategy, check, caught_by in properties:
-        out = run_property(name, strategy, check, max_examples=40, rng_seed=ctx.seed, shrink=False)
-        result.checks.append(_planted(name, statement, out, caught_by))
-    flat = [flat_fit(f) for f in fits]
-    out = run_property("non-refining model", st.sampled_from(flat), check_slope_fit, shrink=False)
-    result.checks.append(
-        _planted(
-            "non-refining model caught",
-            "errors that stay at the coarsest K's value (under every bound) break the 1/K slope",
-            out,
-            "error falls like 1/K",
-        )
-    )
-    corrupted = memorization_job((64, 2, 1, 8, 2.0**-5, "float64", None, True))
-    caught = not largest_memorization_check([corrupted]).passed
-    result.checks.append(
-        CheckResult(
-            "corrupted largest dataset caught",
-            "the smallest largest-dataset run with one prompt row complemented fails the check",
-            "",
-            1,
-            caught,
-            None,
-            None if caught else "planted violation went undetected",
-            {"caught_by": "memorization, largest datasets", "max_error": corrupted["max_error"]},
-            kind="planted",
-        )
-    )
 
 
 # --------------------------------------------------------------------------- the claim
@@ -476,103 +229,10 @@ def run(ctx: ClaimContext) -> ClaimResult:
 
     add_scale_checks(ctx, result)  # largest cases (random tables) and the precision law
 
-    ctx.progress("universality: memorization")
-    mem = run_property(
-        "memorization",
-        memorization_cases(),
-        check_memorized,
-        max_examples=n_examples,
-        rng_seed=ctx.seed,
-    )
-    result.checks.append(
-        CheckResult.from_outcome(
-            "memorization meets eps and the formulas",
-            "every token within 1/(2Q) < eps; rows = L K^d, bits = K^{d(L-1)} d log2 Q, "
-            "K = K(delta)",
-            r"|\tau - y|_{\max} \le \frac{1}{2Q}",
-            mem,
-            kind="bound",
-        )
-    )
-    mem_items = ctx.pick(
-        [(64, 2, 1, 8, 2.0**-5, "float64", None)],
-        [
-            (64, 2, 1, 8, 2.0**-5, "float64", None),
-            (1024, 2, 1, 32, 0.5, "float64", None),
-            (256, 2, 1, 16, 1 / 16, "mpmath", 2),
-        ],
-        [
-            (64, 2, 1, 8, 2.0**-5, "float64", None),
-            (1024, 2, 1, 32, 0.5, "float64", None),
-            (256, 2, 1, 16, 1 / 16, "mpmath", 16),
-            (4096, 2, 1, 64, 0.5, "mpmath", 4),
-        ],
-    )
-    mem_rows = ctx.map(memorization_job, mem_items)
-    result.tables["memorization"] = mem_rows
-    result.checks.append(largest_memorization_check(mem_rows))
-
-    ctx.progress("universality: precision phase transition")
-    f64_items = [
-        (1, 2, K, Q, "float64", None, None)
-        for K, Q in ctx.pick(
-            [(8, 32), (8, 128), (16, 16)],
-            [(16, 4), (8, 32), (16, 8), (8, 64), (8, 128), (16, 16), (32, 4)],
-            [(16, 4), (8, 32), (16, 8), (8, 64), (8, 128), (16, 16), (32, 4)],
-        )
-    ]
-    sweep_bits = ctx.pick([16, 18, 22], list(range(14, 25)), list(range(12, 27)))
-    sweep_items = [(1, 2, 4, 16, "mpmath", p, ctx.pick(4, 16, 16)) for p in sweep_bits]
-    big = [(1, 2, 16, 16, "mpmath", None, ctx.pick(1, 2, 16))]
-    f64 = ctx.map(precision_job, f64_items)
-    sweep = ctx.map(precision_job, sweep_items)
-    mp_big = ctx.map(precision_job, big)
-    exact_sweep = [r["precision_bits"] for r in sweep if r["exact"]]
-    observed = min(exact_sweep) if exact_sweep else None
-    result.checks.append(
-        CheckResult(
-            "precision phase transition",
-            f"exact whenever p >= T log2 Q + {ub.GUARD_BITS}; float64 wrong once the table "
-            f"exceeds {FLOAT64_SIGNIFICAND_BITS} bits; mpmath exact there",
-            rf"p \ge K^{{d(L-1)}} \log_2 Q + {ub.GUARD_BITS}",
-            len(f64) + len(sweep) + len(mp_big),
-            precision_transition_holds(f64, sweep, mp_big),
-            None,
-            None,
-            {
-                "float64_exact_table_bits": [r["table_bits"] for r in f64 if r["exact"]],
-                "float64_wrong_table_bits": [r["table_bits"] for r in f64 if not r["exact"]],
-                "mpmath_sweep_table_bits": sweep[0]["table_bits"] if sweep else None,
-                "mpmath_predicted_bits": sweep[0]["precision_needed"] if sweep else None,
-                "mpmath_observed_smallest_exact_bits": observed,
-            },
-            kind="exact",
-        )
-    )
-    # planted: the largest float64 point claims 80 bits (enough) although it decodes wrongly
-    liar = [{**r, "precision_bits": 80} if r is f64[-1] else r for r in f64]
-    caught = not precision_transition_holds(liar, sweep, mp_big)
-    result.checks.append(
-        CheckResult(
-            "overstated precision caught",
-            "a wrongly decoding float64 point that claims 80 bits fails the transition check",
-            "",
-            len(liar),
-            caught,
-            None,
-            None if caught else "planted violation went undetected",
-            {"caught_by": "precision phase transition"},
-            kind="planted",
-        )
-    )
-    result.tables["precision_float64"] = f64
-    result.tables["precision_mpmath_sweep"] = sweep
-    result.tables["precision_mpmath_large"] = mp_big
-    fig2 = "universality_precision_phase_transition.png"
-    _precision_figure(ctx.figure_dir / fig2, f64, sweep)
-    result.figures.append(FigureResult(fig2, "precision phase transition"))
+    add_memorization_checks(ctx, result, n_examples)  # drawn datasets and the largest ones
+    add_precision_transition(ctx, result)  # float64 exact, then wrong; mpmath exact there
     add_shape_tradeoff(result, ctx)  # width against depth: shallow, wide, deep (sympy vs built)
-    _planted_checks(ctx, result, fits)
+    add_planted_checks(ctx, result, fits)
     result.notes.append(
         "All constants (K, Q rounded up to powers of two, eta = 2^floor(log2(eps/(2dLK))), "
         f"beta, the {ub.GUARD_BITS} guard bits) are ours; see docs/universality.md."

@@ -1,12 +1,13 @@
 """Shapes of the three lookup models (``deep``, ``wide``, ``shallow``) in sympy: the width–depth
 trade-off (docs/universality.md, "Width against depth").
 
-The deep and wide expressions come from :mod:`verify.claims.universality.bounds`; the shallow model
-(one FFN layer on each side of the attention, :mod:`reference.constructions.decoders.shallow`) is defined here.
-Every quantity is one sympy expression over the symbols of :mod:`verify.claims.universality.bounds`,
-exposed symbolically and lambdified (suffix ``_fn``). Parameters count every entry of every
-dense array the model is made of (embedding, read-out, positional encoding, attention and FFN
-weights and biases), which is what the reference allocates.
+The deep and wide expressions come from :mod:`verify.claims.universality.bounds`; the shallow
+model (one FFN layer on each side of the attention, :mod:`reference.constructions.decoders.shallow`)
+is defined here. Every quantity is one sympy expression over the symbols of
+:mod:`verify.claims.universality.bounds`, exposed symbolically and lambdified (suffix ``_fn``).
+Parameters count every entry of every dense array the model is made of (embedding, read-out,
+positional encoding, attention and FFN weights and biases), which is what the reference
+allocates.
 
 >>> from verify.claims.universality.decoder_bounds import shallow_ffn_out_width_fn
 >>> from verify.claims.universality.decoder_bounds import shallow_model_width_fn

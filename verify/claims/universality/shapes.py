@@ -1,12 +1,13 @@
-"""Width against depth: the deep, wide and shallow lookup models side by side (docs/universality.md,
-"Width against depth").
+"""Width against depth: the deep, wide and shallow lookup models side by side
+(docs/universality.md, "Width against depth").
 
 For each size ``(d, L, K, Q)`` and decoder the table gives the layers, hidden units, model width,
 dense parameters, precision bits, bits per prompt row and prompt rows from the sympy expressions
-(:mod:`verify.claims.universality.decoder_bounds`), and whether the built model has exactly those numbers (``exact``
-check; a model with one FFN layer too many is the planted violation it must catch). The shallow
-models are also evaluated on held-out targets off the band (``bound`` check: sup error against
-``C/(2K) + 1/(2Q)``). The claim adds all of it with one call, :func:`add_shape_tradeoff`.
+(:mod:`verify.claims.universality.decoder_bounds`), and whether the built model has exactly those
+numbers (``exact`` check; a model with one FFN layer too many is the planted violation it must
+catch). The shallow models are also evaluated on held-out targets off the band (``bound`` check:
+sup error against ``C/(2K) + 1/(2Q)``). The claim adds all of it with one call,
+:func:`add_shape_tradeoff`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from reference import Construction, construct_universal
 from verify.claims.base import CheckResult, ClaimContext, ClaimResult
 from verify.claims.universality import bounds as ub
 from verify.claims.universality import decoder_bounds as bd
+from verify.claims.universality.checks import dense_parts
 from verify.claims.universality.targets import make_clipped_affine, make_sawtooth
 
 DECODER_NAMES = ("shallow", "wide", "deep")
@@ -58,8 +60,10 @@ def built_shape(c: Construction) -> dict[str, int]:
     >>> built_shape(c)["layers"], built_shape(c)["prompt_rows"]
     (2, 2)
     """
-    m = c.model
-    arrays = [m.embed, m.readout, m.positional, m.attn.w_q, m.attn.w_k, m.attn.w_v, m.attn.w_o]
+    m, prompt = dense_parts(c)
+    arrays = [m.embed, m.readout, m.attn.w_q, m.attn.w_k, m.attn.w_v, m.attn.w_o]
+    if m.positional is not None:  # a model without a positional encoding has no such array
+        arrays.append(m.positional)
     arrays += [w for layer in (*m.ffn_in, *m.ffn_out) for w in vars(layer).values()]
     return {
         "layers": len(m.ffn_in) + len(m.ffn_out),
@@ -71,7 +75,7 @@ def built_shape(c: Construction) -> dict[str, int]:
         "parameters": sum(int(a.size) for a in arrays),
         "precision_bits": c.precision_needed,
         "bits_per_row": c.bits_per_row,
-        "prompt_rows": int(c.prompt.shape[0]),
+        "prompt_rows": int(prompt.shape[0]),
     }
 
 
@@ -98,6 +102,8 @@ def _held_out_error(
     rng = np.random.default_rng(seed)
     xs = rng.random((256, L, d))  # (B, L, d)
     xs = xs[c.off_band(xs)]
+    if c.eps is None:
+        raise TypeError("c: expected a construction built for an accuracy eps, got eps=None")
     worst = 0.0
     for f in (make_clipped_affine(d, L, rng, lipschitz), make_sawtooth(d, L, rng, lipschitz)):
         model = construct_universal(
@@ -176,15 +182,16 @@ def check_shallow_error(rows: list[dict[str, Any]]) -> CheckResult:
     bound ``C/(2K) + 1/(2Q)``."""
     ratios = [r["held_out_error_ratio"] for r in rows if "held_out_error_ratio" in r]
     worst = max(ratios) if ratios else None
+    held = worst is not None and worst <= 1.0
     return CheckResult(
         "shallow model meets the bound off the band",
         "one FFN layer on each side: sup error over held-out targets and random off-band inputs "
         "<= C/(2K) + 1/(2Q)",
         r"\|\tau([P_f;X]) - f(X)\|_{\max} \le \frac{C}{2K} + \frac{1}{2Q}",
         len(ratios),
-        bool(ratios) and worst <= 1.0,
+        held,
         worst,
-        None if ratios and worst <= 1.0 else "shallow model over its bound (or none built)",
+        None if held else "shallow model over its bound (or none built)",
         kind="bound",
     )
 
@@ -195,7 +202,8 @@ def planted_extra_layer(row_item: tuple[str, int, int, float, float, int]) -> Ch
     decoder, d, L, lipschitz, eps, seed = row_item
     f = make_sawtooth(d, L, np.random.default_rng(seed), lipschitz)
     c = construct_universal(f, d=d, L=L, lipschitz=lipschitz, eps=eps, decoder=decoder)
-    broken = replace(c, model=replace(c.model, ffn_out=c.model.ffn_out * 2))
+    model = dense_parts(c)[0]
+    broken = replace(c, model=replace(model, ffn_out=model.ffn_out * 2))
     K, Q = c.K, c.Q
     row: dict[str, Any] = {"decoder": decoder, "d": d, "L": L, "built": True}
     row.update(bd.shape_formulas(decoder, d, L, K, Q, c.band))

@@ -1,9 +1,8 @@
 """Hypothesis strategies for the universality and memorization properties.
 
 Sizes are drawn so that the float64 construction fits its precision (``T log2 Q + 6 <= 53``,
-:data:`FLOAT64_SIGNIFICAND_BITS`)
-and stays small; targets come with their constants (:mod:`verify.claims.universality.targets`); inputs
-and datasets are built from a drawn seed.
+:data:`FLOAT64_SIGNIFICAND_BITS`) and stays small; targets come with their constants
+(:mod:`verify.claims.universality.targets`); inputs and datasets are built from a drawn seed.
 """
 
 from __future__ import annotations
@@ -36,6 +35,8 @@ FLOAT64_SIZES: dict[tuple[int, int], tuple[int, int]] = {
     (3, 1): (2, 3),
     (4, 1): (1, 3),
 }
+#: Uniform samples of the cube per drawn target in the whole-cube check.
+CUBE_SAMPLES = 1024
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,7 @@ from verify.claims.universality import bounds as ub
 from verify.claims.universality.checks import (
     band_mask,
     check_error_tracks_bound,
-    check_fails_beyond_significand,
     check_memorized,
-    check_precision_point,
     check_slope,
     check_slope_fit,
     check_tight,
@@ -32,6 +30,10 @@ from verify.claims.universality.checks import (
     error_vs_K,
     fit_log_slope,
     grid_deviation,
+)
+from verify.claims.universality.scale.transition import (
+    check_fails_beyond_significand,
+    check_precision_point,
     precision_point,
 )
 from verify.claims.universality.strategies import (
