@@ -1,11 +1,11 @@
 """asv benchmarks: one verified grid sequence of the lookup construction, exact vs dense mpmath.
 
 ``d = 1, K = 2, Q = 4`` and ``L = log2 T + 1``, so ``T = K^{d(L−1)}`` contexts and ``2T`` bits per
-packed number. ``exact`` is :mod:`reference.constructions.exact_backend` (exact integers over the non-zero
-weights, certified softmax enclosure: a proof); ``mpmath`` the dense backend at the needed
-precision (a float observation). The construction is built in ``setup`` (not timed); the timing
-is one sequence evaluated and its digits compared with the random table. ``track_*`` are the
-fitted log-log exponents of the time per sequence in ``T``, measured once in ``setup_cache``.
+packed number. ``exact`` is :mod:`reference.constructions.exact` (exact integers over the
+non-zero weights, certified softmax enclosure: a proof); ``mpmath`` the dense backend at the needed
+precision (a float observation). The construction is built in ``setup`` (not timed); the timing is
+one sequence evaluated and its digits compared with the random table. ``track_*`` are the fitted
+log-log exponents of the time per sequence in ``T``, measured once in ``setup_cache``.
 """
 
 from __future__ import annotations

@@ -283,7 +283,7 @@ def wang_loss_floor(ys: np.ndarray, permutation: np.ndarray) -> float:
     ``permutation[j]`` of sequence 0: ``Σ (a - b)² / 2`` over matched targets, over ``2 L d``.
 
     The per-pair floor ``(a - b)² / 2`` is derived in sympy (``verify.claims.capacity.bounds.
-    wang_pair_floor``); ``tests/test_capacity.py`` ties this numpy evaluation to it.
+    wang_pair_floor``); ``tests/capacity/test_capacity.py`` ties this numpy evaluation to it.
     ``permutation`` must be an integer array (booleans and floats are refused).
 
     >>> import numpy as np

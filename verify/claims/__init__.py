@@ -17,8 +17,8 @@ from verify.claims.base import REGISTRY, Claim, ClaimContext, ClaimResult, regis
 
 def claim_modules() -> list[str]:
     """Names of the claim packages, without importing them; each one's ``claim`` module registers
-    the claim of its name (``tests/test_cli.py`` checks this), so options can be validated before
-    any import.
+    the claim of its name (``tests/main_job/test_cli.py`` checks this), so options can be validated
+    before any import.
 
     >>> from verify.claims import claim_modules
     >>> claim_modules()

@@ -36,7 +36,8 @@ WANG_FLOOR_SLACK = 1e-9
 def wang_floor(ys: np.ndarray, permutation: np.ndarray) -> float:
     """The Wang-style floor from the sympy pair floor ``(a - b)^2 / 2``
     (:data:`verify.claims.capacity.bounds.wang_pair_floor`) over the ``2 L d`` squared errors; must
-    equal :func:`reference.model.capacity.wang_loss_floor` (tied in ``tests/test_capacity.py``).
+    equal :func:`reference.model.capacity.wang_loss_floor` (tied in
+    ``tests/capacity/test_capacity.py``).
 
     >>> import numpy as np
     >>> from verify.claims.capacity.wang import wang_floor

@@ -1,4 +1,5 @@
-"""Unit tests of reference.efficiency.polyfit: degrees of theory.md §5, certificates, caching, bad input."""
+"""Unit tests of reference.efficiency.polyfit: degrees of theory.md §5, certificates, caching, bad
+input."""
 
 from __future__ import annotations
 

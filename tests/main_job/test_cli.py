@@ -12,7 +12,7 @@ import time
 import pytest
 
 import verify.__main__
-from tests.cli_process import (
+from tests.main_job.cli_process import (
     ROOT,
     session_processes,
     staging_folders,

@@ -1,4 +1,5 @@
-"""Full-grid proofs at scale and the measured precision law (verify/claims/universality/scale.py)."""
+"""Full-grid proofs at scale and the measured precision law
+(verify/claims/universality/scale.py)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Unit tests of reference.efficiency.prompt_cache: the exact caches to rounding, the polynomial cache within
-its certified tolerance, refusals and bad input."""
+"""Unit tests of reference.efficiency.prompt_cache: the exact caches to rounding, the polynomial
+cache within its certified tolerance, refusals and bad input."""
 
 from __future__ import annotations
 

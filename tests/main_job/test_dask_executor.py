@@ -16,8 +16,8 @@ import pytest
 distributed = pytest.importorskip("distributed")
 
 import verify.__main__  # noqa: E402
-from tests.cli_process import session_processes, staging_folders, start_verify, wait_for  # noqa: E402
-from tests.dask_cluster import dask_cluster_process  # noqa: E402
+from tests.main_job.cli_process import session_processes, staging_folders, start_verify, wait_for  # noqa: E402
+from tests.main_job.dask_cluster import dask_cluster_process  # noqa: E402
 from verify.claims.base import ClaimContext  # noqa: E402
 from verify.claims.foundation.claim import sweep_point  # noqa: E402
 from verify.run.executors import ExecutorError, open_executor  # noqa: E402

@@ -1,7 +1,7 @@
 """Invariances of prompt tuning: permuting prompt rows leaves outputs unchanged; outputs of one
 sequence do not depend on the other sequences of the batch; without positional encoding, permuting
 input rows permutes outputs. (The exact identities of theory.md §2 are checked in
-``tests/test_foundation_identities.py`` through ``verify.claims.foundation.identities``.)
+``tests/foundation/test_foundation_identities.py`` through ``verify.claims.foundation.identities``.)
 """
 
 from __future__ import annotations

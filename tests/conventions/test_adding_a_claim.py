@@ -14,7 +14,7 @@ import pytest
 from verify.claims import load_all
 from verify.claims.base import REGISTRY, ClaimContext
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "adding-a-claim.md"
 FOLDER = "verify/claims/rowsum"
 #: the claim folder's files, in the order they import each other
@@ -90,7 +90,7 @@ def test_the_example_claim_runs_with_an_unused_order_and_its_planted_test_passes
 
 
 def test_the_example_folder_meets_the_layout_rules(tmp_path: Path) -> None:
-    from tests.layout_rules import incomplete_claims
+    from tests.conventions.layout_rules import incomplete_claims
 
     for name, code in example_files().items():
         path = tmp_path / name

@@ -1,13 +1,14 @@
 """Fuzzing every public entry point: the entry points, the argument zoo, one call's outcome class.
 
-Used by ``tests/test_fuzz_public_api.py`` (Hypothesis drives the draws) and runnable on its own
-for the table of the issue (``python tests/fuzz_api.py --calls 40``: calls per entry point).
+Used by ``tests/conventions/test_fuzz_public_api.py`` (Hypothesis drives the draws) and runnable on
+its own for the table of the issue (``python tests/conventions/fuzz_api.py --calls 40``: calls per
+entry point).
 
-An entry point is everything ``reference`` exports, the public functions and classes (with
-their public classmethods) of its submodules, public methods of a valid model, the ``def``
-functions of ``verify.bounds`` and the CLI's argument parser. Arguments are drawn per parameter
-from its annotation: arrays (shapes near the test model's, sometimes masked, complex, ragged,
-empty, with nan/inf or entries near the float limit), numbers (numpy scalars, ``10**400``,
+An entry point is everything ``reference`` exports, the public functions and classes (with their
+public classmethods) of its submodules, public methods of a valid model, the ``def`` functions of
+the claims' ``bounds`` modules and the CLI's argument parser. Arguments are drawn per parameter from
+its annotation: arrays (shapes near the test model's, sometimes masked, complex, ragged, empty, with
+nan/inf or entries near the float limit), numbers (numpy scalars, ``10**400``,
 ``5e-324``, nan, strings), models, seeds, callables. Sizes are small ints only, so no draw can
 ask for gigabytes (a per-call alarm stops anything that runs too long).
 
@@ -41,7 +42,7 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import reference
 

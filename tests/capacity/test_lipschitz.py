@@ -1,4 +1,5 @@
-"""The prompt-Lipschitz bound of reference.model.lipschitz against finite differences and exact cases."""
+"""The prompt-Lipschitz bound of reference.model.lipschitz against finite differences and exact
+cases."""
 
 from __future__ import annotations
 

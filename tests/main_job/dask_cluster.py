@@ -1,10 +1,10 @@
 """A throw-away Dask cluster in its own process, for the executor tests.
 
-``python tests/dask_cluster.py`` starts a scheduler and one in-process worker (two threads) on
-127.0.0.1, prints ``dask://HOST:PORT`` on one line and serves until its stdin closes or it is
-killed. Keeping the cluster out of the test process matters: an in-process scheduler and worker
-use the global ``random`` module from their threads while Hypothesis draws in the main thread,
-which Hypothesis reports as "Do not use the random module inside strategies".
+``python tests/main_job/dask_cluster.py`` starts a scheduler and one in-process worker (two threads)
+on 127.0.0.1, prints ``dask://HOST:PORT`` on one line and serves until its stdin closes or it is
+killed. Keeping the cluster out of the test process matters: an in-process scheduler and worker use
+the global ``random`` module from their threads while Hypothesis draws in the main thread, which
+Hypothesis reports as "Do not use the random module inside strategies".
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @contextmanager

@@ -1,4 +1,5 @@
-"""The layout holds its rules (tests/layout_rules.py), and each rule catches its planted break."""
+"""The layout holds its rules (tests/conventions/layout_rules.py), and each rule catches its planted
+break."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.layout_rules import (
+from tests.conventions.layout_rules import (
     MAX_FOLDER_MODULES,
     MAX_MODULE_LINES,
+    SIZED,
     crowded_folders,
     cycle,
     forbidden_imports,
@@ -18,7 +20,7 @@ from tests.layout_rules import (
     modules,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -34,12 +36,12 @@ def test_wings_depend_one_way(found) -> None:
     assert forbidden_imports(import_graph(found)) == []
 
 
-def test_no_module_over_the_line_limit(found) -> None:
-    assert long_modules(found) == []
+def test_no_module_over_the_line_limit() -> None:
+    assert long_modules(modules(ROOT, SIZED)) == []
 
 
-def test_no_folder_over_the_module_limit(found) -> None:
-    assert crowded_folders(found) == []
+def test_no_folder_over_the_module_limit() -> None:
+    assert crowded_folders(modules(ROOT, SIZED)) == []
 
 
 def test_every_claim_is_a_complete_folder() -> None:
@@ -128,6 +130,6 @@ def test_planted_claim_without_its_guide_is_found(tmp_path: Path) -> None:
             "verify/claims/rowsum/__init__.py": "",
             "verify/claims/rowsum/claim.py": "",
             "verify/claims/rowsum/bounds.py": "",
-        },  # fmt: skip
+        },
     )
     assert incomplete_claims(root) == ["rowsum: no guide.py"]

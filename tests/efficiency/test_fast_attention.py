@@ -1,4 +1,5 @@
-"""Unit tests of reference.efficiency.polynomial: certified output, refusals, fallback, bad input."""
+"""Unit tests of reference.efficiency.polynomial: certified output, refusals, fallback, bad
+input."""
 
 from __future__ import annotations
 

@@ -5,11 +5,13 @@
 * the wings depend one way: ``reference`` never imports ``verify``; in ``verify``, ``run`` →
   ``report`` → ``claims`` (``report`` never imports ``run``, ``claims`` neither);
 * no module over :data:`MAX_MODULE_LINES` lines, no folder with more than
-  :data:`MAX_FOLDER_MODULES` modules (``__init__.py`` not counted);
+  :data:`MAX_FOLDER_MODULES` modules (``__init__.py`` not counted), in the packages and in
+  ``tests/`` and ``benchmarks/`` (:data:`SIZED`);
 * every claim is a folder ``verify/claims/<name>/`` with its ``claim.py``, ``bounds.py`` and
   ``guide.py``.
 
-``python tests/layout_rules.py`` prints the numbers (modules per folder, largest module, cycles).
+``python tests/conventions/layout_rules.py`` prints the numbers (modules per folder, largest module,
+cycles).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PACKAGES = ("reference", "verify")
+SIZED = (*PACKAGES, "tests", "benchmarks")
 MAX_MODULE_LINES = 500
 MAX_FOLDER_MODULES = 12
 #: (importer prefix, forbidden prefix): the one-way dependencies between the wings
@@ -140,7 +143,7 @@ def incomplete_claims(root: Path) -> list[str]:
 def main(root: Path) -> None:
     found = modules(root)
     graph = import_graph(found)
-    for folder, count in sorted(folder_sizes(found).items()):
+    for folder, count in sorted(folder_sizes(modules(root, SIZED)).items()):
         print(f"{count:3d}  {folder.relative_to(root)}/")
     largest = max(found.values(), key=lambda m: m.lines)
     print(f"modules: {len(found)}; largest: {largest.path.relative_to(root)} ({largest.lines})")
@@ -148,4 +151,4 @@ def main(root: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[1])
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[2])

@@ -1,5 +1,6 @@
-"""Unit tests of reference.efficiency.fast_gradient: exact chunked gradient against finite differences and
-the reference model gradient; low-rank gradients within certified bounds; bad input."""
+"""Unit tests of reference.efficiency.fast_gradient: exact chunked gradient against finite
+differences and the reference model gradient; low-rank gradients within certified bounds; bad
+input."""
 
 from __future__ import annotations
 

@@ -1,16 +1,17 @@
 """Fuzz every public entry point (issue 10, "Done means"): bad input never reaches numpy or LAPACK.
 
-For each entry point (``tests/fuzz_api.py``: everything ``reference`` exports, the public API of
-its submodules, the ``def`` functions of ``verify.bounds``, the CLI parser) Hypothesis draws
-``max_examples`` argument sets from the argument zoo (25 per entry point in the default profile,
-about 3,000 calls in all; 2,000 each under ``--hypothesis-profile=thorough``). Every call must
+For each entry point (``tests/conventions/fuzz_api.py``: everything ``reference`` exports, the
+public API of its submodules, the ``def`` functions of the claims' ``bounds`` modules, the CLI
+parser) Hypothesis draws ``max_examples`` argument sets from the argument zoo (25 per entry point
+in the default profile, about 3,000 calls in all; 2,000 each under
+``--hypothesis-profile=thorough``). Every call must
 end as ``accepted`` (finite output) or ``rejected`` (``ValueError``/``TypeError`` naming an
 argument); ``unnamed``, ``other`` exceptions, NaN/inf output from finite input, output on file
 descriptor 2 and calls running over the alarm are failures.
 
 Every entry point must pass (no expected failures): a module's internal helpers, called only
 with checked arguments, are outside its ``__all__`` and so not entry points. ``python
-tests/fuzz_api.py`` prints the outcome table over all entry points.
+tests/conventions/fuzz_api.py`` prints the outcome table over all entry points.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 import pytest
 from hypothesis import settings
 
-from tests.fuzz_api import (
+from tests.conventions.fuzz_api import (
     FAILURES,
     MODEL,
     EntryPoint,
@@ -68,7 +69,7 @@ def test_planted_unchecked_function_is_caught_by_the_fuzz() -> None:
 def test_planted_overflow_carrier_must_itself_be_finite():
     import dataclasses
 
-    from tests.fuzz_api import _has_nonfinite
+    from tests.conventions.fuzz_api import _has_nonfinite
 
     @dataclasses.dataclass
     class Saturated:

@@ -1,5 +1,5 @@
-"""verify.claims.universality.shapes: the width-depth table equals the built models, and its checks fail
-on planted violations (an extra FFN layer, a wrong formula, a shallow error over the bound)."""
+"""verify.claims.universality.shapes: the width-depth table equals the built models, and its checks
+fail on planted violations (an extra FFN layer, a wrong formula, a shallow error over the bound)."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ from verify.report.tables import format_cell, is_inline
 from verify.run.progress import LiveProgress, PlainProgress, claim_progress
 from verify.run.runner import generate_report
 
-SCHEMA = json.loads((Path(__file__).parents[1] / "verify/results.schema.json").read_text())
+SCHEMA = json.loads((Path(__file__).parents[2] / "verify/results.schema.json").read_text())
 LONG_ROWS = [{"n": i, "errors": [0.1 * i, 1 / 3], "ratio": 1 / 7} for i in range(40)]
 
 
@@ -167,7 +167,7 @@ def test_a_terminal_gets_the_live_display() -> None:
 
 
 def test_every_registered_claim_has_a_guide_entry_whose_docs_page_exists() -> None:
-    docs = Path(__file__).parents[1] / "docs"
+    docs = Path(__file__).parents[2] / "docs"
     for name in load_all():
         page, _, anchor = guide_for(name).docs.partition("#")  # no guide.py: MissingGuide
         assert (docs / page).is_file()

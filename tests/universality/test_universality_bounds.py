@@ -1,4 +1,5 @@
-"""Tests of verify.claims.universality.bounds: agreement with the reference, rounding, asymptotics."""
+"""Tests of verify.claims.universality.bounds: agreement with the reference, rounding,
+asymptotics."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The reusable checks of verify.claims.foundation.identities and the foundation claim, each with a planted
-violation showing it can fail."""
+"""The reusable checks of verify.claims.foundation.identities and the foundation claim, each with a
+planted violation showing it can fail."""
 
 from __future__ import annotations
 
