@@ -170,7 +170,7 @@ def run(ctx: ClaimContext) -> ClaimResult:
             "Crossover with measured unit costs: exact {:.3g} s per logit, polynomial {:.3g} s "
             "per feature entry.".format(*unit_costs),
             "Timings are indicative (in-process medians on a shared machine; asv is the "
-            "measurement); speedups are ratios within this run. Exact = reference.model.attention "
+            "measurement); speedups are ratios within this run. Exact = reference.attention "
             "(in-place chunked numpy).",
             "The ε/(1−ε)·(max V − min V)/2 composition, the rounding bound of the computed "
             "path, the gradient bounds and the max-norm output gain are the project's own "

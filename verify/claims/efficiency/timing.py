@@ -85,7 +85,7 @@ def fitted_exponent(sizes: list[int], seconds: list[float]) -> float:
 
 
 def exact_samples(n: int, radius: float, *, repeats: int = 3) -> list[float]:
-    """Exact attention: :func:`reference.model.attention` (in-place chunked numpy), every run."""
+    """Exact attention: :func:`reference.attention` (in-place chunked numpy), every run."""
     q, k, v = regime_inputs(n, radius)
     return sample_times(lambda: attention(q, k, v, scale=SCALE), repeats=repeats)
 
