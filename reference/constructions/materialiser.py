@@ -26,7 +26,8 @@ class _Materialiser:
         self.backend = backend
         self.precision_bits = precision_bits
 
-    def scalar(self, value: Fraction | int):
+    def scalar(self, value: Fraction | int) -> object:
+        """``value`` as a float64 or an ``mpmath.mpf`` at the working precision."""
         value = Fraction(value)
         if self.backend == "float64":
             return float(value)
@@ -56,7 +57,7 @@ class _Materialiser:
         w2, b2 = self.zeros((hidden, width)), self.zeros((width,))
         cache: dict[tuple[int, int], object] = {}
 
-        def conv(v: Fraction):
+        def conv(v: Fraction) -> object:
             if self.backend == "float64":
                 return float(v)  # correctly rounded, as in scalar()
             key = (v.numerator, v.denominator)  # hashing a Fraction itself is slow

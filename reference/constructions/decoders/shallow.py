@@ -90,7 +90,9 @@ def other_cells(t: int, p0: int, d: int, L: int, K: int) -> dict[tuple[int, int]
     return out
 
 
-def _gate(lay: Layout, at: dict[str, int], p0: int, t: int, big: Fraction):
+def _gate(
+    lay: Layout, at: dict[str, int], p0: int, t: int, big: Fraction
+) -> tuple[dict[int, Fraction], Fraction]:
     """``−M·mis`` as input weights and a constant (``mis = 0`` iff the query at position ``p0``
     sees context ``t``; ``mis >= 1`` otherwise)."""
     K = lay.K

@@ -24,7 +24,7 @@ from hypothesis import Phase, find, settings
 from hypothesis.errors import NoSuchExample
 from numpy.polynomial import polynomial as poly
 
-from reference import attention, prompt_forward
+from reference import Transformer, attention, prompt_forward
 from reference.efficiency.fast_gradient import (
     KeyValueGrad,
     exact_key_value_grad,
@@ -190,13 +190,15 @@ def check_fast_attention(
     ]
 
 
-def extrapolating_attention(q, k, v, *, scale, eps, R, **_: Any) -> FastAttentionResult:
+def extrapolating_attention(
+    q: np.ndarray, k: np.ndarray, v: np.ndarray, *, scale: float, eps: float, R: float, **_: Any
+) -> FastAttentionResult:
     """PLANT: a fit certified on ``[-R/4, R/4]`` used for logits up to ``R`` (extrapolation)."""
     return _attention_with_fit(q, k, v, scale, fit_exp(R, eps), fit_exp(R / 4, eps).coeffs)
 
 
 def _attention_with_fit(
-    q: np.ndarray, k: np.ndarray, v: np.ndarray, scale, fit: ExpFit, coeffs: np.ndarray
+    q: np.ndarray, k: np.ndarray, v: np.ndarray, scale: float, fit: ExpFit, coeffs: np.ndarray
 ) -> FastAttentionResult:
     """The reference's computation with the polynomial ``coeffs`` in place of ``fit``'s, while
     reporting what the reference reports for ``fit`` (degree, rank, certificate, bounds)."""
@@ -232,7 +234,15 @@ def _finer_fit(radius: float, degree: int) -> np.ndarray:
 
 
 def understated_fit_attention(
-    q, k, v, *, scale, eps, R, factor: float = 3.0, **_: object
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    *,
+    scale: float,
+    eps: float,
+    R: float,
+    factor: float = 3.0,
+    **_: object,
 ) -> FastAttentionResult:
     """PLANT: a fit whose relative error is ``factor``× what it reports: ``p_bad = factor·p −
     (factor − 1)·p_fine`` (``p_fine`` the minimax fit four degrees higher), so
@@ -298,7 +308,9 @@ def check_prompt_cache(
     ]
 
 
-def build_stale_cache(model, prompt, *, eps, radius) -> PolynomialPromptCache:
+def build_stale_cache(
+    model: Transformer, prompt: np.ndarray, *, eps: float, radius: float
+) -> PolynomialPromptCache:
     """PLANT: a cache not rebuilt after the prompt changed (built without the first row)."""
     return PolynomialPromptCache.build(model, prompt[1:], eps=eps, radius=radius)
 
@@ -313,7 +325,9 @@ class _InflatedBoundCache(PolynomialPromptCache):
         )
 
 
-def build_inflated_bound_cache(model, prompt, *, eps, radius) -> PolynomialPromptCache:
+def build_inflated_bound_cache(
+    model: Transformer, prompt: np.ndarray, *, eps: float, radius: float
+) -> PolynomialPromptCache:
     """PLANT: a correct cache that reports bounds ten times the certified ones (an inflated
     bound would let a larger error pass)."""
     return _InflatedBoundCache.build(model, prompt, eps=eps, radius=radius)
@@ -344,7 +358,16 @@ def check_low_rank_grad(
     ]
 
 
-def grad_with_wrong_sign_delta(q, k, v, grad_out, *, scale, eps, R) -> KeyValueGrad:
+def grad_with_wrong_sign_delta(
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    grad_out: np.ndarray,
+    *,
+    scale: float,
+    eps: float,
+    R: float | None,
+) -> KeyValueGrad:
     """PLANT: the softmax backward with ``+δ`` instead of ``−δ`` (a classic sign slip)."""
     good = low_rank_key_value_grad(q, k, v, grad_out, scale=scale, eps=eps, R=R)
     s = resolve_scale(scale, q.shape[1])

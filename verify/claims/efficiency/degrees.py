@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -52,7 +53,7 @@ def degree_with_offset_bug(radius: float, eps: float, method: str) -> int:
 
 
 # ---------------------------------------------------------------- degree minimality, independently
-def _remez_points(radius: float, degree: int, iterations: int = 12):
+def _remez_points(radius: float, degree: int, iterations: int = 12) -> tuple[list[Any], list[Any]]:
     """Reference points of a relative-error Remez iteration for ``exp`` (mpmath, 40 digits)."""
     import mpmath
 
@@ -62,7 +63,7 @@ def _remez_points(radius: float, degree: int, iterations: int = 12):
             mpmath.mpf(radius) * mpmath.cos(mpmath.pi * (n + 1 - i) / (n + 1)) for i in range(n + 2)
         ]
         grid = np.linspace(-radius, radius, 4001)  # (G,)
-        coeffs = None
+        coeffs: list[Any] = []  # (n + 1,) after the first iteration
         for _ in range(iterations):
             # Σ_j a_j (x_i/R)^j e^{-x_i} + (-1)^{i+1} E = 1 at the n + 2 points
             a = mpmath.matrix(n + 2, n + 2)

@@ -13,9 +13,12 @@ import statistics
 import time
 import tracemalloc
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from reference import Transformer
 
 from reference import attention
 from reference.efficiency.fast_gradient import exact_key_value_grad, low_rank_key_value_grad
@@ -140,7 +143,9 @@ def measured_error(
     }
 
 
-def prompt_setup(prompt_length: int, *, length: int = 16, batch: int = 8, seed: int = 0):
+def prompt_setup(
+    prompt_length: int, *, length: int = 16, batch: int = 8, seed: int = 0
+) -> tuple[Transformer, np.ndarray, np.ndarray, float]:
     """A random model (``d = 8``, width 8, key/value width 8, no positional encoding), a prompt
     of ``prompt_length`` rows and a batch of inputs, with the radius they need."""
     from reference import Transformer

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import sympy as sp
@@ -149,7 +150,9 @@ def sweep_check(rows: list[dict[str, float]]) -> CheckResult:
     )
 
 
-def _planted(name: str, statement: str, caught: bool, caught_by: str, **details) -> CheckResult:
+def _planted(
+    name: str, statement: str, caught: bool, caught_by: str, **details: object
+) -> CheckResult:
     """A planted violation: passes when the check ``caught_by`` caught it."""
     return CheckResult(
         name=name,
@@ -184,7 +187,7 @@ def planted_checks(ctx: ClaimContext) -> list[CheckResult]:
         )
     )
 
-    def run(name: str, check, examples: int = 40) -> PropertyOutcome:
+    def run(name: str, check: Callable[..., Any], examples: int = 40) -> PropertyOutcome:
         cases = prompt_cases(min_prompt=1)
         return run_property(
             name, cases, check, max_examples=examples, rng_seed=ctx.seed, shrink=False

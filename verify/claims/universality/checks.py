@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -278,7 +279,7 @@ def sample_lp_errors(e: CubeErrors) -> dict[int, tuple[float, float, float]]:
     }
 
 
-def construct_with_wider_band(f: Callable, **kwargs) -> Construction:
+def construct_with_wider_band(f: Callable[..., Any], **kwargs: Any) -> Construction:
     """Planted defect: :func:`reference.construct_universal` with a band 8 times wider than the
     theorem states (capped at ``1/(4K)``), so inputs the theorem covers fall in the real band."""
     c = construct_universal(f, **kwargs)

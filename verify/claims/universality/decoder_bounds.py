@@ -100,7 +100,15 @@ dense_parameters = (
 )
 
 
-def _params(width, dk, dv, h_in, h_out, l_in, l_out):
+def _params(
+    width: sp.Expr,
+    dk: sp.Expr | int,
+    dv: sp.Expr,
+    h_in: sp.Expr,
+    h_out: sp.Expr,
+    l_in: sp.Expr | int,
+    l_out: sp.Expr,
+) -> sp.Expr:
     return dense_parameters.subs(
         {D: width, key_w: dk, value_w: dv, units_in: h_in, units_out: h_out}
     ).subs({layers_in: l_in, layers_out: l_out})

@@ -19,7 +19,12 @@ from verify.claims.universality.bounds import (
     levels_fn,
     precision_needed_fn,
 )
-from verify.claims.universality.targets import LipschitzTarget, lipschitz_targets, tight_sawtooth
+from verify.claims.universality.targets import (
+    LipschitzTarget,
+    Sawtooth,
+    lipschitz_targets,
+    tight_sawtooth,
+)
 
 #: Significand bits of float64 (the stored bits and the implicit leading one): 53.
 FLOAT64_SIGNIFICAND_BITS = int(np.finfo(np.float64).nmant) + 1
@@ -116,7 +121,7 @@ class TightCase:
     def eps(self) -> float:
         return 1.0 / self.Q
 
-    def target(self):
+    def target(self) -> Sawtooth:
         return tight_sawtooth(self.d, self.L, self.slope, self.K, self.Q)
 
     def x(self) -> np.ndarray:

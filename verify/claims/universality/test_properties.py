@@ -12,7 +12,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from reference import construct_universal
-from verify.claims.properties import run_property
+from verify.claims.properties import Observation, run_property
 from verify.claims.universality import bounds as ub
 from verify.claims.universality.checks import (
     band_mask,
@@ -32,6 +32,7 @@ from verify.claims.universality.checks import (
     grid_deviation,
 )
 from verify.claims.universality.scale.transition import (
+    PrecisionPoint,
     check_fails_beyond_significand,
     check_precision_point,
     precision_point,
@@ -48,13 +49,13 @@ from verify.claims.universality.targets import make_sawtooth, with_constant
 
 
 # ----------------------------------------------------------------------------- error vs bound
-def test_error_tracks_the_lipschitz_bound():
+def test_error_tracks_the_lipschitz_bound() -> None:
     out = run_property("error <= C/(2K) + 1/(2Q)", universal_cases(), check_error_tracks_bound)
     assert out.passed, out.counterexample
     assert 0 < out.worst_ratio <= 1
 
 
-def test_planted_wrong_lipschitz_constant_is_caught():
+def test_planted_wrong_lipschitz_constant_is_caught() -> None:
     understated = universal_cases(kinds=("sawtooth",)).map(
         lambda c: replace(c, target=with_constant(c.target, c.target.lipschitz / 16))
     )
@@ -62,26 +63,26 @@ def test_planted_wrong_lipschitz_constant_is_caught():
     assert not out.passed and out.worst_ratio > 1
 
 
-def test_planted_corrupted_prompt_row_is_caught():
+def test_planted_corrupted_prompt_row_is_caught() -> None:
     out = run_property("corrupted row", universal_cases(), check_with_corrupted_row, shrink=False)
-    assert not out.passed and "sup error" in out.counterexample
+    assert not out.passed and "sup error" in (out.counterexample or "")
 
 
-def test_worst_ratio_approaches_one_on_tight_targets():
+def test_worst_ratio_approaches_one_on_tight_targets() -> None:
     out = run_property("tight sawtooth", tight_cases(), check_tight, max_examples=40)
     assert out.passed, out.counterexample
     assert out.worst_ratio > 1 - 1e-6
 
 
 # ----------------------------------------------------------------------------- whole cube
-def test_whole_cube_corollary_holds_band_included():
+def test_whole_cube_corollary_holds_band_included() -> None:
     cases = universal_cases(batch=1024, inputs="uniform")
     out = run_property("whole cube", cases, check_whole_cube, max_examples=20)
     assert out.passed, out.counterexample
     assert 0 < out.worst_ratio <= 1
 
 
-def test_planted_wider_band_is_caught_on_the_whole_cube():
+def test_planted_wider_band_is_caught_on_the_whole_cube() -> None:
     out = run_property(
         "wider band",
         universal_cases(batch=1024, inputs="uniform"),
@@ -89,10 +90,10 @@ def test_planted_wider_band_is_caught_on_the_whole_cube():
         max_examples=40,
         shrink=False,
     )
-    assert not out.passed and "off-band error" in out.counterexample
+    assert not out.passed and "off-band error" in (out.counterexample or "")
 
 
-def test_in_band_errors_are_real_and_the_band_classifier_matches_the_reference():
+def test_in_band_errors_are_real_and_the_band_classifier_matches_the_reference() -> None:
     f = make_sawtooth(1, 2, np.random.default_rng(0), 0.5)
     c = construct_universal(f, d=1, L=2, lipschitz=0.5, eps=1 / 8)
     xs = np.random.default_rng(1).random((4096, 2, 1))  # (B, L, d)
@@ -103,7 +104,7 @@ def test_in_band_errors_are_real_and_the_band_classifier_matches_the_reference()
     assert err[in_band].max() <= ub.band_error_bound_fn(c.Q)
 
 
-def test_planted_tight_target_with_halved_constant_is_caught():
+def test_planted_tight_target_with_halved_constant_is_caught() -> None:
     out = run_property(
         "tight sawtooth, constant/2",
         tight_cases(),
@@ -114,7 +115,7 @@ def test_planted_tight_target_with_halved_constant_is_caught():
 
 
 # ----------------------------------------------------------------------------- 1/K decay
-def test_error_falls_like_one_over_K():
+def test_error_falls_like_one_over_K() -> None:
     fits = [
         error_vs_K(1, 1, [2, 4, 8, 16, 32], seed=0),
         error_vs_K(1, 2, [2, 4, 8], seed=0),
@@ -127,7 +128,7 @@ def test_error_falls_like_one_over_K():
         assert all(e <= b for e, b in zip(fit.errors, fit.bounds, strict=True))
 
 
-def test_planted_non_refining_model_is_caught():
+def test_planted_non_refining_model_is_caught() -> None:
     fit = error_vs_K(1, 1, [2, 4], seed=0)
     flat = fit_log_slope([2, 4, 8, 16], [fit.errors[0]] * 4)  # a model that never refines
     out = run_property("flat", st.just(flat), check_slope, max_examples=1)
@@ -135,12 +136,12 @@ def test_planted_non_refining_model_is_caught():
 
 
 # ----------------------------------------------------------------------------- memorization
-def test_memorization_meets_eps_and_the_resource_formulas():
+def test_memorization_meets_eps_and_the_resource_formulas() -> None:
     out = run_property("memorization", memorization_cases(), check_memorized)
     assert out.passed, out.counterexample
 
 
-def test_planted_corrupted_memorization_row_is_caught():
+def test_planted_corrupted_memorization_row_is_caught() -> None:
     rng = np.random.default_rng(0)
     cases = [MemorizationCase(*grid_dataset(rng, 3, 2, 1, 4), 0.25, 0.125, i) for i in range(4)]
     out = run_property(
@@ -148,10 +149,10 @@ def test_planted_corrupted_memorization_row_is_caught():
         st.sampled_from(cases),
         lambda case: check_memorized(case, complement_first_row),
     )
-    assert not out.passed and "memorization error" in out.counterexample
+    assert not out.passed and "memorization error" in (out.counterexample or "")
 
 
-def test_planted_missing_memorization_row_is_caught():
+def test_planted_missing_memorization_row_is_caught() -> None:
     out = run_property(
         "missing row",
         memorization_cases(),
@@ -159,10 +160,10 @@ def test_planted_missing_memorization_row_is_caught():
         max_examples=10,
         shrink=False,
     )
-    assert not out.passed and "prompt rows" in out.counterexample
+    assert not out.passed and "prompt rows" in (out.counterexample or "")
 
 
-def test_planted_corrupted_row_breaks_grid_exactness():
+def test_planted_corrupted_row_breaks_grid_exactness() -> None:
     f = make_sawtooth(1, 2, np.random.default_rng(0), 1.0)
     c = construct_universal(f, d=1, L=2, lipschitz=1.0, eps=1 / 4)
     assert (grid_deviation(c, f) == 0).all()
@@ -175,10 +176,10 @@ def test_planted_corrupted_row_breaks_grid_exactness():
 FLOAT64_POINTS = [(1, 2, 8, 32), (1, 2, 16, 8), (1, 2, 8, 128), (1, 2, 16, 16), (1, 2, 32, 4)]
 
 
-def test_precision_phase_transition_in_float64():
+def test_precision_phase_transition_in_float64() -> None:
     points = [precision_point(*p) for p in FLOAT64_POINTS]
 
-    def check(point):
+    def check(point: PrecisionPoint) -> list[Observation]:
         return [check_precision_point(point), check_fails_beyond_significand(point)]
 
     out = run_property("float64 precision", st.sampled_from(points), check, max_examples=10)
@@ -190,7 +191,7 @@ def test_precision_phase_transition_in_float64():
     assert all(p.precision_needed == ub.precision_needed_fn(p.d, p.L, p.K, p.Q) for p in points)
 
 
-def test_mpmath_succeeds_where_float64_fails():
+def test_mpmath_succeeds_where_float64_fails() -> None:
     point = precision_point(1, 2, 16, 16, backend="mpmath", limit=2)
     assert point.precision_bits >= point.precision_needed == ub.precision_needed_fn(1, 2, 16, 16)
     assert point.precision_needed > FLOAT64_SIGNIFICAND_BITS  # where float64 cannot go
@@ -198,7 +199,7 @@ def test_mpmath_succeeds_where_float64_fails():
     assert out.passed and point.exact
 
 
-def test_planted_overstated_precision_is_caught():
+def test_planted_overstated_precision_is_caught() -> None:
     point = precision_point(1, 2, 16, 16)  # float64, 64 table bits: wrong
     liar = replace(point, precision_bits=80)  # claims enough bits
     out = run_property("overstated precision", st.just(liar), check_precision_point, max_examples=1)
@@ -208,6 +209,6 @@ def test_planted_overstated_precision_is_caught():
     assert not out.passed
 
 
-def test_lambdified_error_bound_is_c_over_2k_plus_1_over_2q():
+def test_lambdified_error_bound_is_c_over_2k_plus_1_over_2q() -> None:
     C, K, Q = 1.0, 4, 8
     assert np.isclose(ub.error_bound_fn(C, K, Q), C / (2 * K) + 1 / (2 * Q))

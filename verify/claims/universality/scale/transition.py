@@ -15,8 +15,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 from reference import construct_universal
 from verify.claims.base import CheckResult, ClaimContext, ClaimResult, FigureResult
@@ -138,7 +142,7 @@ def precision_transition_holds(f64: list[dict], sweep: list[dict], mp_big: list[
     return promised_ok and overflow_seen and all(r["exact"] for r in mp_big)
 
 
-def _mark(ax, x: float, text: str, color: str, ls: str) -> None:
+def _mark(ax: Axes, x: float, text: str, color: str, ls: str) -> None:
     """A vertical line at ``x`` labelled at its value (rotated text beside the line)."""
     ax.axvline(x, color=color, ls=ls)
     ax.annotate(
