@@ -66,8 +66,8 @@ from reference.constructions.sizes import (
 )
 from reference.constructions.spec import lookup_spec
 
-#: No public API: the builder behind construct_universal and construct_memorizer, called with
-#: checked sizes.
+#: No public API: the builders behind construct_universal and construct_memorizer
+#: (construct_lookup validates its arguments; build_lookup is called with checked ones).
 __all__: list[str] = []
 
 
@@ -109,9 +109,71 @@ def construct_lookup(
     digits = np.asarray(digits)
     if digits.shape != (L * K**d, T, d):
         raise ValueError(f"digits: expected shape {(L * K**d, T, d)}, got {digits.shape}")
+    check_backend_decoder(backend, decoder)
+    return build_lookup(
+        digits,
+        d=d,
+        L=L,
+        K=K,
+        Q=Q,
+        eta=eta,
+        backend=backend,
+        bits=bits,
+        needed=needed,
+        error_bound=error_bound,
+        lipschitz=lipschitz,
+        eps=eps,
+        decoder=decoder,
+    )
+
+
+def check_backend_decoder(backend: str, decoder: str) -> None:
+    """Refuse a backend that cannot evaluate the decoder (the exact backend has no shallow model).
+
+    >>> from reference.constructions.lookup import check_backend_decoder
+    >>> check_backend_decoder("exact", "deep")
+    >>> try:
+    ...     check_backend_decoder("exact", "shallow")
+    ... except ValueError as err:
+    ...     print(err)
+    backend: 'exact' evaluates the deep and wide decoders, not 'shallow'
+    """
+    if decoder == "shallow" and backend == "exact":
+        raise ValueError("backend: 'exact' evaluates the deep and wide decoders, not 'shallow'")
+
+
+def build_lookup(
+    digits: np.ndarray,
+    *,
+    d: int,
+    L: int,
+    K: int,
+    Q: int,
+    eta: Fraction,
+    backend: str,
+    bits: int,
+    needed: int,
+    error_bound: float,
+    lipschitz: float | None,
+    eps: float | None,
+    decoder: str,
+) -> Construction:
+    """:func:`construct_lookup`, called with checked arguments: sizes that passed
+    :func:`~reference.constructions.limits.check_sizes`, a decoder the backend evaluates, the
+    working precision ``bits`` resolved against ``needed`` and ``digits (L K^d, T, d)`` in
+    ``0..Q−1``. The public entry points validate once and build through here.
+
+    >>> import numpy as np
+    >>> from fractions import Fraction
+    >>> from reference.constructions.lookup import build_lookup
+    >>> c = build_lookup(np.array([[[0]], [[1]]]), d=1, L=1, K=2, Q=2, eta=Fraction(1, 8),
+    ...                  backend="float64", bits=53, needed=10, error_bound=0.25,
+    ...                  lipschitz=None, eps=None, decoder="deep")
+    >>> c.forward(np.array([[0.8]])).tolist()
+    [[0.75]]
+    """
+    T = contexts(d, L, K)
     if decoder == "shallow":
-        if backend == "exact":
-            raise ValueError("backend: 'exact' evaluates the deep and wide decoders, not 'shallow'")
         beta = shallow_inverse_temperature(d, L, K, Q, bits)
     else:
         beta = inverse_temperature(d, L, K, Q)

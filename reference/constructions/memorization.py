@@ -23,7 +23,7 @@ import numpy as np
 from reference._validation import as_array, open_unit_interval, positive_float
 from reference.constructions.construction import Construction
 from reference.constructions.limits import check_sizes
-from reference.constructions.lookup import construct_lookup
+from reference.constructions.lookup import build_lookup, check_backend_decoder
 from reference.constructions.packing import cell_coordinates, digit_table, flatten_cells, in_band
 from reference.constructions.sizes import (
     BACKENDS,
@@ -206,12 +206,13 @@ def construct_memorizer(
     if eta >= Fraction(1, 2 * K):
         raise ValueError(f"band: expected a number below 1/(2K) = {1 / (2 * K)}, got {band}")
     needed = decoder_precision_needed(d, L, K, Q, decoder, eta)
-    resolve_precision(backend, precision_bits, needed, check_precision=check_precision)
+    bits = resolve_precision(backend, precision_bits, needed, check_precision=check_precision)
+    check_backend_decoder(backend, decoder)
     _check_distinct_cells(xs, K, separation)
     _check_band(xs, K, eta)
     cells = flatten_cells(cell_coordinates(xs, K), K)  # (N, L)
     digits = digit_table(cells, quantize_levels(ys, Q), d, L, K)  # (Lp, T, d)
-    return construct_lookup(
+    return build_lookup(
         digits,
         d=d,
         L=L,
@@ -219,9 +220,10 @@ def construct_memorizer(
         Q=Q,
         eta=eta,
         backend=backend,
-        precision_bits=precision_bits,
-        check_precision=check_precision,
+        bits=bits,
+        needed=needed,
         error_bound=1 / (2 * Q),
+        lipschitz=None,
         eps=eps,
         decoder=decoder,
     )

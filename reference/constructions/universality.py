@@ -18,7 +18,7 @@ import numpy as np
 from reference._validation import open_unit_interval, positive_float, positive_int
 from reference.constructions.construction import Construction
 from reference.constructions.limits import check_sizes
-from reference.constructions.lookup import construct_lookup
+from reference.constructions.lookup import build_lookup, check_backend_decoder
 from reference.constructions.packing import cell_centers, digit_table, grid_cells
 from reference.constructions.sizes import (
     BACKENDS,
@@ -160,12 +160,13 @@ def construct_universal(
     if eta >= Fraction(1, 2 * K) or eta.numerator != 1 or eta.denominator & (eta.denominator - 1):
         raise ValueError(f"band: expected a power of two below 1/(2K) = {1 / (2 * K)}, got {band}")
     needed = decoder_precision_needed(d, L, K, Q, decoder, eta)
-    resolve_precision(backend, precision_bits, needed, check_precision=check_precision)
+    bits = resolve_precision(backend, precision_bits, needed, check_precision=check_precision)
+    check_backend_decoder(backend, decoder)
     first = cell_centers(np.zeros(L, dtype=np.int64), d, K)  # (L, d): cheap shape/range check
     _evaluate_target(f, first, L, d)
     digits = target_table(f, d=d, L=L, K=K, Q=Q)
     bound = float(lipschitz) / (2 * K) + 1 / (2 * Q)
-    return construct_lookup(
+    return build_lookup(
         digits,
         d=d,
         L=L,
@@ -173,8 +174,8 @@ def construct_universal(
         Q=Q,
         eta=eta,
         backend=backend,
-        precision_bits=precision_bits,
-        check_precision=check_precision,
+        bits=bits,
+        needed=needed,
         error_bound=bound,
         lipschitz=float(lipschitz),
         eps=float(eps),
