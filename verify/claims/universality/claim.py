@@ -44,7 +44,7 @@ from verify.claims.universality.checks import (
 )
 from verify.claims.universality.memorization import add_memorization_checks
 from verify.claims.universality.planted import add_planted_checks
-from verify.claims.universality.scale.claim_part import add_scale_checks
+from verify.claims.universality.scale.report_checks import add_scale_checks
 from verify.claims.universality.scale.transition import add_precision_transition
 from verify.claims.universality.shapes import add_shape_tradeoff
 from verify.claims.universality.strategies import (

@@ -6,6 +6,6 @@
   needed against ``T·log2 Q``, between the capacity lower bound and the sympy prediction);
 * :mod:`~verify.claims.universality.scale.transition`: the precision phase transition (float64
   exact while the table fits the significand, wrong beyond, mpmath exact there);
-* :mod:`~verify.claims.universality.scale.claim_part`: the run's configs and the checks, tables,
+* :mod:`~verify.claims.universality.scale.report_checks`: the run's configs and the checks, tables,
   figure and notes of the first two, appended to the claim.
 """
