@@ -143,11 +143,12 @@ def minimax_coefficients(radius: float, degree: int, *, iterations: int = 400) -
     """
     radius = positive_float("radius", radius)
     degree = positive_int("degree", degree, minimum=0)
+    iterations = positive_int("iterations", iterations)
     return _minimax_coefficients(radius, degree, iterations=iterations)
 
 
 def _minimax_coefficients(radius: float, degree: int, *, iterations: int = 400) -> np.ndarray:
-    """:func:`minimax_coefficients`, called with checked arguments."""
+    """:func:`minimax_coefficients`, called with checked arguments (``iterations >= 1``)."""
     m = max(200, 40 * (degree + 1))
     u = np.concatenate([[-1.0], np.cos(np.pi * (np.arange(m) + 0.5) / m), [1.0]])  # (M,)
     t = radius * u  # (M,)
@@ -167,8 +168,8 @@ def _minimax_coefficients(radius: float, degree: int, *, iterations: int = 400) 
             break
         weights = weights * err
         weights /= weights.sum()
-    # best is None only when no iteration ran (iterations < 1); numpy then raises, as it did
-    return _chebyshev_to_monomial(best, radius)  # type: ignore[arg-type]
+    assert best is not None  # iterations >= 1 (checked): the first iteration sets it
+    return _chebyshev_to_monomial(best, radius)
 
 
 def chebyshev_coefficients(radius: float, degree: int) -> np.ndarray:
@@ -209,11 +210,9 @@ def _taylor_coefficients(degree: int) -> np.ndarray:
 def coefficients(method: str, radius: float, degree: int) -> np.ndarray:
     """Monomial coefficients of the ``method`` fit of degree ``degree`` on ``[-radius, radius]``."""
     method = check_method(method)
-    if method == "minimax":
-        return minimax_coefficients(radius, degree)
-    if method == "chebyshev":
-        return chebyshev_coefficients(radius, degree)
-    return taylor_coefficients(degree)
+    radius = positive_float("radius", radius)
+    degree = positive_int("degree", degree, minimum=0)
+    return _coefficients(method, radius, degree)
 
 
 def _coefficients(method: str, radius: float, degree: int) -> np.ndarray:
