@@ -8,12 +8,14 @@ import os
 
 from hypothesis import HealthCheck, settings
 
+from verify.claims.properties import DEFAULT_PROFILE_EXAMPLES
+
 _common = {
     "deadline": None,
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
 }
 
-settings.register_profile("default", max_examples=25, **_common)
+settings.register_profile("default", max_examples=DEFAULT_PROFILE_EXAMPLES, **_common)
 settings.register_profile(
     "ci", parent=settings.get_profile("ci"), max_examples=40, print_blob=True, **_common
 )

@@ -21,12 +21,38 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import hypothesis.core
 from hypothesis import HealthCheck, Phase, given, seed, settings, target
 from hypothesis import strategies as st
+
+#: ``max_examples`` of the suite's ``default`` Hypothesis profile (``conftest.py``): the count a
+#: test's base example count is calibrated against (see :func:`profile_examples`).
+DEFAULT_PROFILE_EXAMPLES = 25
 
 # How Hypothesis introduces the shrunk case in its report ("Falsifying example" up to 6.15x,
 # "Failing test case" in later releases): tests recognise a reproducer by this pattern.
 FALSIFYING_CASE = re.compile(r"(Falsifying example|Failing test case): prop\(")
+
+
+def profile_examples(base: int, profile_max: int | None = None) -> int:
+    """``base`` examples under the ``default`` profile, scaled with a profile's ``max_examples``
+    (``profile_max``; the loaded profile's when omitted), at least 1.
+
+    >>> from verify.claims.properties import profile_examples
+    >>> profile_examples(40, profile_max=2000), profile_examples(40, profile_max=25)
+    (3200, 40)
+    """
+    current = settings().max_examples if profile_max is None else profile_max
+    return max(1, round(base * current / DEFAULT_PROFILE_EXAMPLES))
+
+
+def _seed_to_use(rng_seed: int | None) -> int | None:
+    """The explicit seed, else the one given to pytest as ``--hypothesis-seed``, else ``None``
+    (Hypothesis chooses: random draws, or the ``ci`` profile's derandomized ones)."""
+    if rng_seed is not None:
+        return rng_seed
+    forced = hypothesis.core.global_force_seed
+    return None if forced is None else int(forced)
 
 
 @dataclass(frozen=True)
@@ -101,10 +127,14 @@ def run_property(
     check: Callable[[Any], Observation | list[Observation]],
     *,
     max_examples: int = 50,
-    rng_seed: int = 0,
+    rng_seed: int | None = None,
     shrink: bool = True,
 ) -> PropertyOutcome:
     """Run ``check`` on ``max_examples`` drawn cases; never raises on a violated bound.
+
+    ``rng_seed`` fixes the draws (the report passes ``--seed``); without it the seed given to
+    pytest as ``--hypothesis-seed`` is used, else Hypothesis's own choice under the loaded
+    profile. The profile's other settings (``print_blob`` among them) apply too.
 
     ``cases`` and ``ratios`` count the generated cases up to and including the first violation;
     the calls Hypothesis makes afterwards to shrink and replay it are not new cases.
@@ -126,10 +156,8 @@ def run_property(
         deadline=None,
         database=None,
         suppress_health_check=list(HealthCheck),
-        print_blob=False,
         phases=tuple(p for p in Phase if shrink or p not in (Phase.shrink, Phase.explain)),
     )
-    @seed(rng_seed)
     @given(strategy)
     def prop(case: Any) -> None:
         obs = check(case)
@@ -143,8 +171,10 @@ def run_property(
             target(worst, label=f"{name}: error/bound")
         assert_within(obs_list, context=name)
 
+    chosen_seed = _seed_to_use(rng_seed)
+    run = prop if chosen_seed is None else seed(chosen_seed)(prop)
     try:
-        prop()
+        run()
     except AssertionError as exc:
         notes = "\n".join(getattr(exc, "__notes__", []))
         return PropertyOutcome(

@@ -25,15 +25,18 @@ from verify.claims.capacity.strategies import (
     permutation_cases,
     prompt_pair_cases,
 )
-from verify.claims.properties import Observation, run_property
+from verify.claims.properties import Observation, profile_examples, run_property
 
-EXAMPLES = 30
+
+def _examples(base: int = 30) -> int:
+    """``base`` cases at the default profile, scaled with ``--hypothesis-profile``."""
+    return profile_examples(base)
 
 
 # --------------------------------------------------------------------------- prompt Lipschitz
 def test_prompt_lipschitz_bound_holds() -> None:
     out = run_property(
-        "prompt Lipschitz", prompt_pair_cases(), lipschitz_pair_check(1.0), max_examples=EXAMPLES
+        "prompt Lipschitz", prompt_pair_cases(), lipschitz_pair_check(1.0), max_examples=_examples()
     )
     assert out.passed, out.counterexample
     assert 0 < out.worst_ratio <= 1
@@ -44,7 +47,7 @@ def test_planted_prompt_lipschitz_bound_too_small_is_caught() -> None:
         "planted prompt Lipschitz",
         prompt_pair_cases(),
         lipschitz_pair_check(1e-6),
-        max_examples=EXAMPLES,
+        max_examples=_examples(),
     )
     assert not out.passed
     assert out.counterexample is not None
@@ -53,13 +56,13 @@ def test_planted_prompt_lipschitz_bound_too_small_is_caught() -> None:
 
 # --------------------------------------------------------------------------- packing family
 def test_packing_family_is_lipschitz_bounded_and_separated() -> None:
-    out = run_property("packing", packing_cases(), packing_check(1.0), max_examples=EXAMPLES)
+    out = run_property("packing", packing_cases(), packing_check(1.0), max_examples=_examples())
     assert out.passed, out.counterexample
 
 
 def test_planted_packing_constant_too_small_is_caught() -> None:
     out = run_property(
-        "planted packing", packing_cases(), packing_check(0.5), max_examples=EXAMPLES
+        "planted packing", packing_cases(), packing_check(0.5), max_examples=_examples()
     )
     assert not out.passed
     assert out.counterexample is not None
@@ -68,7 +71,9 @@ def test_planted_packing_constant_too_small_is_caught() -> None:
 
 # --------------------------------------------------------------------------- permutation symmetry
 def test_outputs_are_permutation_equivariant_for_every_prompt() -> None:
-    out = run_property("permutation", permutation_cases(), permutation_check, max_examples=EXAMPLES)
+    out = run_property(
+        "permutation", permutation_cases(), permutation_check, max_examples=_examples()
+    )
     assert out.passed, out.counterexample
 
 
@@ -77,7 +82,7 @@ def test_planted_positional_encoding_breaks_equivariance() -> None:
         "planted permutation",
         permutation_cases(positional=True),
         permutation_check,
-        max_examples=EXAMPLES,
+        max_examples=_examples(),
     )
     assert not out.passed
 
@@ -114,7 +119,7 @@ def test_strategies_draw_valid_cases() -> None:
         "strategy sanity",
         st.tuples(prompt_pair_cases(), packing_cases()),
         _valid_draws,
-        max_examples=10,
+        max_examples=_examples(10),
     )
     assert out.passed, out.counterexample
 
@@ -122,7 +127,10 @@ def test_strategies_draw_valid_cases() -> None:
 # --------------------------------------------------------------------------- memorization count
 def test_constructions_meet_the_memorization_count() -> None:
     out = run_property(
-        "memorization count", construction_cases(), construction_observations(), max_examples=6
+        "memorization count",
+        construction_cases(),
+        construction_observations(),
+        max_examples=_examples(6),
     )
     assert out.passed, out.counterexample
     assert out.cases >= 1
