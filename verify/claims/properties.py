@@ -102,6 +102,33 @@ def assert_within(obs: Observation | list[Observation], context: str = "") -> No
             )
 
 
+def observe(
+    check: Callable[[Any], Observation | list[Observation]], case: Any
+) -> list[Observation]:
+    """``check(case)`` as a list; an ``AssertionError`` the check raises itself (a requirement it
+    checks before measuring, such as a reported bound equal to its sympy formula) becomes a
+    failed exact observation carrying the message, so it is reported as a falsification with
+    its numbers rather than a crash.
+
+    >>> from verify.claims.properties import Observation, observe
+    >>> def check(x):
+    ...     if x != 2.0:
+    ...         raise AssertionError(f"reported bound {x} != sympy bound 2.0")
+    ...     return Observation(1.0, x)
+    >>> observe(check, 2.0)[0].holds, observe(check, 2.5)[0].holds
+    (True, False)
+    >>> observe(check, 2.5)[0].label
+    'reported bound 2.5 != sympy bound 2.0'
+    """
+    try:
+        obs = check(case)
+    except BoundViolation:
+        raise
+    except AssertionError as exc:
+        return [Observation(1.0, 0.0, str(exc) or "assertion failed", exact=True)]
+    return [obs] if isinstance(obs, Observation) else list(obs)
+
+
 def all_exact(observations: list[Observation]) -> bool:
     """Whether every observation is exact (the check has no ratio to report)."""
     return all(o.exact for o in observations)
@@ -156,12 +183,12 @@ def run_property(
         deadline=None,
         database=None,
         suppress_health_check=list(HealthCheck),
+        report_multiple_bugs=False,  # one failure, never an ExceptionGroup the caller misses
         phases=tuple(p for p in Phase if shrink or p not in (Phase.shrink, Phase.explain)),
     )
     @given(strategy)
     def prop(case: Any) -> None:
-        obs = check(case)
-        obs_list = [obs] if isinstance(obs, Observation) else list(obs)
+        obs_list = observe(check, case)
         worst = max(o.ratio for o in obs_list)
         if not violated[0]:
             exact[0] = exact[0] and all_exact(obs_list)

@@ -11,21 +11,20 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn
 
-from rich.console import Console
-
-from verify.report.writer import print_summary
-from verify.run.executors import ExecutorError, parse_executor_spec
-from verify.run.interrupts import ExecutorLost, Interrupted, exit_code_for_signal, handle_signals
-from verify.run.runner import EXIT_CLAIM_ERROR, EXIT_OK, EXIT_USAGE, generate_report
-from verify.run.staging import ReportError, check_out
+# nothing more here: run_cli installs the signal handlers, then imports the rest (a Ctrl-C in
+# the first moments of the process is then a quiet exit 130, not a traceback from an import)
+from verify.run.exit_codes import EXIT_CLAIM_ERROR, EXIT_OK, EXIT_USAGE
+from verify.run.interrupts import Interrupted, exit_code_for_signal, handle_signals
 
 
 def _executor_spec(value: str) -> str:
+    from verify.run.executors import parse_executor_spec
+
     try:
         parse_executor_spec(value)
     except ValueError as exc:
@@ -33,24 +32,42 @@ def _executor_spec(value: str) -> str:
     return value
 
 
-def _int_at_least(minimum: int) -> Callable[[str], int]:
-    """An argparse ``type`` accepting integers ``>= minimum``."""
+def _int_at_least(minimum: int, maximum: int | None = None, why: str = "") -> Callable[[str], int]:
+    """An argparse ``type`` accepting integers ``>= minimum`` (and ``<= maximum``)."""
+    expected = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}{why}"
 
     def parse(value: str) -> int:
         try:
             number = int(value)
         except ValueError:
             number = None
-        if number is None or number < minimum:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {value!r}")
+        if number is None or number < minimum or (maximum is not None and number > maximum):
+            raise argparse.ArgumentTypeError(f"expected an integer {expected}, got {value!r}")
         return number
 
     return parse
 
 
+def _out_path(value: str) -> Path:
+    if "\0" in value:
+        raise argparse.ArgumentTypeError(
+            f"expected a folder path, got one with a NUL byte: {value!r}"
+        )
+    return Path(value)
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr (exit 2), without the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (exit code 2 on bad options, as argparse does)."""
-    parser = argparse.ArgumentParser(
+    """The argument parser (exit code 2 and one line on stderr for a bad option)."""
+    from verify.run.executors import max_workers
+
+    parser = _OneLineParser(
         prog="python -m verify",
         description=(
             "Run every claim of the prompt-tuning limits suite (Hypothesis properties and the "
@@ -73,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--out",
-        type=Path,
+        type=_out_path,
         default=Path("report"),
         metavar="DIR",
         help="report folder, replaced atomically (default: report)",
@@ -93,10 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--workers",
-        type=_int_at_least(1),
+        type=_int_at_least(1, max_workers(), f" (4 × the {max_workers() // 4} CPUs available)"),
         default=None,
         metavar="N",
-        help="processes of the local pool (default: number of CPUs)",
+        help="processes of the local pool (default: number of CPUs; at most 4 per CPU)",
     )
     parser.add_argument("--list", action="store_true", help="list the claims and exit")
     return parser
@@ -115,6 +132,8 @@ def private_hypothesis_home() -> Iterator[None]:
     if os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
         yield
         return
+    import tempfile
+
     from hypothesis import configuration
 
     previous = getattr(configuration, "__hypothesis_home_directory", None)
@@ -130,8 +149,26 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv``, run the selected claims, print the summary; return the exit code.
 
     ``--only`` and ``--out`` are checked before any claim module is imported; SIGINT and SIGTERM
-    stop the run cleanly (one line on stderr, exit 130 or 143, nothing published).
+    stop the run cleanly from the first moment (one line on stderr, exit 130 or 143; nothing
+    published, or, once the report is published, a line saying it was). ``argv=None`` (the
+    program itself) leaves the signals ignored once the run is over, so a signal in the
+    process's last moments cannot turn its exit status into a death by the signal.
     """
+    with handle_signals(until_exit=argv is None):
+        try:
+            return _checked_run(argv)
+        except Interrupted as exc:
+            if exc.published is not None:
+                print(f"{exc}: stopped after the report was published to {exc.published}",
+                      file=sys.stderr)  # fmt: skip
+            else:
+                print(f"{exc}: stopped, workers ended, nothing published", file=sys.stderr)
+            return exit_code_for_signal(exc.signum)
+
+
+def _checked_run(argv: Sequence[str] | None) -> int:
+    from verify.run.staging import ReportError, check_out
+
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -154,16 +191,19 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
         except ReportError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_USAGE
-    with handle_signals():
-        try:
-            with private_hypothesis_home():
-                return _run(args, load_all)
-        except Interrupted as exc:
-            print(f"{exc}: stopped, workers ended, nothing published", file=sys.stderr)
-            return exit_code_for_signal(exc.signum)
+    with private_hypothesis_home():
+        return _run(args, load_all)
 
 
 def _run(args: argparse.Namespace, load_all: Callable[..., dict]) -> int:
+    from rich.console import Console
+
+    from verify.report.writer import print_summary
+    from verify.run.executors import ExecutorError
+    from verify.run.interrupts import ExecutorLost
+    from verify.run.runner import generate_report
+    from verify.run.staging import ReportError
+
     registry = load_all(None if args.list or not args.only else list(dict.fromkeys(args.only)))
     if args.list:
         for claim in registry.values():

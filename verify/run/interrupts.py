@@ -6,6 +6,13 @@
   therefore also records it, and :func:`checkpoint` (called between claims, on every progress
   message and before publishing) raises it again: a signal is never swallowed.
 * :func:`in_claim` names the claim a stop happened in.
+* Publishing is never cut in half: :func:`deferred_signals` holds SIGINT/SIGTERM back while the
+  report is swapped in, and :func:`mark_published` records it, so a signal from then on says
+  the report *was* published (:attr:`Interrupted.published`). ``handle_signals(until_exit=True)``
+  (the command line) leaves SIGINT and SIGTERM ignored instead of restoring the default
+  handlers: the run is over and its exit status stands, so a signal in the last moments of the
+  process (while Python shuts down, when it no longer runs Python handlers) is never a death by
+  the signal (−15) or a traceback.
 * :func:`worker_initializer` runs in every process-pool worker: it ignores SIGINT (the parent
   decides when workers end), asks Linux to kill the worker when its parent dies
   (``prctl(PR_SET_PDEATHSIG)``) and watches the main process's pid, exiting when it is gone.
@@ -19,7 +26,6 @@
 from __future__ import annotations
 
 import _thread
-import ctypes
 import os
 import signal
 import sys
@@ -50,6 +56,7 @@ class Interrupted(KeyboardInterrupt):
         super().__init__(signum, claim)
         self.signum = int(signum)
         self.claim = claim
+        self.published = _STATE.published  # the report folder, if it was published already
 
     @property
     def signal_name(self) -> str:
@@ -78,12 +85,18 @@ class _State:
     received: int | None = None  # the first signal received in this run, if any
     lost: ExecutorLost | None = None  # set by a watcher thread when the executor went away
     installed: bool = False
+    deferring: bool = False  # inside deferred_signals(): record signals, raise them afterwards
+    published: str | None = None  # where this run published its report, once it did
 
 
 _STATE = _State()
 
 
 def _handler(signum: int, frame: Any) -> None:
+    if _STATE.deferring:  # checkpoint() raises it when the deferring block ends
+        if _STATE.lost is None:
+            _STATE.received = _STATE.received or signum
+        return
     if _STATE.lost is not None:  # raised on the main thread's behalf by stop_run()
         raise ExecutorLost(_STATE.lost.message)
     _STATE.received = signum
@@ -99,9 +112,12 @@ def stop_run(lost: ExecutorLost) -> None:
 
 
 @contextmanager
-def handle_signals() -> Iterator[None]:
+def handle_signals(*, until_exit: bool = False) -> Iterator[None]:
     """Within the block SIGINT and SIGTERM raise :class:`Interrupted` (main thread only;
-    elsewhere a no-op). The previous handlers are restored afterwards."""
+    elsewhere a no-op). The previous handlers are restored afterwards, or, with
+    ``until_exit`` (a process that ends right after the block), the signals are left ignored
+    (Python restores the default action of its own handlers when it shuts down, not of an
+    ignored signal)."""
     if threading.current_thread() is not threading.main_thread() or _STATE.installed:
         yield
         return
@@ -114,7 +130,7 @@ def handle_signals() -> Iterator[None]:
         if not isinstance(unraisable.exc_value, Interrupted):
             previous_hook(unraisable)
 
-    _STATE.received, _STATE.lost, _STATE.installed = None, None, True
+    _STATE.received, _STATE.lost, _STATE.installed, _STATE.published = None, None, True, None
     sys.unraisablehook = quiet_lost_interrupts
     for sig in HANDLED:
         signal.signal(sig, _handler)
@@ -122,9 +138,31 @@ def handle_signals() -> Iterator[None]:
         yield
     finally:
         for sig, handler in previous.items():
-            signal.signal(sig, handler)
+            signal.signal(sig, signal.SIG_IGN if until_exit else handler)
         sys.unraisablehook = previous_hook
-        _STATE.received, _STATE.lost, _STATE.installed = None, None, False
+        _STATE.received, _STATE.lost, _STATE.installed, _STATE.published = None, None, False, None
+
+
+@contextmanager
+def deferred_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM recorded but not raised during the block, raised when it ends
+    normally: an operation that must not be cut in half (publishing). (A flag, not a signal
+    mask: the kernel may deliver a signal to any thread, and Python runs the handler in the
+    main thread regardless.)"""
+    outer = _STATE.deferring
+    _STATE.deferring = True
+    try:
+        yield
+    finally:
+        _STATE.deferring = outer
+    if not outer:
+        checkpoint()  # a signal that came during the block
+
+
+def mark_published(out: object) -> None:
+    """Record that the report is published at ``out``: a later :class:`Interrupted` says so."""
+    if _STATE.installed:
+        _STATE.published = str(out)
 
 
 def checkpoint() -> None:
@@ -164,6 +202,8 @@ def in_claim(name: str) -> Iterator[None]:
 # ----------------------------------------------------------------------------- pool workers
 def _set_parent_death_signal(signum: int) -> bool:
     """Linux: deliver ``signum`` to this process when its parent dies. False elsewhere."""
+    import ctypes  # here: the command line imports this module before anything else
+
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         return libc.prctl(PR_SET_PDEATHSIG, int(signum), 0, 0, 0) == 0

@@ -8,7 +8,8 @@ leaves the previous report untouched; an existing folder that is not a report is
 
 Exit codes: :data:`EXIT_OK` (every claim verified), :data:`EXIT_FALSIFIED` (some check broke its
 bound), :data:`EXIT_USAGE` (bad options, unwritable output, unreachable executor),
-:data:`EXIT_CLAIM_ERROR` (some claim raised; nothing falsified).
+:data:`EXIT_CLAIM_ERROR` (some claim raised; nothing falsified). A claim that raises
+``AssertionError`` (a check's requirement failed outside a property) is falsified, not an error.
 """
 
 from __future__ import annotations
@@ -25,16 +26,22 @@ from typing import Any
 
 from rich.console import Console
 
-from verify.claims.base import Claim, ClaimContext, ClaimResult
-from verify.report.environment import environment
+from verify.claims.base import CheckResult, Claim, ClaimContext, ClaimResult
+from verify.report.environment import environment, pin_report_threads
 from verify.report.writer import git_commit, to_json_value, write_report
 from verify.run.executors import open_executor
-from verify.run.interrupts import checked, checkpoint, in_claim
+from verify.run.exit_codes import EXIT_CLAIM_ERROR, EXIT_FALSIFIED, EXIT_OK
+from verify.run.interrupts import (
+    checked,
+    checkpoint,
+    deferred_signals,
+    in_claim,
+    mark_published,
+)
 from verify.run.progress import claim_progress
 from verify.run.staging import FIGURE_DIR, TOOL, ReportError, publish, staged
 
 SCHEMA_VERSION = 1
-EXIT_OK, EXIT_FALSIFIED, EXIT_USAGE, EXIT_CLAIM_ERROR = 0, 1, 2, 3
 MODES = ("smoke", "default", "thorough")
 
 
@@ -75,6 +82,29 @@ def _claim_entry(
     return to_json_value(entry)
 
 
+def _failed_assertion(claim: Claim, exc: AssertionError) -> ClaimResult:
+    """The claim falsified by an ``AssertionError`` raised outside a property: a check's own
+    requirement failed (a reported bound differing from its sympy formula, a decoded value that
+    is wrong). As in :mod:`unittest`, an assertion is a failure, any other exception an error."""
+    message = str(exc) or "assertion failed"
+    check = CheckResult(
+        name="assertion",
+        statement=f"a check of the claim failed outside its properties: {message}",
+        bound_latex="",
+        cases=1,
+        passed=False,
+        counterexample=f"AssertionError: {message}\n{traceback.format_exc()}",
+        kind="exact",
+    )
+    return ClaimResult(
+        name=claim.name,
+        title=claim.title,
+        statement=f"stopped at a failed check: {message}",
+        checks=[check],
+        notes=["the claim stopped at this failed check; its other checks did not report"],
+    )
+
+
 def _run_one(claim: Claim, ctx: ClaimContext) -> tuple[ClaimResult | None, dict | None]:
     try:
         result = claim.run(ctx)
@@ -86,6 +116,8 @@ def _run_one(claim: Claim, ctx: ClaimContext) -> tuple[ClaimResult | None, dict 
             raise FileNotFoundError(f"figures listed but not written: {', '.join(missing)}")
         if not result.checks:
             raise ValueError("the claim ran no checks")
+    except AssertionError as exc:
+        return _failed_assertion(claim, exc), None
     except Exception as exc:
         return None, {
             "type": type(exc).__name__,
@@ -163,6 +195,7 @@ def generate_report(
     out = Path(out)
     started = datetime.now(timezone.utc)
     wall_start = time.perf_counter()
+    pin_report_threads()  # before the pool starts: its workers inherit the setting
     with staged(out) as staging:
         with open_executor(executor_spec, workers=workers) as executor:
             entries = run_claims(
@@ -195,10 +228,16 @@ def generate_report(
                 "claims": entries,
             }
         )
-        write_report(staging, results)
-        checkpoint()  # a signal that arrived (even one lost in a finalizer) never publishes
         try:
-            publish(staging, out)
-        except OSError as exc:
-            raise ReportError(f"cannot write the report to {out}: {exc.strerror or exc}") from exc
+            write_report(staging, results)
+            checkpoint()  # a signal that arrived (even one lost in a finalizer) never publishes
+            with deferred_signals():  # a signal now is delivered once the report is in place
+                publish(staging, out)
+                mark_published(out)
+        except OSError as exc:  # a full disk, a quota, a vanished folder: environment, exit 2
+            where = f" ({exc.filename})" if exc.filename else ""
+            kept = "; the previous report is intact" if out.is_dir() else ""
+            raise ReportError(
+                f"cannot write the report to {out}: {exc.strerror or exc}{where}{kept}"
+            ) from exc
     return ReportOutcome(results, exit_code, out)
