@@ -6,6 +6,7 @@ non-finite values) with a message naming the argument, what was expected and wha
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Sequence
 from typing import SupportsInt, cast
@@ -66,6 +67,11 @@ def as_array(
             f"{name}: expected a plain numpy array, got a masked array; fill it explicitly "
             f"(e.g. {name}.filled(0.0)) or drop the masked entries"
         )
+    if isinstance(value, np.matrix):
+        raise TypeError(
+            f"{name}: expected a plain numpy array, got numpy.matrix (its * and indexing differ); "
+            f"convert it with np.asarray({name})"
+        )
     if isinstance(value, np.ndarray):
         arr = value
     elif isinstance(value, (list, tuple)):
@@ -75,10 +81,11 @@ def as_array(
             raise ValueError(
                 f"{name}: expected a rectangular nested list of numbers, got a ragged one"
             ) from exc
-        if arr.dtype.kind in "iub":
+        if arr.dtype.kind in "iu":
             arr = arr.astype(np.float64)
     else:
         raise TypeError(f"{name}: expected a numpy array, got {type(value).__name__}")
+    check_size(name, arr)
     ndims = (ndim,) if isinstance(ndim, int) else tuple(ndim)
     if arr.ndim not in ndims:
         raise ValueError(
@@ -97,6 +104,40 @@ def as_array(
         )
     check_finite(name, arr)
     return arr
+
+
+def check_size(name: str, arr: np.ndarray) -> None:
+    """Refuse an array of more than :data:`MAX_ELEMENTS` entries (e.g. a stride-0 broadcast
+    view of 2³¹ rows, which costs no memory itself) before any work touches it.
+
+    >>> import numpy as np
+    >>> from reference._validation import check_size
+    >>> check_size("x", np.broadcast_to(0.5, (2**31, 2)))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: x: expected at most 268435456 entries, got shape (2147483648, 2) ...
+    """
+    if arr.size > MAX_ELEMENTS:
+        raise ValueError(
+            f"{name}: expected at most {MAX_ELEMENTS} entries, got shape {arr.shape} "
+            f"({arr.size} entries)"
+        )
+
+
+def common_float(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The checked float arrays promoted explicitly to their common dtype (float32 only when all
+    are float32); a group holding an object array of ``mpmath.mpf`` is returned as it is.
+
+    >>> import numpy as np
+    >>> from reference._validation import common_float
+    >>> {k: str(v.dtype) for k, v in common_float(
+    ...     {"a": np.ones(2, np.float32), "b": np.ones(2)}).items()}
+    {'a': 'float64', 'b': 'float64'}
+    """
+    if not arrays or any(arr.dtype == object for arr in arrays.values()):
+        return dict(arrays)
+    target = np.result_type(*arrays.values())
+    return {name: arr.astype(target, copy=False) for name, arr in arrays.items()}
 
 
 def check_finite(name: str, arr: np.ndarray) -> None:
@@ -134,12 +175,18 @@ def check_qkv(
     if batched:
         leading = {"q": q.shape[:-2], "k": k.shape[:-2], "v": v.shape[:-2]}
         try:
-            np.broadcast_shapes(*leading.values())
+            lead = np.broadcast_shapes(*leading.values())
         except ValueError as exc:
             raise ValueError(
                 "q, k, v: expected leading (batch/head) axes that broadcast together, got "
                 + ", ".join(f"{n} {shape}" for n, shape in leading.items())
             ) from exc
+        out = math.prod(lead) * q.shape[-2] * v.shape[-1]  # entries of the (..., n, d_v) result
+        if out > MAX_ELEMENTS:
+            raise ValueError(
+                f"q, k, v: the broadcast batch axes {lead} give a result of {out} entries "
+                f"(limit {MAX_ELEMENTS})"
+            )
     return q, k, v
 
 

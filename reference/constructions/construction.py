@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reference._validation import as_array
+from reference._validation import as_array, check_dim
 from reference.constructions.exact.evaluate import evaluate_exact
 from reference.constructions.exact.model import ExactModel
 from reference.constructions.packing import (
@@ -88,19 +88,29 @@ class Construction:
         >>> c.off_band(np.array([[0.1]])), c.off_band(np.array([[0.45]]))
         (True, False)
         """
-        arr = np.asarray(x, dtype=np.float64)
-        if arr.ndim not in (2, 3) or arr.shape[-2:] != (self.L, self.d):
+        arr = self._sequences(x)
+        with np.errstate(over="ignore", invalid="ignore"):  # |x| near the float max: not in [0, 1]
+            ok = ~in_band(arr, self.K, self.band) & (arr >= 0) & (arr <= 1)
+        per_sequence = np.asarray(ok.all(axis=(-2, -1)))  # () or (B,)
+        return bool(per_sequence) if per_sequence.ndim == 0 else per_sequence
+
+    def _sequences(self, x: object) -> np.ndarray:
+        """``x`` checked (finite real floats or mpmath, shape ``(L, d)`` or ``(B, L, d)``) as
+        float64."""
+        arr = as_array("x", x, ndim=(2, 3), allow_object=True)
+        if arr.shape[-2:] != (self.L, self.d):
             raise ValueError(
                 f"x: expected shape ({self.L}, {self.d}) or (B, {self.L}, {self.d}), "
                 f"got {arr.shape}"
             )
-        ok = ~in_band(arr, self.K, self.band) & (arr >= 0) & (arr <= 1)
-        per_sequence = np.asarray(ok.all(axis=(-2, -1)))  # () or (B,)
-        return bool(per_sequence) if per_sequence.ndim == 0 else per_sequence
+        return np.asarray(arr, dtype=np.float64)
 
     def cells(self, x: np.ndarray) -> np.ndarray:
-        """Grid cell per coordinate, ``min(⌊K x⌋, K − 1)``, as integers (same shape as ``x``)."""
-        return cell_coordinates(np.asarray(x, dtype=np.float64), self.K)
+        """Grid cell per coordinate, ``min(⌊K x⌋, K − 1)``, as integers (same shape as ``x``:
+        tokens ``(..., d)``; coordinates outside ``[0, 1]`` go to the edge cells)."""
+        arr = as_array("x", x, ndim=range(1, 33), allow_object=True)
+        check_dim("x", arr, -1, self.d, "token width d")
+        return cell_coordinates(np.clip(np.asarray(arr, dtype=np.float64), 0.0, 1.0), self.K)
 
     def convert(self, x: np.ndarray) -> np.ndarray:
         """``x`` on this construction's backend (mpmath: exact conversion to ``mpf``)."""

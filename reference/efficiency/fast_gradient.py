@@ -32,11 +32,14 @@ queries through the model, so their features are checked on the way (``FeatureMa
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from reference._threads import one_blas_thread_below
 from reference._validation import (
+    NumericalOverflow,
     as_array,
     check_dim,
     check_qkv,
@@ -51,17 +54,18 @@ from reference.efficiency.planning import (
     guaranteed_radius,
     max_row_norm,
 )
-from reference.efficiency.polyfit import _fit_exp, check_method
+from reference.efficiency.polyfit import ExpFit, FastAttentionRefused, _fit_exp, check_method
 from reference.efficiency.polynomial import RawFeatures, _key_summary, block_rows, key_summary
 from reference.efficiency.prompt_cache import input_projections
 from reference.model.attention import DEFAULT_CHUNK_ELEMENTS, _resolve_scale
 from reference.model.prompt_tuning import (
     _check_inputs,
     _check_prompt,
+    check_finite_result,
     check_model,
     head_loss_and_grad,
 )
-from reference.model.transformer import stack_backward, stack_forward
+from reference.model.transformer import Transformer, stack_backward, stack_forward
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,29 @@ def exact_key_value_grad(
     """
     q, k, v, g = _check_qkvg(q, k, v, grad_out)
     scale = _resolve_scale(scale, q.shape[1])
+    n, m = q.shape[0], k.shape[0]
+    rows = max(1, min(n, DEFAULT_CHUNK_ELEMENTS // max(m, 1)))  # query rows of one block
+    flops = 2 * rows * m * max(q.shape[1], v.shape[1])  # the largest product of a block
+    with np.errstate(over="ignore", invalid="ignore"), one_blas_thread_below(flops):
+        result = _exact_key_value_grad(q, k, v, g, scale)
+    _check_finite_grad(result)
+    return result
+
+
+def _check_finite_grad(result: KeyValueGrad) -> None:
+    """Refuse (:class:`NumericalOverflow`, naming the inputs) a gradient that overflowed."""
+    for what in ("grad_k", "grad_v", "output"):
+        if not np.all(np.isfinite(getattr(result, what))):
+            raise NumericalOverflow(
+                f"q, k, v, grad_out, scale: the key/value gradient ({what}) overflows float64 for "
+                "these finite inputs; rescale them"
+            )
+
+
+def _exact_key_value_grad(
+    q: np.ndarray, k: np.ndarray, v: np.ndarray, g: np.ndarray, scale: float
+) -> KeyValueGrad:
+    """:func:`exact_key_value_grad` on checked float64 arrays."""
     n, m = q.shape[0], k.shape[0]
     grad_k = np.zeros_like(k)  # (m, dk)
     grad_v = np.zeros_like(v)  # (m, dv)
@@ -221,19 +248,43 @@ def low_rank_key_value_grad(
     True
     """
     q, k, v, g = _check_qkvg(q, k, v, grad_out)
-    n, dk = q.shape
-    dv = v.shape[1]
+    dk = q.shape[1]
     scale = _resolve_scale(scale, dk)
     eps = open_unit_interval("eps", eps)
     radius = _certifiable_radius(guaranteed_radius(q, k, scale), R, eps, "R")
     fit = _fit_exp(radius, eps, check_method(fit_method, "fit_method"))
+    rank = math.comb(dk + fit.degree, fit.degree)
+    widest = v.shape[1] + dk + v.shape[1] * dk + 1  # the query sums' width
+    with (
+        np.errstate(over="ignore", invalid="ignore"),
+        one_blas_thread_below(2 * rank * block_rows(rank) * widest),
+    ):
+        result = _low_rank_key_value_grad(q, k, v, g, scale, fit)
+    _check_finite_grad(result)
+    if not (np.isfinite(result.bound_k) and np.isfinite(result.bound_v)):
+        raise NumericalOverflow(
+            "q, k, v, grad_out: the certified bound overflows float64 for these finite inputs; "
+            "rescale them"
+        )
+    return result
+
+
+def _low_rank_key_value_grad(
+    q: np.ndarray, k: np.ndarray, v: np.ndarray, g: np.ndarray, scale: float, fit: ExpFit
+) -> KeyValueGrad:
+    """:func:`low_rank_key_value_grad` on checked float64 arrays with a certified ``fit``."""
+    n, dk = q.shape
+    dv = v.shape[1]
     features = FeatureMap.build(fit.coeffs, dim=dk, scale=scale)  # refuses d = 0 (dim)
     r = features.rank
     step = block_rows(r)
 
     # one pass over query blocks: Õ, D̃, δ and the query sums
     #   A = Σ_i φ(q_i) [G_i, δ_i q_i, G_i ⊗ q_i, 1] / D̃_i   (r, dv + dk + dv·dk + 1)
-    weighted = _key_summary(features, k, v, features._raw) * features.phi_weights[:, None]
+    try:
+        weighted = _key_summary(features, k, v, features._raw) * features.phi_weights[:, None]
+    except FastAttentionRefused as exc:
+        raise FastAttentionRefused(f"k, v: {str(exc).removeprefix('k: ')}") from None
     out = np.empty((n, dv))  # (n, dv)
     acc = np.zeros((r, dv + dk + dv * dk + 1))  # (r, w)
     for start in range(0, n, step):
@@ -300,27 +351,62 @@ def fast_prompt_loss_and_grad(
     scale = attn.scale
 
     # ---- forward
-    h, pre_in = stack_forward(model.ffn_in, p)  # (Lp, D)
-    k_p, v_p = h @ attn.w_k, h @ attn.w_v  # (Lp, dk), (Lp, dv)
-    h_x, q, k_x, v_x = input_projections(model, xb)  # (B, L, ·)
+    with np.errstate(over="ignore", invalid="ignore"):
+        h, pre_in = stack_forward(model.ffn_in, p)  # (Lp, D)
+        k_p, v_p = h @ attn.w_k, h @ attn.w_v  # (Lp, dk), (Lp, dv)
+    check_finite_result(np.concatenate([k_p.ravel(), v_p.ravel()]), "the keys and values", prompt=p)
+    h_x, q, k_x, v_x = input_projections(model, xb, "xs")  # (B, L, ·), refuses overflow
     needed = (
         scale
         * max_row_norm(q.reshape(-1, q.shape[-1]))
         * max(max_row_norm(k_p), max_row_norm(k_x.reshape(-1, k_x.shape[-1])))
     )
+    if not np.isfinite(needed):
+        raise FastAttentionRefused(
+            "xs, prompt: the logit radius scale·max‖q‖·max‖k‖ of these inputs overflows float64"
+        )
     _refuse_uncertifiable(needed, eps, "radius")  # refuses inputs that need more ...
     _declared_radius(needed, radius, "radius")  # ... than a fit can certify or is declared
     fit = _fit_exp(radius, eps, check_method(fit_method, "fit_method"))
     features = FeatureMap.build(fit.coeffs, dim=q.shape[-1], scale=scale)
-    prompt_summary = key_summary(features, k_p, v_p)  # (r, dv+1)
+    batch, length, _ = q.shape
+    o = np.empty((batch, length, v_p.shape[1]))  # (B, L, dv)
+    den = np.empty((batch, length))  # (B, L) D̃, kept for the backward
+    with np.errstate(over="ignore", invalid="ignore"):
+        prompt_summary = _named_summary("prompt", features, k_p, v_p)  # (r, dv+1)
+        for b in range(batch):
+            summary = prompt_summary + _named_summary("xs", features, k_x[b], v_x[b])
+            o[b], den[b] = _summary_output(features, q[b], summary)  # (L, dv), (L,)
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        loss, grad = _fast_backward(model, features, pre_in, (q, k_p, v_p, h_x, o, den), y)
+    check_finite_result(grad, "the loss gradient", xs=xb, ys=y, prompt=p)
+    check_finite_result(loss, "the loss", xs=xb, ys=y, prompt=p)
+    return loss, grad
+
+
+def _named_summary(name: str, features: FeatureMap, k: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """:func:`key_summary` ``(r, d_v + 1)`` whose refusal names the argument the keys and values
+    came from (``name``)."""
+    try:
+        return key_summary(features, k, v)
+    except FastAttentionRefused as exc:
+        raise FastAttentionRefused(f"{name}: {str(exc).removeprefix('k: ')}") from None
+
+
+def _fast_backward(
+    model: Transformer,
+    features: FeatureMap,
+    pre_in: list,
+    forward: tuple[np.ndarray, ...],
+    y: np.ndarray,
+) -> tuple[float, np.ndarray]:
+    """Loss and prompt gradient of :func:`fast_prompt_loss_and_grad` from its forward pass
+    ``(q (B, L, dk), k_p (Lp, dk), v_p (Lp, dv), h_x (B, L, D), o (B, L, dv), D̃ (B, L))``."""
+    q, k_p, v_p, h_x, o, den = forward
+    attn, scale = model.attn, model.attn.scale
     batch, length, dk = q.shape
     dv = v_p.shape[1]
-    o = np.empty((batch, length, dv))  # (B, L, dv)
-    den = np.empty((batch, length))  # (B, L) D̃, kept for the backward
-    for b in range(batch):
-        summary = prompt_summary + key_summary(features, k_x[b], v_x[b])  # (r, dv+1)
-        o[b], den[b] = _summary_output(features, q[b], summary)
-
     # ---- loss and backward to the attention output
     loss, _, grad_o = head_loss_and_grad(model, h_x, o, y)  # grad_o (B, L, dv)
     delta = np.einsum("blv,blv->bl", grad_o, o)  # (B, L)

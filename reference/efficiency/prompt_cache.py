@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reference._validation import as_array, open_unit_interval, positive_float
+from reference._threads import one_blas_thread_below
+from reference._validation import as_array, open_unit_interval, positive_float, positive_int
 from reference.efficiency.certificate import (
     _certified_output_bound,
     centred_values,
@@ -40,12 +41,14 @@ from reference.efficiency.polyfit import (
     check_method,
 )
 from reference.efficiency.polynomial import apply_summary, key_summary
-from reference.model.attention import attention
+from reference.model.attention import DEFAULT_CHUNK_ELEMENTS, attention
 from reference.model.prompt_tuning import (
     _check_inputs,
     _check_prompt,
+    check_finite_result,
     check_model,
     head_loss_and_grad,
+    query_blocks,
 )
 from reference.model.transformer import Transformer, stack_backward, stack_forward
 
@@ -95,17 +98,28 @@ def output_gain(model: Transformer) -> float:
 
 
 def _prompt_keys_values(model: Transformer, prompt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    h_p = _ffn_in(model, prompt.astype(np.float64))  # (Lp, D)
-    return h_p @ model.attn.w_k, h_p @ model.attn.w_v  # (Lp, dk), (Lp, dv)
+    """The prompt's keys ``(Lp, dk)`` and values ``(Lp, dv)``; refuses (naming ``prompt``)
+    keys or values that overflow float64."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        h_p = _ffn_in(model, prompt.astype(np.float64))  # (Lp, D)
+        k_p, v_p = h_p @ model.attn.w_k, h_p @ model.attn.w_v  # (Lp, dk), (Lp, dv)
+    keys_values = np.concatenate([k_p.ravel(), v_p.ravel()])
+    check_finite_result(keys_values, "the keys and values", prompt=prompt)
+    return k_p, v_p
 
 
 def input_projections(
-    model: Transformer, x: np.ndarray
+    model: Transformer, x: np.ndarray, name: str = "x"
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``FFN_in`` of the embedded inputs ``(B, L, D)`` and their queries, keys and values."""
-    h_x = _ffn_in(model, model.embed_inputs(x.astype(np.float64)))  # (B, L, D)
+    """``FFN_in`` of the embedded inputs ``(B, L, D)`` and their queries, keys and values;
+    refuses (naming ``name``, the argument ``x`` came from) any that overflow float64."""
     attn = model.attn
-    return h_x, h_x @ attn.w_q, h_x @ attn.w_k, h_x @ attn.w_v
+    with np.errstate(over="ignore", invalid="ignore"):
+        h_x = _ffn_in(model, model.embed_inputs(x.astype(np.float64)))  # (B, L, D)
+        out = h_x, h_x @ attn.w_q, h_x @ attn.w_k, h_x @ attn.w_v
+    projected = np.concatenate([a.ravel() for a in out])
+    check_finite_result(projected, "the queries, keys and values", **{name: x})
+    return out
 
 
 def _as_batch(model: Transformer, x: object) -> tuple[np.ndarray, bool]:
@@ -164,7 +178,9 @@ class ExactPromptCache:
         """Same as ``prompt_forward(model, prompt, x)``."""
         xb, single = _as_batch(self.model, x)
         h_x, q, k_x, v_x = input_projections(self.model, xb)
-        out = after_attention(self.model, h_x, self._attend(q, k_x, v_x))  # (B, L, d)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = after_attention(self.model, h_x, self._attend(q, k_x, v_x))  # (B, L, d)
+        check_finite_result(out, "the output", x=xb)
         return out[0] if single else out
 
 
@@ -262,41 +278,16 @@ class PolynomialPromptCache:
         if xb.dtype == object:
             raise TypeError("x: expected float32 or float64, got object (mpmath)")
         h_x, q, k_x, v_x = input_projections(self.model, xb)
-        scale = self.model.attn.scale
-        c = self.value_center  # (dv,)
-        half_p = np.abs(np.stack([self.value_low - c, self.value_high - c])).max(axis=0)
-        outs, total, rounding = [], 0.0, 0.0
-        for b in range(xb.shape[0]):
-            kn = max(self.key_norm, max_row_norm(k_x[b]))
-            qn = max_row_norm(q[b])
-            if scale * qn * kn > self.fit.radius:
-                raise FastAttentionRefused(
-                    f"x: input {b} needs a logit radius {scale * qn * kn:.6g}, above the cache's "
-                    f"declared radius {self.fit.radius:.6g}; refusing to extrapolate"
-                )
-            relative = rounding_relative(self.fit, self.prompt_length + k_x[b].shape[0], self.rank)
-            if relative > self.fit.eps:
-                raise FastAttentionRefused(
-                    f"x: input {b}: rounding of the computed path (relative {relative:.3g}) "
-                    f"exceeds eps = {self.fit.eps:.3g}"
-                )
-            shifted = v_x[b] - c  # (L, dv)
-            try:
-                summary = self.summary + key_summary(self.features, k_x[b], shifted)
-            except FastAttentionRefused as exc:
-                raise FastAttentionRefused(f"x: input {b}: {exc}") from None
-            outs.append(apply_summary(self.features, q[b], summary) + c)  # (L, dv)
-            spread = np.maximum(self.value_high, v_x[b].max(axis=0)) - np.minimum(
-                self.value_low, v_x[b].min(axis=0)
-            )  # (dv,)
-            half = np.maximum(half_p, np.abs(shifted).max(axis=0)) * (1 + 2 * UNIT_ROUNDOFF)
-            spread = spread * (1 + 2 * UNIT_ROUNDOFF)
-            approx_b = _certified_output_bound(self.fit.certified_error, spread)  # (dv,)
-            round_b = rounding_bound(relative, half, c)  # (dv,)
-            total = max(total, float((approx_b + round_b).max()))
-            rounding = max(rounding, float(round_b.max()))
+        products = 2 * xb.shape[1] * self.rank * (v_x.shape[-1] + 1)  # (L, r) @ (r, dv + 1)
+        with one_blas_thread_below(products):  # small products: one BLAS thread is faster
+            attended = [self._attend_one(b, q[b], k_x[b], v_x[b]) for b in range(xb.shape[0])]
+        outs = [a[0] for a in attended]
+        total = max((a[1] for a in attended), default=0.0)
+        rounding = max((a[2] for a in attended), default=0.0)
         o = np.stack(outs)  # (B, L, dv)
-        out = after_attention(self.model, h_x, o)  # (B, L, d)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = after_attention(self.model, h_x, o)  # (B, L, d)
+        check_finite_result(out, "the output", x=xb)
         return CachedForward(
             out[0] if single else out,
             o[0] if single else o,
@@ -305,10 +296,51 @@ class PolynomialPromptCache:
             rounding,
         )
 
+    def _attend_one(
+        self, b: int, q: np.ndarray, k_x: np.ndarray, v_x: np.ndarray
+    ) -> tuple[np.ndarray, float, float]:
+        """Attention output ``(L, d_v)`` of input ``b`` (queries ``q``, keys ``k_x``, values
+        ``v_x`` of its rows) against prompt and inputs, its certified bound and rounding part."""
+        c = self.value_center  # (dv,)
+        half_p = np.abs(np.stack([self.value_low - c, self.value_high - c])).max(axis=0)
+        scale = self.model.attn.scale
+        kn = max(self.key_norm, max_row_norm(k_x))
+        qn = max_row_norm(q)
+        if scale * qn * kn > self.fit.radius:
+            raise FastAttentionRefused(
+                f"x: input {b} needs a logit radius {scale * qn * kn:.6g}, above the cache's "
+                f"declared radius {self.fit.radius:.6g}; refusing to extrapolate"
+            )
+        relative = rounding_relative(self.fit, self.prompt_length + k_x.shape[0], self.rank)
+        if relative > self.fit.eps:
+            raise FastAttentionRefused(
+                f"x: input {b}: rounding of the computed path (relative {relative:.3g}) "
+                f"exceeds eps = {self.fit.eps:.3g}"
+            )
+        shifted = v_x - c  # (L, dv)
+        try:
+            summary = self.summary + key_summary(self.features, k_x, shifted)
+        except FastAttentionRefused as exc:
+            raise FastAttentionRefused(f"x: input {b}: {exc}") from None
+        out = apply_summary(self.features, q, summary) + c  # (L, dv)
+        spread = np.maximum(self.value_high, v_x.max(axis=0)) - np.minimum(
+            self.value_low, v_x.min(axis=0)
+        )  # (dv,)
+        half = np.maximum(half_p, np.abs(shifted).max(axis=0)) * (1 + 2 * UNIT_ROUNDOFF)
+        spread = spread * (1 + 2 * UNIT_ROUNDOFF)
+        approx = _certified_output_bound(self.fit.certified_error, spread)  # (dv,)
+        round_b = rounding_bound(relative, half, c)  # (dv,)
+        return out, float((approx + round_b).max()), float(round_b.max())
+
 
 @dataclass(frozen=True)
 class InputBlockCache:
     """Exact prompt loss and gradient with the prompt-independent work cached per example.
+
+    The input–input attention of every query row is cached as its row maximum, its sum of
+    weights and its weighted value sum (``O(B·L·d_v)``, never the ``(B, L, L)`` weights); the
+    prompt logits are formed in blocks of query rows of at most ``chunk_elements`` entries, so
+    memory is linear in ``Lp + L``.
 
     >>> import numpy as np
     >>> from reference.model.transformer import Transformer
@@ -326,41 +358,83 @@ class InputBlockCache:
     model: Transformer
     h_x: np.ndarray  # (B, L, D) after FFN_in
     q: np.ndarray  # (B, L, dk)
-    v_x: np.ndarray  # (B, L, dv)
-    weights_xx: np.ndarray  # (B, L, L) exp(l_XX − rowmax)
-    rowmax_xx: np.ndarray  # (B, L)
+    rowmax_xx: np.ndarray  # (B, L) max_j l_ij over the input keys
+    sum_xx: np.ndarray  # (B, L) Σ_j exp(l_ij − rowmax)
+    values_xx: np.ndarray  # (B, L, dv) Σ_j exp(l_ij − rowmax) v_j
     ys: np.ndarray  # (B, L, d)
+    chunk_elements: int = DEFAULT_CHUNK_ELEMENTS
 
     @classmethod
-    def build(cls, model: Transformer, xs: np.ndarray, ys: np.ndarray) -> InputBlockCache:
+    def build(
+        cls,
+        model: Transformer,
+        xs: np.ndarray,
+        ys: np.ndarray,
+        *,
+        chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
+    ) -> InputBlockCache:
         model = check_model(model)
-        xb, _ = _as_batch(model, xs)
-        y = as_array("ys", ys, ndim=(2, 3))
+        xb = _check_inputs(model, "xs", xs)
+        xb = xb[None] if xb.ndim == 2 else xb
+        y = as_array("ys", ys, ndim=(2, 3)).astype(np.float64)  # the cache is float64
         y = y[None] if y.ndim == 2 else y
         if y.shape != xb.shape:
             raise ValueError(f"ys: expected the shape of xs {xb.shape}, got {y.shape}")
-        h_x, q, k_x, v_x = input_projections(model, xb)
-        logits = (q @ np.swapaxes(k_x, 1, 2)) * model.attn.scale  # (B, L, L)
-        rowmax = logits.max(axis=-1)  # (B, L)
-        return cls(model, h_x, q, v_x, np.exp(logits - rowmax[..., None]), rowmax, y)
+        chunk_elements = positive_int("chunk_elements", chunk_elements)
+        with np.errstate(over="ignore", invalid="ignore"):
+            h_x, q, k_x, v_x = input_projections(model, xb, "xs")
+            batch, length = xb.shape[:2]
+            rowmax, total = np.empty((batch, length)), np.empty((batch, length))  # (B, L)
+            values = np.empty((batch, length, v_x.shape[-1]))  # (B, L, dv)
+            kt = np.swapaxes(k_x, 1, 2)  # (B, dk, L)
+            for bs, rs in query_blocks(batch, length, length, chunk_elements):
+                logits = (q[bs, rs] @ kt[bs]) * model.attn.scale  # (b, c, L)
+                top = logits.max(axis=-1)  # (b, c)
+                e = np.exp(logits - top[..., None])  # (b, c, L)
+                rowmax[bs, rs], total[bs, rs], values[bs, rs] = top, e.sum(axis=-1), e @ v_x[bs]
+        check_finite_result(
+            np.concatenate([a.ravel() for a in (h_x, q, rowmax, total, values)]),
+            "the inputs' attention",
+            xs=xb,
+        )
+        return cls(model, h_x, q, rowmax, total, values, y, chunk_elements)
 
     def loss_and_grad(self, prompt: np.ndarray) -> tuple[float, np.ndarray]:
         """Same as ``prompt_loss_and_grad(model, prompt, xs, ys)`` in ``O(B·L·Lp·d)``."""
-        model, attn = self.model, self.model.attn
+        model = self.model
         p = _check_prompt(model, prompt).astype(np.float64)
-        h, pre_in = stack_forward(model.ffn_in, p)  # (Lp, D)
-        k_p, v_p = h @ attn.w_k, h @ attn.w_v  # (Lp, dk), (Lp, dv)
-        logits_p = (self.q @ k_p.T) * attn.scale  # (B, L, Lp)
-        top = np.maximum(self.rowmax_xx, logits_p.max(axis=-1, initial=-np.inf))  # (B, L)
-        e_p = np.exp(logits_p - top[..., None])  # (B, L, Lp)
-        e_x = self.weights_xx * np.exp(self.rowmax_xx - top)[..., None]  # (B, L, L)
-        total = e_p.sum(axis=-1) + e_x.sum(axis=-1)  # (B, L)
-        s_p, s_x = e_p / total[..., None], e_x / total[..., None]
-        o = s_p @ v_p + s_x @ self.v_x  # (B, L, dv)
-        loss, _, grad_o = head_loss_and_grad(model, self.h_x, o, self.ys)  # grad_o (B, L, dv)
-        delta = (grad_o * o).sum(axis=-1, keepdims=True)  # (B, L, 1)
-        grad_logits = s_p * (grad_o @ v_p.T - delta)  # (B, L, Lp)
-        grad_k = np.einsum("blp,blk->pk", grad_logits, self.q) * attn.scale  # (Lp, dk)
-        grad_v = np.einsum("blp,blv->pv", s_p, grad_o)  # (Lp, dv)
-        g = grad_k @ attn.w_k.T + grad_v @ attn.w_v.T  # (Lp, D)
-        return loss, stack_backward(model.ffn_in, pre_in, g)
+        with np.errstate(over="ignore", invalid="ignore"):
+            h, pre_in = stack_forward(model.ffn_in, p)  # (Lp, D)
+            k_p, v_p = h @ model.attn.w_k, h @ model.attn.w_v  # (Lp, dk), (Lp, dv)
+            finite = bool(np.all(np.isfinite(k_p)) and np.all(np.isfinite(v_p)))
+            loss, grad_k, grad_v = self._blocks(k_p, v_p) if finite else (np.inf, k_p, v_p)
+            g = grad_k @ model.attn.w_k.T + grad_v @ model.attn.w_v.T  # (Lp, D)
+            grad = stack_backward(model.ffn_in, pre_in, g)  # (Lp, D)
+        check_finite_result(grad, "the loss gradient", prompt=p)
+        check_finite_result(loss, "the loss", prompt=p)
+        return loss, grad
+
+    def _blocks(self, k_p: np.ndarray, v_p: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """Loss and the gradients w.r.t. the prompt keys ``(Lp, dk)`` and values ``(Lp, dv)``,
+        in blocks of query rows (the ``(b, c, Lp)`` prompt weights of one block at a time)."""
+        model, scale = self.model, self.model.attn.scale
+        batch, length = self.q.shape[:2]
+        loss, grad_k, grad_v = 0.0, np.zeros_like(k_p), np.zeros_like(v_p)
+        for bs, rs in query_blocks(batch, length, k_p.shape[0], self.chunk_elements):
+            q = self.q[bs, rs]  # (b, c, dk)
+            logits_p = (q @ k_p.T) * scale  # (b, c, Lp)
+            top = np.maximum(self.rowmax_xx[bs, rs], logits_p.max(axis=-1, initial=-np.inf))
+            e_p = np.exp(logits_p - top[..., None])  # (b, c, Lp)
+            shift = np.exp(self.rowmax_xx[bs, rs] - top)  # (b, c) rescales the input block
+            total = e_p.sum(axis=-1) + self.sum_xx[bs, rs] * shift  # (b, c)
+            o = (e_p @ v_p + self.values_xx[bs, rs] * shift[..., None]) / total[..., None]
+            part, _, grad_o = head_loss_and_grad(
+                model, self.h_x[bs, rs], o, self.ys[bs, rs], self.ys.size
+            )  # grad_o (b, c, dv)
+            loss += part
+            s_p = e_p / total[..., None]  # (b, c, Lp)
+            delta = (grad_o * o).sum(axis=-1, keepdims=True)  # (b, c, 1)
+            grad_logits = s_p * (grad_o @ v_p.T - delta)  # (b, c, Lp)
+            grad_k += np.einsum("blp,blk->pk", grad_logits, q) * scale  # (Lp, dk)
+            grad_v += np.einsum("blp,blv->pv", s_p, grad_o)  # (Lp, dv)
+        return loss, grad_k, grad_v

@@ -16,11 +16,21 @@
 from __future__ import annotations
 
 import itertools
+import math
+import sys
 from dataclasses import dataclass
 
 import numpy as np
 
-from reference._validation import as_array, check_rng, positive_float, positive_int
+from reference._validation import (
+    MAX_ELEMENTS,
+    NumericalOverflow,
+    as_array,
+    as_rng,
+    check_elements,
+    positive_float,
+    positive_int,
+)
 from reference.model.prompt_tuning import (
     _check_inputs,
     _check_prompt,
@@ -29,6 +39,9 @@ from reference.model.prompt_tuning import (
 )
 from reference.model.training import init_prompt_normal, train_prompt
 from reference.model.transformer import Transformer
+
+#: The most restarts per prompt length (each is a whole training run).
+MAX_RESTARTS = 1000
 
 
 def _check_lengths(prompt_lengths: object) -> tuple[int, ...]:
@@ -53,10 +66,11 @@ def random_pairs(
     >>> xs.shape, ys.shape
     ((3, 4, 2), (3, 4, 2))
     """
-    n_pairs = positive_int("n_pairs", n_pairs)
-    d = positive_int("d", d)
-    length = positive_int("length", length)
-    rng = check_rng(rng)
+    n_pairs = positive_int("n_pairs", n_pairs, maximum=MAX_ELEMENTS)
+    d = positive_int("d", d, maximum=MAX_ELEMENTS)
+    length = positive_int("length", length, maximum=MAX_ELEMENTS)
+    check_elements("n_pairs", n_pairs * length * d, "entries per array (n_pairs·length·d)")
+    rng = as_rng(rng)
     xs = rng.random((n_pairs, length, d))  # (N, L, d)
     ys = rng.random((n_pairs, length, d))  # (N, L, d)
     return xs, ys
@@ -142,9 +156,10 @@ def gradient_capacity(
         raise ValueError(f"ys: expected the shape of xs {xs.shape}, got {ys.shape}")
     tolerance = positive_float("tolerance", tolerance)
     lengths = _check_lengths(prompt_lengths)
-    rng = check_rng(rng)
-    restarts = positive_int("restarts", restarts)
-    target = tolerance**2 / ys.size
+    rng = as_rng(rng)
+    restarts = positive_int("restarts", restarts, maximum=MAX_RESTARTS)
+    ratio = tolerance / math.sqrt(ys.size)  # the loss target tolerance² / (N L d), saturated
+    target = ratio * ratio if ratio < 1e150 else sys.float_info.max
     trials = []
     for lp in lengths:
         losses, errors, steps, radii, reasons = [], [], [], [], []
@@ -294,9 +309,18 @@ def wang_loss_floor(ys: np.ndarray, permutation: np.ndarray) -> float:
     ys = as_array("ys", ys, ndim=3)
     if ys.shape[0] != 2:
         raise ValueError(f"ys: expected two sequences (2, L, d), got shape {ys.shape}")
+    if ys.size == 0:
+        raise ValueError(f"ys: expected at least one token of width d >= 1, got shape {ys.shape}")
     perm = _check_permutation(permutation, ys.shape[1])
-    gap = ys[0][perm] - ys[1]  # (L, d) targets of rows that share one output
-    return float((gap * gap).sum() / 2 / ys.size)
+    with np.errstate(over="ignore", invalid="ignore"):
+        gap = ys[0][perm] - ys[1]  # (L, d) targets of rows that share one output
+        floor = float((gap * gap).sum() / 2 / ys.size)
+    if not math.isfinite(floor):
+        top = float(np.max(np.abs(ys)))
+        raise NumericalOverflow(
+            f"ys: the loss floor overflows float64 (largest |entry| {top:.3g}); rescale the targets"
+        )
+    return floor
 
 
 def _check_permutation(permutation: object, n: int) -> np.ndarray:
@@ -338,8 +362,9 @@ def wang_dataset(model: Transformer, *, length: int, rng: np.random.Generator) -
             "model: expected a model without positional encoding (positional=None); the "
             "permutation argument does not apply to position-dependent queries"
         )
-    length = positive_int("length", length, minimum=2)
-    rng = check_rng(rng)
+    length = positive_int("length", length, minimum=2, maximum=MAX_ELEMENTS)
+    check_elements("length", length * model.d, "entries per sequence")
+    rng = as_rng(rng)
     perm = np.roll(np.arange(length), -1)  # (L,) row j of sequence 1 = row j+1 of sequence 0
     x0 = rng.random((length, model.d))  # (L, d)
     y0 = rng.random((length, model.d))  # (L, d)
@@ -407,8 +432,8 @@ def trained_losses(
     if ys.shape != xs.shape:
         raise ValueError(f"ys: expected the shape of xs {xs.shape}, got {ys.shape}")
     lengths = _check_lengths(prompt_lengths)
-    rng = check_rng(rng)
-    restarts = positive_int("restarts", restarts)
+    rng = as_rng(rng)
+    restarts = positive_int("restarts", restarts, maximum=MAX_RESTARTS)
     best = []
     for lp in lengths:
         runs = [

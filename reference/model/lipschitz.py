@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from reference._validation import as_array, positive_float, positive_int
+from reference._validation import NumericalOverflow, as_array, positive_float, positive_int
 from reference.model.prompt_tuning import check_model
 from reference.model.transformer import FFNLayer, Transformer, relu
 
@@ -69,7 +69,14 @@ def operator_norm_max(a: np.ndarray) -> float:
     4.0
     """
     a = as_array("a", a, ndim=(1, 2), allow_object=True)  # named errors, finite entries
-    return float(_norm(a.astype(np.float64)))
+    with np.errstate(over="ignore"):
+        norm = float(_norm(a.astype(np.float64)))
+    if not np.isfinite(norm):
+        top = float(np.max(np.abs(a.astype(np.float64))))
+        raise NumericalOverflow(
+            f"a: the column abs-sums overflow float64 (largest |entry| {top:.3g})"
+        )
+    return norm
 
 
 def _norm(a: np.ndarray) -> Any:

@@ -7,9 +7,12 @@ the prompt rows act as keys and values, never as queries that reach the output.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
-from reference._validation import NumericalOverflow, as_array, check_dim
+from reference._validation import NumericalOverflow, as_array, check_dim, positive_int
+from reference.model.attention import DEFAULT_CHUNK_ELEMENTS, _softmax
 from reference.model.transformer import Transformer, stack_backward, stack_forward
 
 __all__ = ["check_inputs", "check_model", "check_prompt", "prompt_forward", "prompt_loss_and_grad"]
@@ -128,27 +131,38 @@ def prompt_forward(model: Transformer, prompt: np.ndarray, x: np.ndarray) -> np.
 
 
 def head_loss_and_grad(
-    model: Transformer, h_q: np.ndarray, o: np.ndarray, ys: np.ndarray
+    model: Transformer, h_q: np.ndarray, o: np.ndarray, ys: np.ndarray, count: int | None = None
 ) -> tuple[float, np.ndarray, np.ndarray]:
     """The layers after the attention weights: ``y = FFN_out(h_q + o w_o) readout``, its mean
     squared error against ``ys`` and the gradients w.r.t. ``h_q (B, L, D)`` (the residual path)
-    and ``o (B, L, d_v)`` (the attention value average)."""
+    and ``o (B, L, d_v)`` (the attention value average). ``count``: the number of target entries
+    the mean is over (default ``ys.size``; a block of query rows passes the whole batch's), so
+    the blocks' losses and gradients add up to the whole one."""
     h, pre_out = stack_forward(model.ffn_out, h_q + o @ model.attn.w_o)  # (B, L, D)
     resid = h @ model.readout - ys  # (B, L, d)
-    loss = float((resid * resid).mean())
-    g = (resid * (2.0 / resid.size)) @ model.readout.T  # (B, L, D)
+    count = resid.size if count is None else count
+    loss = float((resid * resid).sum() / count)
+    g = (resid * (2.0 / count)) @ model.readout.T  # (B, L, D)
     grad_h_q = stack_backward(model.ffn_out, pre_out, g)  # (B, L, D)
     return loss, grad_h_q, grad_h_q @ model.attn.w_o.T
 
 
 def prompt_loss_and_grad(
-    model: Transformer, prompt: np.ndarray, xs: np.ndarray, ys: np.ndarray
+    model: Transformer,
+    prompt: np.ndarray,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    *,
+    chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
 ) -> tuple[float, np.ndarray]:
     """Mean squared error of :func:`prompt_forward` against ``ys`` and its exact gradient in ``P``.
 
     The loss is the mean over batch, positions and coordinates. The gradient ``(Lp, D)`` comes
     from a hand-written backward pass through read-out, ``FFN_out``, attention (queries of the
-    input rows; keys and values of all rows) and ``FFN_in`` (applied to prompt rows too).
+    input rows; keys and values of all rows) and ``FFN_in`` (applied to prompt rows too). The
+    attention weights are formed in blocks of query rows of at most ``chunk_elements`` entries
+    (as :func:`reference.attention`), so memory is linear in ``Lp + L``: ``O(chunk_elements +
+    B·(Lp + L)·D)``, never ``B·L·(Lp + L)``.
 
     >>> import numpy as np
     >>> from reference.model.transformer import Transformer
@@ -163,7 +177,8 @@ def prompt_loss_and_grad(
     model = check_model(model)
     p = _check_prompt(model, prompt)
     xs, ys = _check_examples(model, xs, ys)
-    return _prompt_loss_and_grad(model, p, xs, ys)
+    chunk_elements = positive_int("chunk_elements", chunk_elements)
+    return _prompt_loss_and_grad(model, p, xs, ys, chunk_elements)
 
 
 def _check_examples(model: Transformer, xs: object, ys: object) -> tuple[np.ndarray, np.ndarray]:
@@ -179,43 +194,75 @@ def _check_examples(model: Transformer, xs: object, ys: object) -> tuple[np.ndar
 
 
 def _prompt_loss_and_grad(
-    model: Transformer, p: np.ndarray, xs: np.ndarray, ys: np.ndarray
+    model: Transformer,
+    p: np.ndarray,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
 ) -> tuple[float, np.ndarray]:
     """:func:`prompt_loss_and_grad`, called with checked arguments (batches ``(B, L, d)``);
     refuses a loss or gradient that overflowed (:class:`NumericalOverflow`)."""
     with np.errstate(over="ignore", invalid="ignore"):
-        loss, grad = _loss_and_grad(model, p, xs, ys)
+        loss, grad = _loss_and_grad(model, p, xs, ys, chunk_elements)
     check_finite_result(grad, "the loss gradient", xs=xs, ys=ys, prompt=p)
     check_finite_result(loss, "the loss", xs=xs, ys=ys, prompt=p)
     return loss, grad
 
 
+def query_blocks(
+    batch: int, length: int, keys: int, chunk_elements: int
+) -> Iterator[tuple[slice, slice]]:
+    """``(sequences, query rows)`` blocks of a ``(batch, length, keys)`` weight tensor holding at
+    most ``chunk_elements`` entries each (at least one row): rows of one sequence, or whole
+    sequences when a sequence fits.
+
+    >>> from reference.model.prompt_tuning import query_blocks
+    >>> [(b.start, r.start, r.stop) for b, r in query_blocks(2, 3, 4, 8)]
+    [(0, 0, 2), (0, 2, 3), (1, 0, 2), (1, 2, 3)]
+    """
+    rows = max(1, min(length, chunk_elements // max(keys, 1)))
+    seqs = max(1, chunk_elements // max(rows * keys, 1)) if rows == length else 1
+    for b0 in range(0, batch, seqs):
+        for r0 in range(0, length, rows):
+            yield slice(b0, min(batch, b0 + seqs)), slice(r0, min(length, r0 + rows))
+
+
 def _loss_and_grad(
-    model: Transformer, p: np.ndarray, xs: np.ndarray, ys: np.ndarray
+    model: Transformer, p: np.ndarray, xs: np.ndarray, ys: np.ndarray, chunk_elements: int
 ) -> tuple[float, np.ndarray]:
-    """The forward with caches and the hand-written backward of :func:`prompt_loss_and_grad`."""
+    """The forward with caches and the hand-written backward of :func:`prompt_loss_and_grad`,
+    in blocks of query rows: the weights ``s (b, c, n)`` of a block live only while its
+    contributions to the key, value and query-row gradients are added."""
     lp = p.shape[0]
     attn = model.attn
 
-    # ---- forward with caches
+    # ---- forward of the whole sequence up to the keys and values (linear in n)
     h1, pre_in = stack_forward(model.ffn_in, attended_sequence(model, p, xs))  # (B, n, D)
-    q = h1[:, lp:] @ attn.w_q  # (B, L, dk)
     k = h1 @ attn.w_k  # (B, n, dk)
     v = h1 @ attn.w_v  # (B, n, dv)
-    s = attn.weights(h1, slice(lp, None))  # (B, L, n)
-    o = s @ v  # (B, L, dv)
-    loss, grad_hq, grad_o = head_loss_and_grad(model, h1[:, lp:], o, ys)
+    kt, vt = np.swapaxes(k, 1, 2), np.swapaxes(v, 1, 2)  # (B, dk, n), (B, dv, n)
+    dtype = np.result_type(h1, ys)  # object when the targets are mpmath and the inputs float
+    grad_h1 = np.zeros(h1.shape, dtype=dtype)  # (B, n, D)
+    grad_k = np.zeros(k.shape, dtype=dtype)  # (B, n, dk)
+    grad_v = np.zeros(v.shape, dtype=dtype)  # (B, n, dv)
+    loss = 0.0
+    for bs, rs in query_blocks(xs.shape[0], xs.shape[1], h1.shape[1], chunk_elements):
+        qrows = slice(lp + rs.start, lp + rs.stop)  # the block's query rows in Z
+        h_q = h1[bs, qrows]  # (b, c, D)
+        q = h_q @ attn.w_q  # (b, c, dk)
+        s = _softmax((q @ kt[bs]) * attn.scale)  # (b, c, n)
+        o = s @ v[bs]  # (b, c, dv)
+        part, grad_hq, grad_o = head_loss_and_grad(model, h_q, o, ys[bs, rs], ys.size)
+        loss += part
+        # ---- backward through this block's attention weights
+        grad_s = grad_o @ vt[bs]  # (b, c, n)
+        grad_v[bs] += np.swapaxes(s, 1, 2) @ grad_o  # (b, n, dv)
+        grad_logits = s * (grad_s - (grad_s * s).sum(axis=-1, keepdims=True))  # (b, c, n)
+        grad_q = (grad_logits @ k[bs]) * attn.scale  # (b, c, dk)
+        grad_k[bs] += (np.swapaxes(grad_logits, 1, 2) @ q) * attn.scale  # (b, n, dk)
+        grad_h1[bs, qrows] += grad_hq + grad_q @ attn.w_q.T  # residual and query paths
 
-    # ---- backward through attention and FFN_in
-    grad_h1 = np.zeros_like(h1)  # (B, n, D)
-    grad_h1[:, lp:] += grad_hq  # residual path of the query rows
-    grad_s = grad_o @ np.swapaxes(v, 1, 2)  # (B, L, n)
-    grad_v = np.swapaxes(s, 1, 2) @ grad_o  # (B, n, dv)
-    grad_logits = s * (grad_s - (grad_s * s).sum(axis=-1, keepdims=True))  # (B, L, n)
-    grad_q = (grad_logits @ k) * attn.scale  # (B, L, dk)
-    grad_k = (np.swapaxes(grad_logits, 1, 2) @ q) * attn.scale  # (B, n, dk)
+    # ---- keys, values and FFN_in
     grad_h1 += grad_k @ attn.w_k.T + grad_v @ attn.w_v.T
-    grad_h1[:, lp:] += grad_q @ attn.w_q.T
     g = stack_backward(model.ffn_in, pre_in, grad_h1)  # (B, n, D)
-    grad_prompt = g[:, :lp].sum(axis=0)  # (Lp, D)
-    return loss, grad_prompt
+    return loss, g[:, :lp].sum(axis=0)  # (Lp, D)

@@ -113,6 +113,29 @@ class TrainingResult:
     converged: bool = False
     reason: str = ""
 
+    def __repr__(self) -> str:
+        """A one-line summary (the prompt and the history can hold thousands of numbers: they
+        stay in the fields, never in the repr).
+
+        >>> import numpy as np
+        >>> from reference.model.training import TrainingResult
+        >>> result = TrainingResult(np.zeros((2, 3)), 0.25, [1.0, 0.5, 0.25], 3, True, "target")
+        >>> result  # doctest: +ELLIPSIS
+        TrainingResult(loss=0.25, steps=3, converged=True, reason='target', prompt shape (2, 3)...)
+        >>> repr(result).endswith("history 3 losses 1 → 0.25)")
+        True
+        """
+        history = (
+            f"history {len(self.history)} losses {self.history[0]:.4g} → {self.history[-1]:.4g}"
+            if self.history
+            else "history empty"
+        )
+        return (
+            f"TrainingResult(loss={self.loss:.6g}, steps={self.steps}, "
+            f"converged={self.converged}, reason={self.reason!r}, "
+            f"prompt shape {tuple(np.shape(self.prompt))}, {history})"
+        )
+
 
 def train_prompt(
     model: Transformer,
@@ -133,6 +156,8 @@ def train_prompt(
     Stops when the loss is ``<= target_loss`` (``converged=True``), when the best loss has not
     improved by a relative ``min_improvement`` for ``patience`` steps (a plateau), or after
     ``max_steps``. Deterministic: no randomness inside the loop. Returns the best prompt seen.
+    The prompt is float64; ``xs``/``ys`` may be object arrays of ``mpmath.mpf`` (the loss and
+    gradient are then evaluated at the current mpmath precision, the Adam step in float64).
 
     >>> import numpy as np
     >>> from reference.model.transformer import Transformer
@@ -171,6 +196,7 @@ def train_prompt(
                 f"lr: training diverged at step {step} (lr = {lr:.3g}; the prompt's largest "
                 f"|entry| is {float(np.max(np.abs(p))):.3g}); use a smaller lr"
             ) from exc
+        grad = np.asarray(grad, dtype=np.float64)  # mpmath targets: Adam steps in float64
         history.append(loss)
         if loss < best_loss * (1 - min_improvement):
             since_best = 0

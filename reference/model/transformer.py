@@ -16,22 +16,33 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from reference._validation import (
+    FLOAT_DTYPES,
     MAX_ELEMENTS,
     NumericalOverflow,
     as_array,
     as_rng,
     check_dim,
     check_elements,
+    common_float,
     positive_float,
     positive_int,
 )
 from reference.model.attention import _attention_unchecked, _softmax
 
-__all__ = ["Attention", "FFNLayer", "Transformer"]
+__all__ = ["MAX_LAYERS", "Attention", "FFNLayer", "Transformer"]
+
+#: The most FFN layers per stack :meth:`Transformer.random` builds (each is a Python object).
+MAX_LAYERS = 1024
 
 
 def _dtype_name(*arrays: np.ndarray) -> str:
     return str(np.result_type(*arrays))
+
+
+def _store(layer: object, arrays: dict[str, np.ndarray]) -> None:
+    """Keep the checked arrays (lists converted, dtypes promoted) on a frozen dataclass."""
+    for name, arr in arrays.items():
+        object.__setattr__(layer, name, arr)
 
 
 def relu(h: np.ndarray) -> np.ndarray:
@@ -65,6 +76,7 @@ class FFNLayer:
         b1 = as_array("b1", self.b1, ndim=1, allow_object=True)
         w2 = as_array("w2", self.w2, ndim=2, allow_object=True)
         b2 = as_array("b2", self.b2, ndim=1, allow_object=True)
+        _store(self, common_float({"w1": w1, "b1": b1, "w2": w2, "b2": b2}))
         check_dim("b1", b1, 0, hidden, "hidden width (w1.shape[1])")
         check_dim("w2", w2, 0, hidden, "hidden width (w1.shape[1])")
         check_dim("w2", w2, 1, width, "model width (w1.shape[0])")
@@ -141,6 +153,7 @@ class Attention:
         w_k = as_array("w_k", self.w_k, ndim=2, allow_object=True)
         w_v = as_array("w_v", self.w_v, ndim=2, allow_object=True)
         w_o = as_array("w_o", self.w_o, ndim=2, allow_object=True)
+        _store(self, common_float({"w_q": w_q, "w_k": w_k, "w_v": w_v, "w_o": w_o}))
         width = w_q.shape[0]
         check_dim("w_k", w_k, 0, width, "model width (w_q.shape[0])")
         check_dim("w_k", w_k, 1, w_q.shape[1], "key width (w_q.shape[1])")
@@ -229,9 +242,14 @@ class Transformer:
                     raise ValueError(
                         f"{name}[{i}]: expected model width {width}, got {layer.width}"
                     )
+        arrays = {"embed": embed, "readout": readout}
         if self.positional is not None:
             pos = as_array("positional", self.positional, ndim=2, allow_object=True)
             check_dim("positional", pos, 1, width, "model width (embed.shape[1])")
+            arrays["positional"] = pos
+        _store(self, common_float(arrays))
+        if not isinstance(self.metadata, dict):
+            raise TypeError(f"metadata: expected a dict, got {type(self.metadata).__name__}")
 
     def __repr__(self) -> str:
         """A few lines of sizes, never the weights (``vars(model)`` has those)."""
@@ -264,8 +282,8 @@ class Transformer:
 
     def with_dtype(self, dtype: type | np.dtype) -> Transformer:
         """A copy with every weight cast to ``dtype`` (float32 or float64)."""
-        try:
-            ok = np.dtype(dtype) in (np.dtype(np.float32), np.dtype(np.float64))
+        try:  # np.dtype(None) is float64: None is refused, not read as a default
+            ok = dtype is not None and np.dtype(dtype) in FLOAT_DTYPES
         except TypeError:
             ok = False
         if not ok:
@@ -333,13 +351,24 @@ class Transformer:
         dv = width if value_width is None else positive_int("value_width", value_width, **size)
         hidden = 2 * width if ffn_hidden is None else positive_int("ffn_hidden", ffn_hidden, **size)
         check_elements("width", width * max(width, dk, dv, hidden), "weights per matrix")
-        ffn_in_layers = positive_int("ffn_in_layers", ffn_in_layers, minimum=0)
-        ffn_out_layers = positive_int("ffn_out_layers", ffn_out_layers, minimum=0)
+        ffn_in_layers = positive_int("ffn_in_layers", ffn_in_layers, minimum=0, maximum=MAX_LAYERS)
+        ffn_out_layers = positive_int(
+            "ffn_out_layers", ffn_out_layers, minimum=0, maximum=MAX_LAYERS
+        )
+        layer_weights = 2 * width * hidden + hidden + width  # w1, b1, w2, b2
+        total = (ffn_in_layers + ffn_out_layers) * layer_weights + width * (2 * dk + 2 * dv)
+        check_elements("width", total, "weights in the whole model")
         ws = positive_float("weight_scale", weight_scale)
         scale = 1.0 / np.sqrt(dk) if scale is None else positive_float("scale", scale)
 
         def gauss(fan_in: int, *shape: int) -> np.ndarray:
-            return rng.standard_normal(shape) * (ws / np.sqrt(fan_in))
+            with np.errstate(over="ignore"):
+                w = rng.standard_normal(shape) * (ws / np.sqrt(fan_in))  # shape
+            if not np.all(np.isfinite(w)):
+                raise NumericalOverflow(
+                    f"weight_scale: Gaussian weights of scale {ws:.3g} overflow float64"
+                )
+            return w
 
         def ffn() -> FFNLayer:
             return FFNLayer(

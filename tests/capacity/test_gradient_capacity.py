@@ -116,7 +116,7 @@ def test_capacity_rejects_bad_inputs() -> None:
     with pytest.raises(ValueError, match="tolerance"):
         gradient_capacity(model, xs, ys, **{**ok, "tolerance": 0.0})
     with pytest.raises(TypeError, match="rng"):
-        gradient_capacity(model, xs, ys, **{**ok, "rng": 0})
+        gradient_capacity(model, xs, ys, **{**ok, "rng": "0"})  # an int is a seed, as everywhere
     with pytest.raises(ValueError, match="xs"):
         gradient_capacity(model, xs[0], ys[0], **ok)
     with pytest.raises(ValueError, match="ys"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -10,6 +12,7 @@ from reference import (
     FFNLayer,
     Transformer,
     attention,
+    construct_universal,
     init_prompt_normal,
     prompt_forward,
     prompt_loss_and_grad,
@@ -225,3 +228,128 @@ def test_an_empty_batch_is_refused_by_name_everywhere_it_can_reach() -> None:
     for call in calls:
         with pytest.raises(ValueError, match=r"xs?: expected at least one sequence"):
             call()
+
+
+def _construction():
+    return construct_universal(lambda x: x, d=1, L=1, lipschitz=1.0, eps=0.25)
+
+
+def _raises(x):
+    raise RuntimeError("boom")
+
+
+with warnings.catch_warnings():  # making a matrix warns; calling with one must not
+    warnings.simplefilter("ignore", PendingDeprecationWarning)
+    MATRIX = np.asmatrix(Q)
+
+
+# issue 17: the second fuzz's findings, one case per fault
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda: MODEL.with_dtype(None), TypeError, r"^dtype: expected float32 or float64"),
+        (lambda: attention(MATRIX, K, V, scale=1.0), TypeError, r"^q: .*numpy.matrix"),
+        (lambda: prompt_forward(MODEL, P, np.broadcast_to(0.5, (2**31, 2))), ValueError,
+         r"^x: expected at most 268435456 entries"),
+        (lambda: softmax_rows([[True, False]]), TypeError, r"^logits: expected dtype"),
+        (lambda: attention(np.zeros((2**15, 1, 2, 2)), np.zeros((1, 2**15, 3, 2)), V[:3],
+                           scale=1.0), ValueError, r"^q, k, v: the broadcast batch axes"),
+        (lambda: Transformer.random(2, rng=0, ffn_in_layers=10**6), ValueError,
+         r"^ffn_in_layers: expected an integer <= 1024"),
+        (lambda: Transformer.random(2, rng=0, width=4096, ffn_out_layers=1000), ValueError,
+         r"^width: .* weights in the whole model"),
+        (lambda: Transformer.random(2, rng=0, weight_scale=1.7e308), ValueError,
+         r"^weight_scale: .*overflow"),
+        (lambda: _construction().off_band(np.array([[np.nan]])), ValueError, r"^x: expected fin"),
+        (lambda: _construction().off_band(np.array([[0.5 + 1j]])), TypeError, r"^x: expected dty"),
+        (lambda: _construction().cells(np.array([["0.5"]])), TypeError, r"^x: expected dtype"),
+        (lambda: _construction().cells(np.zeros((1, 1), "datetime64[s]")), TypeError, r"^x: "),
+        (lambda: construct_universal(_raises, d=1, L=1, lipschitz=1.0,
+         eps=0.25), ValueError, r"^f: the target raised RuntimeError"),
+        (lambda: construct_universal(lambda x: x + 1j, d=1, L=1,
+         lipschitz=1.0, eps=0.25), TypeError, r"^f: expected f\(X\) to return real numbers"),
+    ],
+)  # fmt: skip
+def test_hostile_input_is_refused_by_name(call, error: type, match: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing on stderr on the way
+        with pytest.raises(error, match=match):
+            call()
+
+
+@pytest.mark.parametrize("value", [5e-324, 1e-310])
+def test_denormal_memorizer_accuracy_and_separation_are_refused_by_name(value: float) -> None:
+    from reference import construct_memorizer
+
+    xs = np.array([[[0.1], [0.6]], [[0.6], [0.1]]])
+    ys = np.array([[[0.9], [0.2]], [[0.3], [0.4]]])
+    with pytest.raises(ValueError, match=r"^eps: "):
+        construct_memorizer(xs, ys, eps=value)
+    with pytest.raises(ValueError, match=r"^separation: "):
+        construct_memorizer(xs, ys, eps=0.1, separation=value)
+    with pytest.raises(ValueError, match=r"band|backend"):  # a ValueError, not OverflowError
+        construct_memorizer(xs, ys, eps=0.1, separation=0.5, band=value)
+
+
+def test_to_fraction_is_exact_for_numpy_floats_and_refuses_by_name() -> None:
+    import mpmath
+
+    from reference.constructions.exact.rationals import to_fraction
+
+    assert to_fraction(np.float32(0.1)) == to_fraction(float(np.float32(0.1)))
+    for bad, error in ((np.nan, ValueError), (np.inf, ValueError), (True, TypeError),
+                       (mpmath.mpf("inf"), ValueError)):  # fmt: skip
+        with pytest.raises(error, match=r"^value: "):
+            to_fraction(bad)
+
+
+def test_layers_keep_arrays_promoted_to_one_dtype() -> None:
+    layer = FFNLayer([[1.0, 2.0]], [0.5, 0.5], np.ones((2, 1), np.float32), [0.0])
+    assert all(isinstance(w, np.ndarray) and w.dtype == np.float64
+               for w in (layer.w1, layer.b1, layer.w2, layer.b2))  # fmt: skip
+    attn = Attention(np.eye(2, dtype=np.float32), np.eye(2, dtype=np.float32), np.eye(2), np.eye(2))
+    assert {attn.w_q.dtype, attn.w_o.dtype} == {np.dtype(np.float64)}
+    single = Attention(*[np.eye(2, dtype=np.float32)] * 4)
+    assert single.w_q.dtype == np.float32  # float32 stays float32 when nothing is float64
+
+
+def test_mpmath_targets_with_float_inputs_are_accepted() -> None:
+    import mpmath
+
+    ys = np.vectorize(mpmath.mpf, otypes=[object])(X)
+    loss, grad = prompt_loss_and_grad(MODEL, P, X, ys)
+    ref_loss, ref_grad = prompt_loss_and_grad(MODEL, P, X, X)
+    assert loss == pytest.approx(ref_loss, rel=1e-12)
+    np.testing.assert_allclose(np.asarray(grad, dtype=np.float64), ref_grad, rtol=1e-10)
+    result = train_prompt(MODEL, P, X, ys, max_steps=3)
+    assert result.prompt.dtype == np.float64 and result.steps == 3
+
+
+def test_softmax_of_logits_near_the_float_limit_is_silent_and_exact() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = softmax_rows(np.array([[1.7e308, -1.7e308, 0.0]]))
+    assert out.tolist() == [[1.0, 0.0, 0.0]]
+
+
+def test_capacity_takes_int_seeds_and_bounds_restarts() -> None:
+    from reference.model.capacity import random_pairs, trained_losses
+
+    a, _ = random_pairs(2, d=2, length=3, rng=5)
+    b, _ = random_pairs(2, d=2, length=3, rng=np.random.default_rng(5))
+    np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match=r"^n_pairs: "):
+        random_pairs(10**12, d=2, length=4, rng=0)
+    with pytest.raises(ValueError, match=r"^restarts: expected an integer <= 1000"):
+        trained_losses(MODEL, X, X, prompt_lengths=[1], rng=0, restarts=10**6)
+
+
+def test_mixed_float32_float64_attention_is_computed_in_float64() -> None:
+    """float32 queries next to float64 keys: promoted before the scale (``q * 0.7`` in float32
+    had a float32 error, ~4e-9, in a float64 result)."""
+    q32 = Q.astype(np.float32)
+    mixed = attention(q32, K, V, scale=0.7)
+    assert mixed.dtype == np.float64
+    np.testing.assert_allclose(mixed, attention(q32.astype(np.float64), K, V, scale=0.7),
+                               rtol=0, atol=1e-15)  # fmt: skip
+    assert attention(q32, K.astype(np.float32), V.astype(np.float32), scale=0.7).dtype == np.float32

@@ -89,3 +89,26 @@ def test_refusals_and_bad_input() -> None:
             eps=1e-3,
             radius=0.01,
         )
+
+
+def test_overflow_is_refused_by_name_without_warnings() -> None:
+    """Finite inputs near the float limit: a named NumericalOverflow / FastAttentionRefused, never
+    NaN or a numpy warning (issue 17)."""
+    import warnings
+
+    rng = np.random.default_rng(3)
+    q, k, g = 0.5 * rng.standard_normal((4, 2)), 0.5 * rng.standard_normal((5, 2)), np.ones((4, 3))
+    v = rng.standard_normal((5, 3))
+    huge = v / np.abs(v).max() * 1.7e308
+    model = Transformer.random(2, rng=1, width=3)
+    p, xs, ys = 0.3 * rng.standard_normal((2, 3)), rng.random((2, 4, 2)), rng.random((2, 4, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=r"^k, v: |^q, k, v, grad_out"):
+            low_rank_key_value_grad(q, k, huge, g, scale=1.0, eps=1e-4)
+        with pytest.raises(ValueError, match=r"^q, k, v, grad_out, scale: "):
+            exact_key_value_grad(q, k, huge, g, scale=1.0)
+        with pytest.raises(ValueError, match=r"^xs, ys, prompt: the loss"):
+            fast_prompt_loss_and_grad(model, p, xs, ys / ys.max() * 1.7e308, eps=1e-4, radius=8.0)
+        with pytest.raises(ValueError, match=r"^xs"):
+            fast_prompt_loss_and_grad(model, p, xs / xs.max() * 1.7e308, ys, eps=1e-4, radius=8.0)

@@ -105,3 +105,55 @@ def test_overflowing_prompt_summary_is_refused_naming_the_prompt() -> None:
     m = Transformer.random(2, rng=rng, width=4, ffn_in_layers=0)
     with pytest.raises(FastAttentionRefused, match="prompt: "):
         PolynomialPromptCache.build(m, np.full((3, 4), 1e150), eps=1e-3, radius=4.0)
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 1 << 20])
+def test_input_block_cache_chunks_equal_the_exact_gradient(chunk: int) -> None:
+    model, prompt, xs, ys = _setup(3)
+    loss, grad = InputBlockCache.build(model, xs, ys, chunk_elements=chunk).loss_and_grad(prompt)
+    ref_loss, ref_grad = prompt_loss_and_grad(model, prompt, xs, ys)
+    assert np.isclose(loss, ref_loss, rtol=1e-13)
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-10, atol=1e-13)
+
+
+def test_input_block_cache_memory_is_linear() -> None:
+    """The cache holds no ``(B, L, L)`` weights and the step no ``(B, L, Lp)`` ones: with blocks of
+    2^14 entries the traced peak stays below one ``(L, L)`` float64 array; one block (the
+    planted unchunked case) exceeds it."""
+    import tracemalloc
+
+    rng = np.random.default_rng(4)
+    model = Transformer.random(2, rng=rng, width=4)
+    length = 1024
+    xs, ys, p = rng.random((1, length, 2)), rng.random((1, length, 2)), rng.random((length, 4))
+    one_matrix = length * length * 8
+
+    def peak(chunk: int) -> int:
+        tracemalloc.start()
+        InputBlockCache.build(model, xs, ys, chunk_elements=chunk).loss_and_grad(p)
+        top = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return top
+
+    assert peak(1 << 14) < one_matrix / 4
+    assert peak(10**9) > one_matrix
+
+
+def test_overflowing_inputs_are_refused_by_name_without_warnings() -> None:
+    import warnings
+
+    from reference._validation import NumericalOverflow
+
+    model, prompt, xs, ys = _setup()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(NumericalOverflow, match=r"^xs: "):
+            InputBlockCache.build(model, xs * 1e307, ys)
+        with pytest.raises(NumericalOverflow, match=r"^prompt: "):
+            InputBlockCache.build(model, xs, ys).loss_and_grad(prompt * 1e307)
+        with pytest.raises(NumericalOverflow, match=r"^prompt: "):
+            ExactPromptCache.build(model, prompt / np.abs(prompt).max() * 1.7e308)
+        with pytest.raises(NumericalOverflow, match=r"^x: "):
+            ExactPromptCache.build(model, prompt).forward(xs / np.abs(xs).max() * 1.7e308)
+    with pytest.raises(TypeError, match=r"^xs: expected dtype"):
+        InputBlockCache.build(model, xs.astype(bool), ys)

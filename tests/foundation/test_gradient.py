@@ -63,3 +63,41 @@ def test_planted_broken_backward_is_caught(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(FFNLayer, "backward", lambda self, grad_out, pre: grad_out)
     broken = check_gradient(case)
     assert not broken.holds and broken.ratio > 100
+
+
+def _gradient_case(seed: int, lp: int, length: int, batch: int = 1):
+    rng = np.random.default_rng(seed)
+    model = Transformer.random(2, rng=rng, width=4, ffn_in_layers=2, ffn_out_layers=1)
+    p = 0.5 * rng.standard_normal((lp, 4))  # (Lp, D)
+    return model, p, rng.random((batch, length, 2)), rng.random((batch, length, 2))
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 40, 1 << 20])
+def test_chunked_gradient_equals_a_single_block(chunk: int) -> None:
+    """Blocks of one row, of part of a sequence, of whole sequences: the same loss and gradient
+    as one block holding every weight (to rounding)."""
+    model, p, xs, ys = _gradient_case(8, lp=3, length=5, batch=3)
+    whole = prompt_loss_and_grad(model, p, xs, ys, chunk_elements=10**9)
+    loss, grad = prompt_loss_and_grad(model, p, xs, ys, chunk_elements=chunk)
+    assert loss == pytest.approx(whole[0], rel=1e-13)
+    np.testing.assert_allclose(grad, whole[1], rtol=1e-12, atol=1e-15)
+
+
+def test_gradient_memory_is_linear_in_the_sequence_length() -> None:
+    """No ``(B, L, Lp + L)`` array: with blocks of 2^14 weights the traced peak stays below one
+    such array (a single block, the planted unchunked case, exceeds it)."""
+    import tracemalloc
+
+    length = 1024
+    model, p, xs, ys = _gradient_case(9, lp=length, length=length)
+    one_matrix = length * 2 * length * 8  # bytes of one (1, L, Lp + L) float64 array
+
+    def peak(chunk: int) -> int:
+        tracemalloc.start()
+        prompt_loss_and_grad(model, p, xs, ys, chunk_elements=chunk)
+        top = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return top
+
+    assert peak(1 << 14) < one_matrix / 4
+    assert peak(10**9) > one_matrix  # the unchunked computation would be caught

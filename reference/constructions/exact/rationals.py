@@ -42,13 +42,21 @@ def to_fraction(value: object) -> Fraction:
     >>> to_fraction(0.375), to_fraction(3)
     (Fraction(3, 8), Fraction(3, 1))
     """
-    if isinstance(value, (int, Fraction, float, np.integer, np.floating)):
-        # the stubs see no numpy scalar as Rational or float (np.integer is numbers.Integral at
-        # runtime, np.float64 a float subclass): Fraction converts those exactly
-        return Fraction(value)  # type: ignore[arg-type]
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"value: expected a number or mpmath.mpf, got {type(value).__name__}")
+    if isinstance(value, (int, np.integer, Fraction)):
+        return Fraction(int(value)) if not isinstance(value, Fraction) else value
+    if isinstance(value, (float, np.floating)):
+        if not np.isfinite(value):
+            raise ValueError(f"value: expected a finite number, got {value}")
+        return Fraction(*value.as_integer_ratio())  # exact for every float width
     man_exp = getattr(value, "man_exp", None)
     if man_exp is None:
         raise TypeError(f"value: expected a number or mpmath.mpf, got {type(value).__name__}")
+    import mpmath
+
+    if not mpmath.isfinite(value):  # inf and nan carry a placeholder (0, e) mantissa
+        raise ValueError(f"value: expected a finite number, got {value}")
     man, exp = man_exp
     return Fraction(int(man)) * Fraction(2) ** int(exp)
 
