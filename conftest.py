@@ -8,7 +8,12 @@ import os
 
 from hypothesis import HealthCheck, settings
 
+from reference._threads import pin_threads
 from verify.claims.properties import DEFAULT_PROFILE_EXAMPLES
+
+# One BLAS/OpenMP/torch thread for every test process (and the processes tests start): results
+# and run times must not depend on what else the shared machine runs (docs/asv.md, "Threads").
+pin_threads(1)
 
 _common = {
     "deadline": None,

@@ -7,7 +7,9 @@ are in :mod:`benchmarks.bench_slow`.
 from __future__ import annotations
 
 import numpy as np
+from asv_runner.benchmarks.mark import skip_benchmark_if
 
+from benchmarks import torch_available
 from reference import attention
 
 D = 8
@@ -47,3 +49,24 @@ class ExactAttentionScaling:
         return exponent
 
     track_exact_runtime_exponent.unit = "exponent"
+
+
+class TrackThreads:
+    """The thread counts the benchmark processes run with (``benchmarks.BENCH_THREADS``, set by
+    ``reference._threads.pin_threads``), as the pools report them: recorded with every run, so a
+    history step from a changed thread setting shows here, not only as a slower time."""
+
+    def track_blas_threads(self) -> float:
+        from reference._threads import thread_counts
+
+        return thread_counts()["blas"] or 0
+
+    track_blas_threads.unit = "threads"
+
+    @skip_benchmark_if(not torch_available())
+    def track_torch_threads(self) -> float:
+        import torch
+
+        return torch.get_num_threads()
+
+    track_torch_threads.unit = "threads"

@@ -7,7 +7,10 @@ beyond the crossover: it loses, seconds per call) is timed in ``bench_slow``. Ex
 is timed in ``bench_attention`` (it does not depend on R); the slow grid points are in
 ``bench_slow`` (``PTL_ASV_SLOW=1``). ``track_*`` values are computed once per class in
 ``setup_cache``: speedups as ratios of medians measured in the same process, fitted log-log
-exponents, certified and measured errors, ranks.
+exponents, certified and measured errors, ranks. ``PeakMemPolynomialAttention`` is asv's peak
+resident memory of a call; ``TrackWorkingMemory`` its traced working set beyond the output, in
+feature blocks (flat in n: no ``(n, r)`` feature matrix). The one-thread table against torch
+SDPA is ``python -m benchmarks.peer_table`` (not an asv benchmark).
 """
 
 from __future__ import annotations
@@ -51,6 +54,48 @@ class TimePolynomialAttention:
     @skip_for_params([(n, 4.0) for n in SIZES if n > R4_MAX])
     def time_polynomial_attention(self, n: int, radius: float) -> None:
         _run_polynomial(self.q, self.k, self.v, radius)
+
+
+class PeakMemPolynomialAttention:
+    """asv's peak resident memory of one polynomial attention call at R = 1 (the process holds
+    the inputs, the output and the blocked working set ``O(block·r + r·d_v)``): from 2^12 to
+    2^16 it grows with the inputs and the output only."""
+
+    params = [1 << 12, 1 << 14, 1 << 16]
+    param_names = ("n",)
+    timeout = 300
+
+    def setup(self, n: int) -> None:
+        from reference.efficiency.planning import plan
+        from verify.claims.efficiency.timing import DIM, regime_inputs
+
+        self.q, self.k, self.v = regime_inputs(n, 1.0)
+        plan(n, n, DIM, DIM, radius=1.0, eps=EPS)
+
+    def peakmem_polynomial_attention(self, n: int) -> None:
+        _run_polynomial(self.q, self.k, self.v, 1.0)
+
+
+class TrackWorkingMemory:
+    """Peak traced numpy memory (tracemalloc) of one polynomial attention call at R = 1 beyond
+    its output, over the bytes of one feature block ``r · rows`` (:func:`cache_block_rows`):
+    the working set ``O(block·r + r·d_v)`` stays a few blocks whatever n (an implementation
+    holding all ``(n, r)`` features would grow with n)."""
+
+    params = [1 << 12, 1 << 14, 1 << 16]
+    param_names = ("n",)
+    timeout = 300
+
+    def track_extra_memory_over_block(self, n: int) -> float:
+        from reference.efficiency.polynomial import cache_block_rows
+        from verify.claims.efficiency.timing import DIM, peak_memory_fast_attention, regime_inputs
+
+        _run_polynomial(*regime_inputs(64, 1.0), 1.0)  # the monomial table, built once, untraced
+        peak = peak_memory_fast_attention(n, 1.0, eps=EPS)
+        block = 8 * peak["rank"] * cache_block_rows(peak["rank"])
+        return (peak["peak_bytes"] - 8 * n * DIM) / block
+
+    track_extra_memory_over_block.unit = "blocks"
 
 
 class TimeTorchSDPA:

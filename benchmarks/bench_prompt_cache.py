@@ -2,7 +2,8 @@
 
 ``exact_cached`` keeps the prompt's keys and values (``O(L·(Lp+L)·d)`` per input);
 ``polynomial_cached`` keeps ``ψ(K_P)ᵀ[V_P, 1]`` (``O(L·r·d)`` per input, independent of Lp).
-The caches are built in ``setup``; the timing is one batch of 8 inputs of length 16.
+The caches are built in ``setup``; the timing is one batch of 8 inputs of length 16. ``peakmem_*``
+are asv's peak resident memory of the benchmark process (everything it holds, inputs included).
 """
 
 from __future__ import annotations
@@ -40,6 +41,12 @@ class TimePromptInference:
     def time_batch_of_8(self, lp: int, method: str) -> None:
         self.run(self.xs)
 
+    def peakmem_batch_of_8(self, lp: int, method: str) -> None:
+        """Peak resident memory of the process (asv: interpreter, model, prompt, cache and
+        inputs included) after one batch: the cache's own size shows as the difference
+        between methods at one Lp, its growth in Lp along each method's line."""
+        self.run(self.xs)
+
 
 class TimeGradients:
     """Key/value gradients of attention, exact (chunked) vs low-rank, R = 1, n = m = 2^10, 2^12,
@@ -73,6 +80,11 @@ class TimeGradients:
             exact_key_value_grad(self.q, self.k, self.v, self.g, scale=SCALE)
         else:
             low_rank_key_value_grad(self.q, self.k, self.v, self.g, scale=SCALE, eps=1e-3, R=1.0)
+
+    def peakmem_key_value_grad(self, n: int, method: str) -> None:
+        """Peak resident memory of the process after one gradient (inputs and interpreter
+        included, as asv measures it): exact is chunked, low-rank holds ``O(n·r)`` features."""
+        self.time_key_value_grad(n, method)
 
 
 class TrackPromptCache:

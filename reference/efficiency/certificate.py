@@ -3,13 +3,14 @@
 Per output column, the computed attention ``T`` of
 :func:`reference.efficiency.polynomial.fast_attention` satisfies
 
-    |T_i − attention_i| <= ε/(1 − ε) · (max V − min V)/2 + rounding,
+    |T_i − attention_i| <= (max V − min V) · ε/(1 + √(1 − ε²)) + rounding,
 
 ``ε`` the fit's certified relative error (:func:`certified_output_bound`, the approximation
 term) and ``rounding`` a bound on every float64 rounding of the computed path (features,
 ``ψ(K)ᵀV``, the rank-``r`` sums, the division) in Higham's standard model
 (:func:`rounding_relative`, :func:`rounding_bound`). Both are stated for the values centred per
-column (:func:`centred_values`). Not covered: gradual underflow (:data:`NOT_COVERED`).
+column (:func:`centred_values`), plus gradual underflow (:func:`underflow_bound`). Not
+covered: the rounding of the bound's own evaluation (:data:`NOT_COVERED`).
 
 The public entry point is :func:`certified_output_bound`; the rounding helpers are steps of
 ``fast_attention`` and the prompt caches. Functions with a leading underscore are the unchecked
@@ -30,24 +31,28 @@ from reference._validation import (
     open_unit_interval,
     real_float,
 )
-from reference.efficiency.polyfit import UNIT_ROUNDOFF, ExpFit
+from reference.efficiency.polyfit import UNIT_ROUNDOFF, ExpFit, FastAttentionRefused
 
 #: The public API (the rounding helpers are steps of fast_attention and the prompt caches,
 #: called with checked arguments).
 __all__ = ["certified_output_bound"]
 
 NOT_COVERED = (
-    "gradual underflow: the rounding bound uses the float64 standard model, which does not hold "
-    "for subnormal intermediates in the feature products"
+    "the rounding of the bound's own float64 evaluation (relative ~1e-16 of the bound); the "
+    "model assumes IEEE 754 float64 arithmetic (any summation order, fused or not) in numpy and "
+    "the BLAS"
 )
 
 
 def certified_output_bound(relative_error: float, v_spread: float | np.ndarray) -> np.ndarray:
-    """``ε/(1 − ε) · (max V − min V)/2`` for a column whose values span ``v_spread``.
+    """``W·ε/(1 + √(1 − ε²))`` (``= W(1 − √(1 − ε²))/ε``, sharp) for a column whose values span
+    ``W = v_spread``: the largest error of a weighted mean whose weights carry relative errors in
+    ``[−ε, ε]``, reached by two point masses at the column's extremes with opposite errors
+    (docs/efficiency.md, item 4). It is below the simpler ``ε/(1 − ε)·W/2``.
 
     >>> from reference.efficiency.certificate import certified_output_bound
-    >>> float(certified_output_bound(0.5, 2.0))
-    1.0
+    >>> round(float(certified_output_bound(0.5, 2.0)), 6)  # 2·0.5/(1 + √0.75); simpler: 1.0
+    0.535898
     """
     relative_error = open_unit_interval("relative_error", relative_error)
     spread: np.ndarray | np.float64
@@ -71,7 +76,8 @@ def _certified_output_bound(relative_error: float, spread: np.ndarray) -> np.nda
 def _output_bound(relative_error: float, spread: np.ndarray | np.float64) -> np.ndarray:
     """The bound of checked arguments; :class:`NumericalOverflow` when it overflows."""
     with np.errstate(over="ignore"):
-        bound = relative_error / (1.0 - relative_error) * np.asarray(spread) / 2.0
+        sharp = relative_error / (1.0 + math.sqrt(1.0 - relative_error * relative_error))
+        bound = sharp * np.asarray(spread)
     if not np.all(np.isfinite(bound)):
         raise NumericalOverflow(
             f"relative_error, v_spread: the bound overflows the float range "
@@ -126,6 +132,84 @@ def rounding_bound(relative: float, half_width: np.ndarray, center: np.ndarray) 
     e2 = u * (half_width + e1)
     e3 = u * (np.abs(center) + half_width + e1 + e2)
     return e1 + e2 + e3
+
+
+def value_range(v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The per-column mid-range ``c``, spread ``max V − min V`` and ``h >= max |v − c|`` (both
+    rounded up by ``2u``), each ``(d_v,)``, of ``v (m, d_v)``, ``m >= 1``, from the column
+    extremes alone (no ``(m, d_v)`` temporary: by monotone rounding
+    ``max |fl(v − c)| = max(fl(max v − c), fl(c − min v))``). A spread that overflows float64
+    is refused (:class:`reference.efficiency.polyfit.FastAttentionRefused` naming ``v``), so
+    ``fallback="auto"`` computes such values exactly.
+
+    >>> import numpy as np
+    >>> from reference.efficiency.certificate import value_range
+    >>> center, spread, half = value_range(np.array([[1.0], [3.0]]))
+    >>> center.tolist(), bool(2.0 <= spread[0] < 2.0 + 1e-15 and 1.0 <= half[0] < 1.0 + 1e-15)
+    ([2.0], True)
+    """
+    top, low = v.max(axis=0), v.min(axis=0)  # (dv,)
+    center = top / 2 + low / 2  # (dv,), no overflow
+    with np.errstate(over="ignore"):
+        spread = (top - low) * (1 + 2 * UNIT_ROUNDOFF)  # (dv,)
+    if not np.all(np.isfinite(spread)):
+        column = int(np.argmin(np.isfinite(spread)))
+        raise FastAttentionRefused(
+            f"v: the values of column {column} span [{low[column]:.6g}, {top[column]:.6g}], "
+            "wider than float64 can represent (rescale v)"
+        )
+    half = np.maximum(top - center, center - low) * (1 + 2 * UNIT_ROUNDOFF)  # (dv,)
+    return center, spread, half
+
+
+def underflow_bound(
+    *,
+    relative: float,
+    fit: ExpFit,
+    keys: int,
+    rank_: int,
+    phi_weight_max: float,
+    log2_query_features: float,
+    log2_key_features: float,
+    half_width: np.ndarray,
+) -> np.ndarray:
+    """Gradual underflow of the computed path, per column ``(d_v,)`` (docs/efficiency.md, item
+    5): with ``μ = 2^-1075``, every product, quotient or fused multiply-add whose result is
+    subnormal errs by at most ``μ`` absolutely (sums and differences are exact there). With
+    ``F_q, F_k`` bounds on every query and key feature, ``W² = max_α φ_α²`` and
+    ``w = max_α φ_α``, the numerators and the denominator move by at most
+    ``δN = 2μ r m [W² F_q (2g F_k h + 1) + ((w + 1) F_q + 1)/m]`` and ``δD`` (the same with
+    ``h = 1``), so the output moves by
+    ``(δN + (h + E1) δD) / ((1 − ε)(1 − η) m e^{−R} − δD) + μ`` (the last ``μ``: the division),
+    returned as ``ldexp(·(1 + 4u), −1075) + 2^-1074`` (its own rounding included). ``inf`` when
+    the allowance cannot be certified (a feature bound beyond the float range).
+
+    >>> import numpy as np
+    >>> from reference.efficiency.polyfit import fit_exp
+    >>> from reference.efficiency.certificate import underflow_bound
+    >>> b = underflow_bound(relative=1e-12, fit=fit_exp(1.0, 1e-3), keys=100, rank_=35,
+    ...                     phi_weight_max=1.0, log2_query_features=0.0, log2_key_features=0.0,
+    ...                     half_width=np.array([1.0]))
+    >>> bool(0 < b[0] < 1e-318)
+    True
+    """
+    u = UNIT_ROUNDOFF
+    half = np.asarray(half_width, dtype=np.float64)
+    if max(log2_query_features, log2_key_features) >= 1000.0 or not relative < 1.0:
+        return np.full(half.shape, np.inf)
+    f_q, f_k = 2.0**log2_query_features, 2.0**log2_key_features
+    w2, w, g, r, m = phi_weight_max**2, phi_weight_max, fit.degree, rank_, keys
+    with np.errstate(over="ignore"):
+        per_key = ((w + 1.0) * f_q + 1.0) / m
+        k_num = 2.0 * r * (w2 * f_q * (2.0 * g * f_k * half + 1.0) + per_key)  # δN / (μ m)
+        k_den = 2.0 * r * (w2 * f_q * (2.0 * g * f_k + 1.0) + per_key)  # δD / (μ m)
+        e1 = 2.0 * relative * half / (1.0 - relative)
+        floor = (1.0 - fit.certified_error) * (1.0 - relative) * math.exp(-fit.radius)
+        floor -= math.ldexp(k_den, -1075)  # D_low / m
+        units = (k_num + (half + e1) * k_den) / floor * (1.0 + 4.0 * u) + 1.0  # U / μ
+    if not (floor > 0.0 and np.all(np.isfinite(units))):
+        return np.full(half.shape, np.inf)
+    return np.ldexp(units, -1075) + 2.0**-1074
 
 
 def centred_values(v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -11,6 +11,9 @@ Columns are built degree by degree: every degree-``j`` monomial is a degree-``(j
 times one coordinate ``x_i`` with ``i >=`` the largest coordinate already in it, so each column
 costs one multiplication (``O(n·r)`` in all). Features are returned **transposed**, ``(r, n)``, so
 that the gathers are row gathers; callers process rows in blocks to bound memory.
+:class:`BlockFeatures` builds the features of one cache-sized block in a reused buffer, and
+:func:`_blocked_passes` are fast attention's two passes over such blocks (the key summary,
+then the queries), so no ``(n, r)`` feature matrix is ever held.
 """
 
 from __future__ import annotations
@@ -92,7 +95,7 @@ def _monomial_table(dim: int, degree: int) -> MonomialTable:
     size = _rank(dim, degree)
     if size > MAX_TABLE_RANK:
         raise ValueError(
-            f"degree: the table of d = {dim} variables up to degree {degree} would hold "
+            f"dim, degree: the table of d = {dim} variables up to degree {degree} would hold "
             f"C({dim}+{degree}, {degree}) = {size:.3g} monomials, above {MAX_TABLE_RANK}"
         )
     return _build_monomial_table(dim, degree)
@@ -149,6 +152,57 @@ def monomials(x: np.ndarray, table: MonomialTable) -> np.ndarray:
     for dst, src, count, i in table.segments:
         np.multiply(out[src : src + count], xt[i], out=out[dst : dst + count])
     return out
+
+
+#: One degree step of :class:`BlockFeatures`: ``dst = src · coordinate`` (slices of its buffer)
+Step = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+class BlockFeatures:
+    """Unweighted features ``(f · x)^α`` of row blocks ``x (b, d)``, ``b <= rows``, written into
+    one reusable ``(r, rows)`` buffer whose slices for every degree step are made once: per block
+    one product writes the degree-1 rows ``f · x`` and one product per segment of
+    :attr:`MonomialTable.segments` (degree ``>= 2``) extends them, so a block that fits in the
+    cache is built and consumed there. The features returned are a view, valid until the next
+    call. Callers pass checked, finite rows and a factor for which no feature overflows.
+
+    >>> import numpy as np
+    >>> from reference.efficiency.features import BlockFeatures, monomial_table, monomials
+    >>> blocks = BlockFeatures(monomial_table(2, 3), rows=4)
+    >>> x = np.array([[1.0, 2.0], [3.0, -1.0], [0.5, 0.25]])
+    >>> bool(np.array_equal(blocks.of(x, 2.0), monomials(2.0 * x, monomial_table(2, 3))))
+    True
+    """
+
+    def __init__(self, table: MonomialTable, rows: int) -> None:
+        self.table = table
+        self.rows = rows
+        self._full = np.empty((table.rank, rows))  # (r, rows), the only feature storage
+        self._full[0] = 1.0
+        self._layouts: dict[int, tuple[np.ndarray, list[Step]]] = {}
+
+    def _layout(self, rows: int) -> tuple[np.ndarray, list[Step]]:
+        """The first ``rows`` columns of the buffer and their segment slices (cached: a call has
+        at most two block sizes, full blocks and the last one, both in the one buffer)."""
+        if rows not in self._layouts:
+            d = self.table.dim
+            buffer = self._full[:, :rows]  # (r, rows), a view
+            steps: list[Step] = [
+                (buffer[src : src + count], buffer[1 + i], buffer[dst : dst + count])
+                for dst, src, count, i in self.table.segments
+                if dst > d  # degree 1 (dst <= d) is written directly as f · x
+            ]
+            self._layouts[rows] = (buffer, steps)
+        return self._layouts[rows]
+
+    def of(self, x: np.ndarray, factor: float) -> np.ndarray:
+        """The features ``(r, b)`` of the rows ``x (b, d)`` scaled by ``factor``."""
+        buffer, steps = self._layout(x.shape[0])
+        if self.table.degree:
+            np.multiply(x.T, factor, out=buffer[1 : self.table.dim + 1])  # (d, b)
+        for src, coordinate, dst in steps:
+            np.multiply(src, coordinate, out=dst)  # (count, b) = (count, b) · (b,)
+        return buffer
 
 
 @dataclass(frozen=True)
@@ -247,3 +301,115 @@ class FeatureMap:
     def psi(self, k: np.ndarray) -> np.ndarray:
         """``ψ(k)ᵀ``: ``(r, m)`` for ``k (m, d)``; :class:`FastAttentionRefused` on overflow."""
         return self._features("k", k, self.psi_weights)
+
+
+# ---------------------------------------------------------------- the blocked passes
+def _blocked_passes(
+    features: FeatureMap,
+    blocks: BlockFeatures,
+    qs: np.ndarray,
+    ks: np.ndarray,
+    v: np.ndarray,
+    center: np.ndarray,
+    factors: tuple[float, float],
+) -> tuple[np.ndarray, float, float]:
+    """The two passes of :func:`reference.efficiency.polynomial.blocked_attention` on rows
+    already scaled and balanced (``factors``: query, key): the key summary
+    ``ψ(K)ᵀ[V − c, 1]`` ``(r, d_v + 1)``, streamed over key blocks, then every query block
+    applied to it; the output ``(n, d_v)`` and ``log2`` of the bounds on every query and key
+    feature. Features, the summary and the numerators are refused
+    (:class:`FastAttentionRefused` naming ``k`` or ``q``) when they could overflow, before they
+    are computed."""
+    table = features.table
+    q_factor, k_factor = factors
+    log2_k = _log2_feature_bound(table.degree, ks, k_factor)
+    _refuse_overflow(features, "k", log2_k)
+    summary = _blocked_summary(blocks, ks, v, center, k_factor)  # (r, dv+1)
+    summary *= features.psi_weights[:, None]
+    if not np.all(np.isfinite(summary)):
+        raise FastAttentionRefused(
+            "k: the key summary ψ(K)ᵀ[V, 1] overflows float64 (too many or too large keys or "
+            f"values for the degree-{table.degree} features)"
+        )
+    weighted = summary * features.phi_weights[:, None]  # (r, dv+1): φ = w_φ ∘ raw
+    top = float(np.max(np.abs(weighted), initial=0.0))
+    log2_q = _log2_feature_bound(table.degree, qs, q_factor)
+    _refuse_overflow(features, "q", log2_q + math.log2(table.rank) + math.log2(top or 1.0))
+    out = _blocked_apply(blocks, qs, weighted, q_factor)  # (n, dv)
+    out += center
+    return out, log2_q, log2_k
+
+
+def _log2_feature_bound(degree: int, x: np.ndarray, factor: float) -> float:
+    """``log2`` of a bound on every feature ``|(factor · x)^α|``, ``|α| <= degree``:
+    ``max(1, max|factor · x|)^degree`` (rounding included)."""
+    top = max(float(x.max(initial=0.0)), -float(x.min(initial=0.0))) * factor
+    return degree * max(0.0, math.log2(top * (1.0 + 2.0**-40))) if top else 0.0
+
+
+def _refuse_overflow(features: FeatureMap, name: str, log2_bound: float) -> None:
+    """Refuse (naming ``name``) when ``2^log2_bound`` may exceed the float64 range."""
+    if log2_bound >= 1023.0:
+        raise FastAttentionRefused(
+            f"{name}: the degree-{features.table.degree} features of {name} overflow float64 "
+            f"(a bound on them or on their products is 2^{log2_bound:.4g}); rescale {name}"
+        )
+
+
+def _blocked_summary(
+    blocks: BlockFeatures, k: np.ndarray, v: np.ndarray, center: np.ndarray, factor: float
+) -> np.ndarray:
+    """``Σ_blocks raw(K_b)ᵀ [V_b − c, 1]`` ``(r, d_v + 1)`` (the ψ weights not yet applied),
+    each block's product in row chunks of the features (:func:`_chunks`)."""
+    m, dv = v.shape
+    rows = min(blocks.rows, m)
+    summary = np.zeros((blocks.table.rank, dv + 1))  # (r, dv+1)
+    part = np.empty_like(summary)  # (r, dv+1)
+    v1 = np.empty((rows, dv + 1))  # (b, dv+1) = [V_b − c, 1]
+    v1[:, dv] = 1.0
+    chunks = _chunks(blocks.table.rank, rows * (dv + 1))
+    for start in range(0, m, rows):
+        stop = min(m, start + rows)
+        block = v1[: stop - start]  # (b, dv+1)
+        np.subtract(v[start:stop], center, out=block[:, :dv])
+        features = blocks.of(k[start:stop], factor)  # (r, b)
+        for lo, hi in chunks:
+            np.matmul(features[lo:hi], block, out=part[lo:hi])  # (c, b) @ (b, dv+1)
+        summary += part
+    return summary
+
+
+#: the largest M·N·K of one block product: OpenBLAS multiplies without packing below 10^6
+SMALL_GEMM_MNK = 900_000
+
+
+def _chunks(length: int, other: int) -> list[tuple[int, int]]:
+    """``[lo, hi)`` ranges covering ``length`` with ``(hi − lo) · other <= SMALL_GEMM_MNK``."""
+    step = max(1, SMALL_GEMM_MNK // other)
+    return [(lo, min(length, lo + step)) for lo in range(0, length, step)]
+
+
+def _blocked_apply(
+    blocks: BlockFeatures, q: np.ndarray, weighted: np.ndarray, factor: float
+) -> np.ndarray:
+    """Rows ``raw(q_i)ᵀ W / raw(q_i)ᵀ W[:, -1]`` ``(n, d_v)``; refuses a non-positive
+    denominator (a relative error below 1 keeps every weight positive)."""
+    n, dv = q.shape[0], weighted.shape[1] - 1
+    rows = min(blocks.rows, n)
+    out = np.empty((n, dv))  # (n, dv)
+    num = np.empty((rows, dv + 1))  # (b, dv+1)
+    chunks = _chunks(rows, blocks.table.rank * (dv + 1))
+    for start in range(0, n, rows):
+        stop = min(n, start + rows)
+        block = num[: stop - start]  # (b, dv+1)
+        features = blocks.of(q[start:stop], factor)  # (r, b)
+        for lo, hi in chunks:
+            if lo < stop - start:  # (c, r) @ (r, dv+1)
+                np.matmul(features[:, lo:hi].T, weighted, out=block[lo:hi])
+        if not block[:, dv].min() > 0.0:
+            raise FloatingPointError(
+                "fast attention: non-positive denominator; the polynomial was evaluated "
+                "outside its certified interval or the fit is broken"
+            )
+        np.divide(block[:, :dv], block[:, dv:], out=out[start:stop])
+    return out

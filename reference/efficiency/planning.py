@@ -11,7 +11,9 @@ the predicted speedup of the cost model (abstract operation counts, mirrored sym
     exact attention   n·m·(2d + 2d_v + EXP_COST)
     polynomial method (n + m)·r·(2(d_v + 1) + 2)
 
-The public entry point is :func:`plan`; the radius and cost helpers are its steps (and those of
+The power-of-two balancing of queries and keys (:func:`balance`, exact) lives here beside the
+row norms it uses. The public entry point is :func:`plan`; the radius and cost helpers are its
+steps (and those of
 :func:`reference.efficiency.polynomial.fast_attention`). Functions with a leading underscore are
 the unchecked cores, called with checked arguments.
 """
@@ -74,7 +76,7 @@ def max_row_norm(a: np.ndarray) -> float:
     """
     if a.size == 0:
         return 0.0
-    top = float(np.max(np.abs(a)))
+    top = max(float(a.max()), -float(a.min()))  # max |a| without an (n, k) temporary
     if top == 0.0:
         return 0.0
     b = a / top  # (n, k), entries in [-1, 1]
@@ -90,6 +92,38 @@ def guaranteed_radius(q: np.ndarray, k: np.ndarray, scale: float) -> float:
     2.5
     """
     return scale * max_row_norm(q) * max_row_norm(k)
+
+
+def balance(q: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``q·2^a, k·2^-a`` with ``max‖q‖ ≈ max‖k‖`` (exact: a power of two), so the features of
+    neither side overflow while the logits are unchanged (``fast_attention`` folds the power of
+    two into the features' scale factor instead of copying the inputs).
+
+    >>> import numpy as np
+    >>> from reference.efficiency.planning import balance
+    >>> qb, kb = balance(np.array([[1e-8]]), np.array([[1e8]]))
+    >>> bool(0.5 <= qb[0, 0] / kb[0, 0] <= 2), float(qb[0, 0] * kb[0, 0])
+    (True, 1.0)
+    """
+    a = balance_exponent(max_row_norm(q), max_row_norm(k))
+    return np.ldexp(q, a), np.ldexp(k, -a)
+
+
+def balance_exponent(q_norm: float, k_norm: float) -> int:
+    """The ``a`` of :func:`balance`: ``round(½ log2(k_norm/q_norm))``, 0 when either is 0."""
+    if q_norm == 0.0 or k_norm == 0.0:
+        return 0
+    return round(0.5 * (math.log2(k_norm) - math.log2(q_norm)))
+
+
+def _scaled_rows(x: np.ndarray, root_scale: float, a: int) -> tuple[np.ndarray, float]:
+    """Rows and the factor whose product is ``√scale · x · 2^a`` as :func:`balance` then
+    ``√scale ·`` compute it (bit for bit): one factor ``√scale·2^a`` when it is a normal float,
+    else the rows scaled by ``2^a`` first (a copy)."""
+    factor = math.ldexp(root_scale, a)
+    if 2.0**-1000 < factor < 2.0**1000:
+        return x, factor
+    return np.ldexp(x, a), root_scale
 
 
 def resolve_radius(needed: float, declared: float | None, *, name: str = "R") -> float:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 from numpy.polynomial import chebyshev as cheb
@@ -121,7 +122,7 @@ def check_method(method: object, name: str = "method") -> str:
     """
     if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"{name}: expected one of {METHODS}, got {method!r}")
-    return method
+    return str(method)  # a plain str (not numpy's str_)
 
 
 def _chebyshev_to_monomial(cheb_coeffs: np.ndarray, radius: float) -> np.ndarray:
@@ -199,12 +200,22 @@ def taylor_coefficients(degree: int) -> np.ndarray:
     >>> taylor_coefficients(2).tolist()
     [1.0, 1.0, 0.5]
     """
-    return _taylor_coefficients(positive_int("degree", degree, minimum=0))
+    return _taylor_coefficients(
+        positive_int("degree", degree, minimum=0, maximum=MAX_TAYLOR_DEGREE)
+    )
+
+
+MAX_TAYLOR_DEGREE = 1 << 20  # coefficients a Taylor table may hold (8 MiB)
+_LAST_NONZERO_TAYLOR = 180  # 1/j! < 2^-1075 (rounds to 0.0) for j > 180
 
 
 def _taylor_coefficients(degree: int) -> np.ndarray:
-    """:func:`taylor_coefficients`, called with a checked ``degree >= 0``."""
-    return np.array([1.0 / math.factorial(j) for j in range(degree + 1)])
+    """:func:`taylor_coefficients`, called with a checked ``degree >= 0``: ``1/j!`` (the
+    subnormal ones, ``j = 171 … 177``, correctly rounded), exactly 0.0 beyond ``j = 180``."""
+    out = np.zeros(degree + 1)  # (g+1,)
+    for j in range(min(degree, _LAST_NONZERO_TAYLOR) + 1):
+        out[j] = 1.0 / math.factorial(j) if j <= 170 else float(Fraction(1, math.factorial(j)))
+    return out
 
 
 def coefficients(method: str, radius: float, degree: int) -> np.ndarray:
@@ -300,7 +311,8 @@ def _fit_exp_cached(radius: float, eps: float, method: str, max_degree: int) -> 
         if certified <= eps:
             return ExpFit(degree, tuple(float(x) for x in c), certified, radius, eps, method)
     raise FastAttentionRefused(
-        f"eps: no {method} fit of degree <= {max_degree} reaches relative error {eps} on "
+        f"eps, max_degree: no {method} fit of degree <= {max_degree} reaches relative error "
+        f"{eps} on "
         f"[-{radius}, {radius}]"
     )
 

@@ -19,10 +19,10 @@ is not covered) in :mod:`reference.efficiency.certificate`.
 
 It never returns an uncertified answer. Every refusal of the polynomial method — inputs whose
 radius exceeds a declared ``R`` or the largest radius a float64 fit can certify, a fit that
-cannot be certified, features that would overflow, a rank above ``max_rank``, a rounding term
-above ``eps``, or a cost model predicting exact attention is cheaper — raises
-:class:`FastAttentionRefused`; with ``fallback="auto"`` exact attention is computed instead and
-the result says why.
+cannot be certified, features that would overflow, values whose range float64 cannot hold, a
+rank above ``max_rank``, a rounding term above ``eps``, or a cost model predicting exact
+attention is cheaper — raises :class:`FastAttentionRefused`; with ``fallback="auto"`` exact
+attention is computed instead and the result says why.
 
 :func:`fast_attention` checks its arguments once; the blocked computation below it runs on
 checked arrays (functions with a leading underscore are called with checked arguments).
@@ -36,24 +36,28 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from reference._threads import one_blas_thread_below
 from reference._validation import (
     as_array,
     check_qkv_shapes,
     open_unit_interval,
+    positive_float,
     positive_int,
 )
 from reference.efficiency.certificate import (
     NOT_COVERED,
     _certified_output_bound,
-    centred_values,
     rounding_bound,
     rounding_relative,
+    underflow_bound,
+    value_range,
 )
-from reference.efficiency.features import FeatureMap
+from reference.efficiency.features import BlockFeatures, FeatureMap, _blocked_passes
 from reference.efficiency.planning import (
     _certifiable_radius,
     _plan,
-    guaranteed_radius,
+    _scaled_rows,
+    balance_exponent,
     max_row_norm,
 )
 from reference.efficiency.polyfit import ExpFit, FastAttentionRefused, check_method
@@ -67,6 +71,10 @@ FALLBACKS = ("refuse", "auto")
 DEFAULT_MAX_RANK = 1 << 17
 FEATURE_BLOCK_ELEMENTS = 1 << 20  # features held at once per block: r * rows <= this ...
 MIN_BLOCK_ROWS = 32  # ... unless the rank is so large that fewer rows would fit
+# fast_attention's blocks: r * rows <= this (1.5 MiB of float64: measured fastest here, 5-8 %
+# ahead of blocks inside the 1 MiB L2 cache, docs/efficiency.md, Speed); each block's products
+# are split so that M·N·K <= SMALL_GEMM_MNK (features.py), where OpenBLAS skips packing.
+CACHE_BLOCK_ELEMENTS = 3 << 16
 
 #: ``FeatureMap.raw`` (checks its rows) or ``FeatureMap._raw`` (rows already checked)
 RawFeatures = Callable[[np.ndarray, str], np.ndarray]
@@ -75,6 +83,17 @@ RawFeatures = Callable[[np.ndarray, str], np.ndarray]
 def block_rows(r: int) -> int:
     """Rows per block: ``FEATURE_BLOCK_ELEMENTS // r``, at least ``MIN_BLOCK_ROWS``."""
     return max(MIN_BLOCK_ROWS, FEATURE_BLOCK_ELEMENTS // r)
+
+
+def cache_block_rows(r: int) -> int:
+    """Rows per block of :func:`fast_attention`: ``CACHE_BLOCK_ELEMENTS // r``, at least
+    ``MIN_BLOCK_ROWS``.
+
+    >>> from reference.efficiency.polynomial import cache_block_rows
+    >>> cache_block_rows(495)
+    397
+    """
+    return max(MIN_BLOCK_ROWS, CACHE_BLOCK_ELEMENTS // r)
 
 
 def key_summary(features: FeatureMap, k: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -154,11 +173,12 @@ class FastAttentionResult:
     """Output of :func:`fast_attention` and everything needed to trust it.
 
     ``column_bounds`` ``(..., d_v)`` bounds ``|output − attention(q, k, v)|`` per output column
-    (and batch entry): ``approximation`` ``ε/(1 − ε)·(max V − min V)/2`` plus ``rounding`` of the
-    computed path; ``certified_bound`` is their maximum (a bound on ``‖·‖_max``), 0 when the
-    exact method was used. ``not_covered`` says what the certificate does not cover.
-    ``predicted_speedup`` is exact cost / polynomial cost from the cost model; ``degree`` is
-    ``None`` (and ``rank`` 0) when no fit could be certified.
+    (and batch entry): ``approximation`` ``(max V − min V)·ε/(1 + √(1 − ε²))`` plus
+    ``rounding`` of the computed path (gradual underflow included); ``certified_bound`` is
+    their maximum (a bound on ``‖·‖_max``), 0 when the exact method was used.
+    ``not_covered`` says what the certificate does not cover. ``predicted_speedup`` is exact
+    cost / polynomial cost from the cost model; ``degree`` is ``None`` (and ``rank`` 0) when no
+    fit could be certified.
     """
 
     output: np.ndarray  # (..., n, dv)
@@ -173,26 +193,9 @@ class FastAttentionResult:
     fit_method: str
     reason: str = ""
     column_bounds: np.ndarray | None = None  # (..., dv)
-    approximation_bound: float = 0.0  # max over columns of ε/(1−ε)·(max V − min V)/2
+    approximation_bound: float = 0.0  # max over columns of (max V − min V)·ε/(1 + √(1 − ε²))
     rounding_bound: float = 0.0  # max over columns of the rounding term
     not_covered: str = ""
-
-
-def balance(q: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``q·2^a, k·2^-a`` with ``max‖q‖ ≈ max‖k‖`` (exact: a power of two), so the features of
-    neither side overflow while the logits are unchanged.
-
-    >>> import numpy as np
-    >>> from reference.efficiency.polynomial import balance
-    >>> qb, kb = balance(np.array([[1e-8]]), np.array([[1e8]]))
-    >>> bool(0.5 <= qb[0, 0] / kb[0, 0] <= 2), float(qb[0, 0] * kb[0, 0])
-    (True, 1.0)
-    """
-    qn, kn = max_row_norm(q), max_row_norm(k)
-    if qn == 0.0 or kn == 0.0:
-        return q, k
-    a = round(0.5 * (math.log2(kn) - math.log2(qn)))
-    return np.ldexp(q, a), np.ldexp(k, -a)
 
 
 def _check_batch(
@@ -243,15 +246,21 @@ def attend_with_fit(
     ([1.0, 1.0], True)
     """
     features = FeatureMap.build(fit.coeffs, dim=q.shape[1], scale=scale)
-    return _attend(features, q, k, v, fit, features.raw)
+    q, k = features._check("q", q), features._check("k", k)
+    return _attend(features, q, k, v, fit)
 
 
 def _attend_with_fit(
-    q: np.ndarray, k: np.ndarray, v: np.ndarray, fit: ExpFit, scale: float
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    fit: ExpFit,
+    scale: float,
+    norms: tuple[float, float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """:func:`attend_with_fit`, called with checked arguments (``d >= 1``, ``scale > 0``)."""
     features = FeatureMap._build(fit.coeffs, dim=q.shape[1], scale=scale)
-    return _attend(features, q, k, v, fit, features._raw)
+    return _attend(features, q, k, v, fit, norms=norms)
 
 
 def _attend(
@@ -260,16 +269,88 @@ def _attend(
     k: np.ndarray,
     v: np.ndarray,
     fit: ExpFit,
-    raw: RawFeatures,
+    rows: int | None = None,
+    norms: tuple[float, float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """The work of :func:`attend_with_fit` with the features of ``fit`` built."""
-    qb, kb = balance(q, k)
-    shifted, center, spread, half = centred_values(v)
-    summary = _key_summary(features, kb, shifted, raw)  # (r, dv+1)
-    out = _apply_summary(features, qb, summary, raw) + center  # (n, dv)
+    """The work of :func:`attend_with_fit` on checked rows with the features of ``fit`` built,
+    in blocks of ``rows`` rows (default :func:`cache_block_rows`); ``norms`` are
+    ``max‖q_i‖, max‖k_j‖`` when the caller has them."""
+    center, spread, half = value_range(v)  # (dv,) each
+    out, log2_q, log2_k = _blocked_attention(features, q, k, v, center, rows, norms)  # (n, dv)
     approx = _certified_output_bound(fit.certified_error, spread)  # (dv,)
     relative = rounding_relative(fit, k.shape[0], features.rank)
-    return out, approx, rounding_bound(relative, half, center), relative
+    underflow = underflow_bound(
+        relative=relative,
+        fit=fit,
+        keys=k.shape[0],
+        rank_=features.rank,
+        phi_weight_max=float(features.phi_weights.max()),
+        log2_query_features=log2_q,
+        log2_key_features=log2_k,
+        half_width=half,
+    )
+    if not np.all(np.isfinite(underflow)):
+        raise FastAttentionRefused(
+            f"q, k: the gradual-underflow allowance overflows (feature bounds 2^{log2_q:.4g}, "
+            f"2^{log2_k:.4g}): no certified answer"
+        )
+    return out, approx, rounding_bound(relative, half, center) + underflow, relative
+
+
+def blocked_attention(
+    features: FeatureMap,
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    center: np.ndarray,
+    rows: int | None = None,
+    norms: tuple[float, float] | None = None,
+) -> np.ndarray:
+    """``diag(φ(Q)ψ(K)ᵀ1)^{-1} φ(Q)ψ(K)ᵀ(V − c) + c`` ``(n, d_v)`` in row blocks: the key
+    summary ``ψ(K)ᵀ[V − c, 1]`` ``(r, d_v + 1)`` streams key blocks, each query block is
+    applied to it; the features of one block ``(r, rows)`` are all that is held (memory
+    ``O(rows·r + r·d_v)`` beyond the inputs and the output). Queries and keys are balanced by
+    a power of two (:func:`reference.efficiency.planning.balance`, folded into the scale
+    factor). Refuses
+    (:class:`FastAttentionRefused`, naming ``q`` or ``k``) features, summaries or numerators
+    that could overflow, before computing them. Called with checked rows (finite, ``d``
+    columns); ``center`` ``(d_v,)`` is subtracted from ``v`` and added back; ``norms`` are
+    ``max‖q_i‖, max‖k_j‖`` (computed when ``None``).
+
+    >>> import numpy as np
+    >>> from reference.efficiency.features import FeatureMap
+    >>> from reference.efficiency.polynomial import blocked_attention
+    >>> fm = FeatureMap.build(np.array([1.0, 1.0]), dim=1, scale=1.0)
+    >>> q, k, v = np.array([[0.5], [0.0]]), np.array([[2.0], [1.0]]), np.array([[3.0], [1.0]])
+    >>> out = blocked_attention(fm, q, k, v, np.array([2.0]), rows=1)
+    >>> [round(x, 12) for x in out.ravel().tolist()]  # weights 1 + q·k: (2, 1.5) and (1, 1)
+    [2.142857142857, 2.0]
+    """
+    return _blocked_attention(features, q, k, v, center, rows, norms)[0]
+
+
+def _blocked_attention(
+    features: FeatureMap,
+    q: np.ndarray,
+    k: np.ndarray,
+    v: np.ndarray,
+    center: np.ndarray,
+    rows: int | None,
+    norms: tuple[float, float] | None,
+) -> tuple[np.ndarray, float, float]:
+    """:func:`blocked_attention` and ``log2`` of the bounds on every query and key feature
+    (for :func:`reference.efficiency.certificate.underflow_bound`)."""
+    table = features.table
+    rows = cache_block_rows(table.rank) if rows is None else rows
+    root_scale = math.sqrt(features.scale)
+    a = balance_exponent(*(norms or (max_row_norm(q), max_row_norm(k))))
+    qs, q_factor = _scaled_rows(q, root_scale, a)
+    ks, k_factor = _scaled_rows(k, root_scale, -a)
+    blocks = BlockFeatures(table, rows)
+    # each block's product is small (2·r·rows·(d_v+1) FLOPs): one BLAS thread (measured:
+    # docs/efficiency.md, Speed), the pool restored afterwards
+    with one_blas_thread_below(2.0 * table.rank * rows * (v.shape[1] + 1)):
+        return _blocked_passes(features, blocks, qs, ks, v, center, (q_factor, k_factor))
 
 
 def fast_attention(
@@ -319,6 +400,8 @@ def fast_attention(
         raise ValueError(f"fallback: expected one of {FALLBACKS}, got {fallback!r}")
     fit_method = check_method(fit_method, "fit_method")
     scale = _resolve_scale(scale, d) if d else _resolve_scale(scale, 1)
+    if R is not None:  # checked whatever happens next (d = 0, a refusal with fallback="auto")
+        R = positive_float("R", R)
     q64, k64, v64 = (np.asarray(a, dtype=np.float64) for a in (qb, kb, vb))
     info: dict = {"degree": None, "rank": 0, "radius": 0.0, "eps": eps}
     info |= {"predicted_speedup": 0.0, "fit_method": fit_method}
@@ -340,12 +423,15 @@ def fast_attention(
     if d == 0:
         return exact("d = 0: every logit is 0, attention is the mean of V (computed exactly)")
     try:
-        pairs = zip(q64, k64, strict=True)
-        needed = max((guaranteed_radius(a, b, scale) for a, b in pairs), default=0.0)
+        norms = [(max_row_norm(a), max_row_norm(b)) for a, b in zip(q64, k64, strict=True)]
+        needed = max(scale * qn * kn for qn, kn in norms)  # guaranteed_radius of each entry
         radius = _certifiable_radius(needed, R, eps, "R")
         info["radius"] = radius
-        positive_int("n", n)  # no query rows or value columns: refused by name, as plan does
-        positive_int("dv", dv)  # (m >= 1 and d >= 1 hold already)
+        if n == 0 or dv == 0:  # (m >= 1 and d >= 1 hold already)
+            name, what, shape = (
+                ("q", "query row", (n, d)) if n == 0 else ("v", "value column", (m, dv))
+            )
+            raise ValueError(f"{name}: expected at least one {what}, got shape {(*lead, *shape)}")
         fit, r, speedup = _plan(n, m, d, dv, radius, eps, fit_method)
         info |= {"degree": fit.degree, "rank": r, "predicted_speedup": speedup}
         if r > max_rank:
@@ -363,13 +449,14 @@ def fast_attention(
                 f"rounding of the computed path (relative {relative:.3g} = γ_N·Σ|c_j|R^j·e^R/"
                 f"(1 − ε), N = 6g + m + r + 10) exceeds eps = {eps:.3g}: no certified answer"
             )
-        triples = zip(q64, k64, v64, strict=True)
-        parts = [_attend_with_fit(a, b, c, fit, scale) for a, b, c in triples]
+        entries = zip(q64, k64, v64, norms, strict=True)
+        parts = [_attend_with_fit(a, b, c, fit, scale, nm) for a, b, c, nm in entries]
     except FastAttentionRefused as exc:
         if fallback == "refuse":
             raise FastAttentionRefused(f"fast_attention refused: {exc}") from None
         return exact(str(exc))
-    out = np.stack([p[0] for p in parts]).reshape((*lead, n, dv))
+    out = parts[0][0] if len(parts) == 1 else np.stack([p[0] for p in parts])  # (B, n, dv)
+    out = out.reshape((*lead, n, dv))
     approx = np.stack([p[1] for p in parts]).reshape((*lead, dv))
     rounding = np.stack([p[2] for p in parts]).reshape((*lead, dv))
     columns = approx + rounding

@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from reference._threads import one_blas_thread_below
 from reference._validation import as_array, check_qkv, positive_float, positive_int
 
 __all__ = ["DEFAULT_CHUNK_ELEMENTS", "attention", "resolve_scale", "softmax_rows"]
@@ -85,7 +86,8 @@ def softmax_rows(logits: np.ndarray) -> np.ndarray:
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
     """:func:`softmax_rows` without the input check (logits built by the caller)."""
-    shifted = logits - logits.max(axis=-1, keepdims=True)  # (..., m), entries <= 0
+    with np.errstate(over="ignore"):  # a gap beyond the float range is -inf: weight exactly 0
+        shifted = logits - logits.max(axis=-1, keepdims=True)  # (..., m), entries <= 0
     weights = exp_elementwise(shifted)  # (..., m), max entry exactly 1
     return weights / weights.sum(axis=-1, keepdims=True)
 
@@ -135,6 +137,18 @@ def _attention_unchecked(
     e.g. the model's attention layer): shapes ``(..., n, d)``, ``(..., m, d)``, ``(..., m, d_v)``.
     """
     dtype = np.result_type(q, k, v)
+    # the largest product of one chunk, (c, d) @ (d, m) or (c, m) @ (m, d_v): one BLAS thread
+    # below reference._threads.SMALL_PRODUCT_FLOPS (a second one costs more than it saves)
+    m = k.shape[-2]
+    rows = max(1, min(q.shape[-2], chunk_elements // max(m, 1)))
+    with one_blas_thread_below(2 * rows * m * max(q.shape[-1], v.shape[-1])):
+        return _attention_batched(q, k, v, scale, chunk_elements, dtype)
+
+
+def _attention_batched(
+    q: np.ndarray, k: np.ndarray, v: np.ndarray, scale: float, chunk_elements: int, dtype: np.dtype
+) -> np.ndarray:
+    """:func:`_attention_unchecked` over the broadcast leading axes."""
     lead = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
     if not lead:
         return _attention_2d(q, k, v, scale, chunk_elements, dtype)
@@ -166,6 +180,9 @@ def _split_scale(
     """``(q', k', c)`` with ``scale · q kᵀ = c · q' k'ᵀ``: ``q' = scale·q, k' = k, c = 1`` when
     the logits cannot overflow ``dtype``, else ``q'``, ``k'`` of max entry 1 and ``c`` (possibly
     ``inf``) carrying the magnitude."""
+    # promote first: float32 queries next to float64 keys are scaled in float64, not rounded
+    # to float32 by ``q * scale`` (a Python float keeps an array's dtype)
+    q, k = q.astype(dtype, copy=False), k.astype(dtype, copy=False)
     d = q.shape[1]
     log_bound = math.log2(scale) + _log2_abs_max(q) + _log2_abs_max(k) + math.log2(max(d, 1))
     log_limit = math.log2(float(np.finfo(dtype).max)) - 4  # margin for rounding

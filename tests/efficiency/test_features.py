@@ -70,3 +70,8 @@ def test_oversized_tables_are_refused_before_any_allocation() -> None:
     for dim, degree in ((3, 10**6), (10**6, 2)):
         with pytest.raises(ValueError, match="degree: the table"):
             monomial_table(dim, degree)
+
+
+def test_oversized_tables_name_the_dimension_and_the_degree() -> None:
+    with pytest.raises(ValueError, match="dim, degree"):
+        monomial_table(10**6, 3)

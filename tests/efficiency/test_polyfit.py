@@ -112,3 +112,23 @@ def test_radius_limit_is_refused_up_front_and_method_named() -> None:
         fit_exp(710.0, 0.5)
     with pytest.raises(ValueError, match="fit_method"):
         check_method("pade", "fit_method")
+
+
+def test_taylor_table_is_bounded_and_exact_at_its_end() -> None:
+    """Issue 17: a degree of 10^6 is answered (1/j! is 0.0 beyond j = 180, no OverflowError),
+    10^12 is refused by name before any allocation; 1/j! stays correctly rounded."""
+    from reference.efficiency.polyfit import taylor_coefficients
+
+    c = taylor_coefficients(1_000_000)
+    assert c.shape == (1_000_001,) and c[181:].max() == 0.0 and 0 < c[177] < 1e-320
+    assert c[20] == 1.0 / math.factorial(20)
+    with pytest.raises(ValueError, match="degree"):
+        taylor_coefficients(10**12)
+
+
+def test_refusals_name_max_degree_and_methods_are_plain_strings() -> None:
+    from reference.efficiency.polyfit import FastAttentionRefused, check_method, fit_exp
+
+    with pytest.raises(FastAttentionRefused, match="max_degree"):
+        fit_exp(1.0, 1e-3, max_degree=0)
+    assert type(check_method(np.str_("taylor"))) is str

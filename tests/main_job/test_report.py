@@ -243,7 +243,7 @@ def test_failure_mid_write_keeps_the_old_report_and_leaves_no_temp_dir(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(verify.report.writer, "render_index", broken_render)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(ReportError, match="No space left"):  # an environment error: exit 2
         generate_report(claims, out=out, mode="smoke", seed=1, executor_spec="serial")
     assert _snapshot(out) == before
     assert _leftovers(tmp_path) == []
@@ -264,6 +264,8 @@ def test_failed_swap_restores_the_old_report(fake_claims, tmp_path, monkeypatch)
         real_rename(src, dst)
 
     monkeypatch.setattr(verify.run.staging.os, "rename", rename_failing_on_swap)
+    # the publish without renameat2 (not Linux, or a file system without it): rename aside, swap
+    monkeypatch.setattr(verify.run.staging, "_renameat2", lambda *args: None)
     with pytest.raises(ReportError, match="Input/output error"):
         generate_report(claims, out=out, mode="smoke", seed=2, executor_spec="serial")
     assert len(calls) == 3  # aside, failed swap, restore
@@ -292,3 +294,29 @@ def test_attainment_and_planted_checks_never_set_the_claim_worst_ratio() -> None
     assert claim.worst_ratio == 0.25 and claim.cases == 10
     with pytest.raises(ValueError, match="kind"):
         CheckResult("x", "s", "", 1, True, 0.1, kind="evidence")
+
+
+def test_an_integer_inequality_is_an_exact_check_and_its_plant_still_fails() -> None:
+    """``degree_monotone`` compares two degrees: it holds or not. It reports kind ``exact`` and
+    no ratio (never "bound, worst ratio 0"), and its planted degree table is still caught."""
+    from verify.claims.efficiency import report_checks
+
+    _, statement, latex, strategy, check, plant = next(
+        p for p in report_checks.PROPERTIES if p[0] == "degree_monotone"
+    )
+    held = run_property("degree_monotone", strategy(None), check, max_examples=8, rng_seed=0)
+    assert held.exact and held.passed
+    result = CheckResult.from_outcome("degree_monotone", statement, latex, held, kind="exact")
+    assert result.worst_ratio is None
+    # the plant as a property: falsified, with an infinite (not a fractional) ratio
+    broken = run_property("d", strategy(None), plant, max_examples=200, rng_seed=0)
+    assert not broken.passed and broken.worst_ratio == float("inf")
+
+
+def test_the_efficiency_guide_quotes_the_bound_the_checks_use() -> None:
+    from verify.claims.efficiency import bounds
+    from verify.claims.efficiency.guide import GUIDE, bound_text
+
+    assert bound_text(bounds.OUTPUT_ERROR) in GUIDE.shows
+    assert "‖V‖_max" not in GUIDE.shows  # the superseded 2ε/(1−ε)·‖V‖_max
+    assert bound_text(bounds.OUTPUT_ERROR_LOOSE) not in GUIDE.shows

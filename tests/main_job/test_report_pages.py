@@ -124,6 +124,42 @@ def test_every_link_of_the_html_pages_resolves_offline(report: Path) -> None:
                 assert f'id="{parts.fragment}"' in path.read_text(), f"{page.name}: {target}"
 
 
+def test_results_record_the_thread_counts_the_run_pinned(report: Path) -> None:
+    env = json.loads((report / "results.json").read_text())["environment"]
+    threads = env["threads"]
+    assert threads["blas"] == 1 and threads["env"]["OPENBLAS_NUM_THREADS"] == "1"
+    assert "* **Threads:** BLAS 1" in (report / "index.md").read_text()
+    schema = SCHEMA["properties"]["environment"]
+    jsonschema.validate(env, schema)
+    del env["threads"]  # planted: a results.json without them fails the schema
+    with pytest.raises(jsonschema.ValidationError, match="'threads' is a required property"):
+        jsonschema.validate(env, schema)
+
+
+def test_html_ids_are_unique_and_the_contents_reach_every_section(report: Path) -> None:
+    text = (report / "index.html").read_text()
+    ids = re.findall(r'\sid="([^"]+)"', text)
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    contents = text[text.index('id="contents"') : text.index('id="summary"')]
+    links = re.findall(r'href="#([^"]+)"', contents)
+    assert {"summary", "universality", "universality-checks", "universality-tables"} <= set(links)
+    assert all(f'id="{link}"' in text for link in links)
+
+
+def test_duplicate_headings_get_distinct_ids_like_github() -> None:
+    page = render_html('<a id="checks"></a>\n\n### Checks\n\n### Checks\n', title="t")
+    assert '<h3 id="checks-1">' in page and '<h3 id="checks-2">' in page
+    # planted: without the de-duplication the two headings would share one id
+    assert page.count('id="checks"') == 1
+
+
+def test_narrow_pages_scroll_tables_instead_of_breaking_numbers() -> None:
+    from verify.report.html import CSS
+
+    assert "overflow-x: auto" in CSS.split("table {", 1)[1].split("}", 1)[0]
+    assert "white-space: nowrap" in CSS.split("th, td {", 1)[1].split("}", 1)[0]
+
+
 def test_html_renders_formulas_and_figures(report: Path) -> None:
     text = (report / "index.html").read_text()
     assert text.count('<img class="math"') >= 2 and "$$" not in text

@@ -3,7 +3,7 @@
 >>> from verify.report.environment import environment
 >>> info = environment()
 >>> sorted(info)
-['cpu_cores', 'cpu_model', 'packages', 'platform', 'python']
+['cpu_cores', 'cpu_model', 'packages', 'platform', 'python', 'threads']
 >>> "numpy" in info["packages"]
 True
 """
@@ -16,9 +16,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from reference._threads import pin_threads, thread_counts
+
 # Packages whose versions change the results; optional ones are listed only when installed.
 REQUIRED_PACKAGES = ("numpy", "sympy", "hypothesis", "mpmath", "matplotlib")
 OPTIONAL_PACKAGES = ("torch", "performer-pytorch", "distributed")
+#: BLAS, OpenMP and torch threads of the main job and its local pool workers: one, so timings
+#: do not depend on what else the (shared) machine runs, and two workers use two cores
+REPORT_THREADS = 1
 
 
 def package_versions() -> dict[str, str]:
@@ -69,13 +74,22 @@ def cpu_cores() -> int:
     return os.cpu_count() or 1
 
 
+def pin_report_threads() -> dict[str, Any]:
+    """Pin this process's BLAS/OpenMP/torch pools, and those of the processes it starts, to
+    :data:`REPORT_THREADS` (:func:`reference._threads.pin_threads`); the counts in force.
+    Dask workers run in their own processes and keep their own setting."""
+    return pin_threads(REPORT_THREADS)
+
+
 def environment() -> dict[str, Any]:
-    """Python, platform, CPU model and core count, and package versions, as results.json
-    stores them under ``"environment"``."""
+    """Python, platform, CPU model and core count, package versions and the thread counts in
+    force (:func:`reference._threads.thread_counts`), as results.json stores them under
+    ``"environment"``."""
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpu_model": cpu_model(),
         "cpu_cores": cpu_cores(),
         "packages": package_versions(),
+        "threads": thread_counts(),
     }

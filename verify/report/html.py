@@ -34,8 +34,13 @@ body { font: 16px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: #
 h1, h2, h3, h4 { line-height: 1.25; } h2 { border-bottom: 1px solid #ccc; padding-top: 1rem; }
 code, pre { font: 0.9em/1.4 ui-monospace, "DejaVu Sans Mono", monospace; background: #f4f4f4; }
 pre { padding: 0.6rem; overflow-x: auto; }
-table { border-collapse: collapse; margin: 0.5rem 0 1rem; font-size: 0.92em; }
-th, td { border: 1px solid #ccc; padding: 0.2rem 0.55rem; text-align: left; }
+table { border-collapse: collapse; margin: 0.5rem 0 1rem; font-size: 0.92em;
+        display: block; max-width: 100%; overflow-x: auto; }
+th, td { border: 1px solid #ccc; padding: 0.2rem 0.55rem; text-align: left; white-space: nowrap; }
+td:first-child { white-space: normal; } /* names wrap between words; numbers never */
+p, li { overflow-wrap: anywhere; }
+@media (max-width: 40rem) { body { margin: 1rem auto; padding: 0 0.75rem; }
+  table { font-size: 0.78em; } th, td { padding: 0.15rem 0.3rem; } }
 th { background: #f0f0f0; } tr:nth-child(even) td { background: #fafafa; }
 img { max-width: 100%; height: auto; }
 img.math { vertical-align: middle; max-width: none; }
@@ -136,9 +141,24 @@ def heading_id(text: str) -> str:
 
 
 def _add_heading_ids(body: str) -> str:
+    """Each heading gets its GitHub anchor, made unique as GitHub does (``checks``,
+    ``checks-1``, …) and never equal to an ``id`` the page already has (the claims' anchors).
+
+    >>> from verify.report.html import _add_heading_ids
+    >>> _add_heading_ids('<a id="a"></a><h3>A</h3><h3>A</h3>')
+    '<a id="a"></a><h3 id="a-1">A</h3><h3 id="a-2">A</h3>'
+    """
+    taken = set(re.findall(r'\sid="([^"]*)"', body))
+
     def add(match: re.Match) -> str:
         level, inner = match.group(1), match.group(2)
-        return f'<h{level} id="{heading_id(inner)}">{inner}</h{level}>'
+        base = anchor = heading_id(inner)
+        count = 0
+        while anchor in taken:
+            count += 1
+            anchor = f"{base}-{count}"
+        taken.add(anchor)
+        return f'<h{level} id="{anchor}">{inner}</h{level}>'
 
     return re.sub(r"<h([1-6])>(.*?)</h\1>", add, body)
 

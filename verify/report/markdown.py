@@ -109,10 +109,27 @@ def _header(results: dict[str, Any]) -> list[str]:
         f"{env.get('cpu_cores', '?')} cores available; Python "
         f"{env.get('python') or results.get('python', '?')} on "
         f"{env.get('platform') or results.get('platform', '?')}",
+        f"* **Threads:** {_threads(env)}",
         f"* **Packages:** {_versions(results)}",
         "",
     ]
     return lines
+
+
+def _threads(env: dict[str, Any]) -> str:
+    """The thread counts of the run (``environment.threads``), e.g. ``BLAS 1, OpenMP 1``."""
+    threads = env.get("threads")
+    if not threads:
+        return "not recorded"
+    pools = [
+        f"{label} {threads[key]}"
+        for key, label in (("blas", "BLAS"), ("openmp", "OpenMP"), ("torch", "torch"))
+        if threads.get(key) is not None
+    ]
+    unset = [name for name, value in (threads.get("env") or {}).items() if value is None]
+    text = ", ".join(pools) or "no thread pool loaded"
+    text += " (pinned by the run for its processes and local workers"
+    return text + (f"; unset: {', '.join(unset)})" if unset else ")")
 
 
 READING_GUIDE = (
@@ -208,6 +225,8 @@ def _checks(entry: dict[str, Any]) -> list[str]:
         lines += [f"**{check['name']}** ({_kind(check)}). {check['statement']}", ""]
         if check["bound_latex"]:
             lines += ["$$", check["bound_latex"], "$$", ""]
+        if check.get("details", {}).get("derivation"):
+            lines += _derivation(check["details"]["derivation"])
         if check.get("counterexample"):
             lines += [
                 "Counterexample (minimal, reproducible):",
@@ -218,6 +237,19 @@ def _checks(entry: dict[str, Any]) -> list[str]:
                 "",
             ]
     return lines
+
+
+def _derivation(derivation: dict[str, Any]) -> list[str]:
+    """A derivation check's premises (with kinds) and steps (with rules), formulas as math."""
+    lines = ["Premises:", ""]
+    for p in derivation["premises"]:
+        formula = f" ${p['latex']}$" if p["latex"] else ""
+        lines.append(f"- *{p['kind']}* `{p['name']}`:{formula} — {p['text']} ({p['where']})")
+    lines += ["", "Steps (each checked by sympy):", ""]
+    for step in derivation["steps"]:
+        why = f": {step['why']}" if step["why"] else ""
+        lines.append(f"{step['number']}. ${step['latex']}$ — *{step['rule']}*{why}")
+    return [*lines, ""]
 
 
 def _tables(entry: dict[str, Any]) -> list[str]:
@@ -270,20 +302,50 @@ def _claim(entry: dict[str, Any], results: dict[str, Any]) -> list[str]:
             "",
         ]
     if entry["checks"]:
-        lines += _checks(entry)
+        lines += [_anchor(entry, "checks"), "", *_checks(entry)]
     if entry["figures"]:
-        lines += ["### Figures", ""]
+        lines += [_anchor(entry, "figures"), "", "### Figures", ""]
         for figure in entry["figures"]:
             lines += [f"![{figure['caption']}]({figure['path']})", "", f"_{figure['caption']}_", ""]
-    lines += _tables(entry)
+    if entry["tables"]:
+        lines += [_anchor(entry, "tables"), "", *_tables(entry)]
     if entry["notes"]:
-        lines += ["### Notes", "", *[f"* {note}" for note in entry["notes"]], ""]
+        lines += [_anchor(entry, "notes"), "", "### Notes", ""]
+        lines += [f"* {note}" for note in entry["notes"]] + [""]
     return lines
+
+
+SECTIONS = ("checks", "figures", "tables", "notes")  # a claim's sections, with their anchors
+
+
+def _anchor(entry: dict[str, Any], section: str) -> str:
+    """The explicit anchor of a claim's section (``efficiency-checks``): unique on the page,
+    the same in index.md and index.html."""
+    return f'<a id="{entry["name"]}-{section}"></a>'
+
+
+def _contents(results: dict[str, Any]) -> list[str]:
+    """The table of contents: every claim with its verdict and links to its sections.
+
+    >>> from verify.report.markdown import _contents
+    >>> entry = {"name": "c", "title": "C", "status": "passed", "checks": [1], "figures": [],
+    ...          "tables": {}, "notes": []}
+    >>> _contents({"claims": {"c": entry}})[3]
+    '* [C](#c) — verified · [checks](#c-checks)'
+    """
+    lines = ["## Contents", "", "* [Summary](#summary)"]
+    for entry in results["claims"].values():
+        links = [f"[{s}](#{entry['name']}-{s})" for s in SECTIONS if entry.get(s)]
+        lines.append(
+            f"* [{entry['title']}](#{entry['name']}) — {VERDICT[entry['status']]}"
+            + "".join(f" · {link}" for link in links)
+        )
+    return [*lines, ""]
 
 
 def render_index(results: dict[str, Any]) -> str:
     """The whole ``index.md``: header, summary (table and figure), one section per claim."""
-    lines = _header(results) + _summary(results)
+    lines = _header(results) + _contents(results) + _summary(results)
     for entry in results["claims"].values():
         lines += _claim(entry, results)
     return "\n".join(lines).rstrip() + "\n"
