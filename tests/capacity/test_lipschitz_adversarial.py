@@ -17,7 +17,7 @@ import pytest
 import reference.model.lipschitz as lipschitz
 from reference import Attention, Transformer, prompt_forward
 from reference.model.lipschitz import prompt_lipschitz_bound
-from tests.planting import mutant
+from tests.strength.planting import mutant
 
 Family = Callable[[], tuple[Transformer, np.ndarray, np.ndarray, float]]
 

@@ -21,7 +21,7 @@ import pytest
 
 import reference.efficiency.polyfit as polyfit
 from reference.efficiency.polyfit import FastAttentionRefused, fit_exp, gamma
-from tests.planting import mutant
+from tests.strength.planting import mutant
 
 FITS = [(1.0, 1e-3, "minimax"), (4.0, 1e-3, "minimax"), (6.0, 1e-5, "minimax"),
         (2.0, 1e-6, "chebyshev"), (3.0, 1e-4, "taylor")]  # fmt: skip

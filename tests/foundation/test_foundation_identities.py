@@ -20,7 +20,7 @@ from verify.claims.foundation.identities import (
     sharpened_first_key_weights,
     softplus_kernel_weights,
 )
-from verify.claims.properties import FALSIFYING_CASE, run_property
+from verify.claims.properties import FALSIFYING_CASE, profile_examples, run_property
 from verify.claims.strategies import PromptCase, prompt_cases
 
 
@@ -34,8 +34,10 @@ def _case(seed: int = 0, lp: int = 3) -> PromptCase:
 
 @pytest.mark.parametrize("check", [check_relative_pattern, check_bias_only, check_gradient])
 def test_checks_hold_on_the_reference(check) -> None:
-    outcome = run_property(check.__name__, prompt_cases(min_prompt=1), check, max_examples=15)
-    assert outcome.passed and outcome.cases == 15 and outcome.worst_ratio < 1
+    outcome = run_property(
+        check.__name__, prompt_cases(min_prompt=1), check, max_examples=profile_examples(15)
+    )
+    assert outcome.passed and outcome.cases == profile_examples(15) and outcome.worst_ratio < 1
 
 
 @pytest.mark.parametrize("check", [check_relative_pattern, check_bias_only])
@@ -44,7 +46,7 @@ def test_planted_broken_attention_falsifies_the_identities(check) -> None:
         check.__name__,
         prompt_cases(min_prompt=1),
         lambda case: check(case, sharpened_first_key_weights),
-        max_examples=15,
+        max_examples=profile_examples(15),
     )
     assert not outcome.passed and FALSIFYING_CASE.search(outcome.counterexample)
 
@@ -86,7 +88,7 @@ def test_planted_non_softmax_kernel_passes_relative_pattern_and_is_caught_by_bia
         "softplus, bias-only",
         cases,
         lambda case: check_bias_only(case, softplus_kernel_weights),
-        max_examples=15,
+        max_examples=profile_examples(15),
         shrink=False,
     )
     assert not caught.passed and FALSIFYING_CASE.search(caught.counterexample)

@@ -15,7 +15,7 @@ import pytest
 
 import reference.model.training as training
 from reference import Transformer, init_prompt_normal, prompt_loss_and_grad, train_prompt
-from tests.planting import mutant
+from tests.strength.planting import mutant
 
 Problem = tuple[Transformer, np.ndarray, np.ndarray, np.ndarray]
 LR, BETAS, EPS = 0.05, (0.9, 0.999), 1e-8

@@ -50,7 +50,7 @@ from reference.efficiency.prompt_cache import (
 from reference.model.attention import resolve_scale, softmax_rows
 from verify.claims.efficiency import bounds
 from verify.claims.efficiency.strategies import AttentionCase, PromptCacheCase
-from verify.claims.properties import Observation
+from verify.claims.properties import Observation, observe
 
 U = 2.0**-53  # float64 unit roundoff (the reference rounds spreads and half-widths up by 2u)
 
@@ -72,8 +72,7 @@ def plant_caught(
     seen: list[float] = []
 
     def violated(case: Any) -> bool:
-        obs = plant(case)
-        obs = [obs] if isinstance(obs, Observation) else list(obs)
+        obs = observe(plant, case)  # a requirement the check raises on counts as caught
         seen.append(max(o.ratio for o in obs))
         return not all(o.holds for o in obs)
 
@@ -144,9 +143,9 @@ def sympy_column_bounds(
     rounding: bool = True,
 ) -> np.ndarray:
     """The certified bound per output column ``(d_v,)`` from the sympy expressions:
-    ``OUTPUT_ERROR`` (``ε/(1−ε)·(max V − min V)/2``) plus ``ROUNDING_ERROR`` of the computed
-    path for ``keys`` keys, rank ``rank``, values ``values (m, d_v)`` centred at ``center``
-    (default: their mid-range)."""
+    ``OUTPUT_ERROR`` (the sharp ``ε·W/(1 + √(1 − ε²))``, ``W = max V − min V``) plus
+    ``ROUNDING_ERROR`` of the computed path for ``keys`` keys, rank ``rank``, values
+    ``values (m, d_v)`` centred at ``center`` (default: their mid-range)."""
     top, low = values.max(axis=0), values.min(axis=0)  # (dv,)
     center = top / 2 + low / 2 if center is None else center  # (dv,)
     half = np.abs(values - center).max(axis=0) * (1 + 2 * U)  # (dv,)
@@ -172,7 +171,7 @@ def check_fast_attention(
     attend: Callable[..., FastAttentionResult] = fast_attention,
     without_rounding: bool = False,
 ) -> list[Observation]:
-    """``|fast − exact| <= ε/(1−ε)·(max V − min V)/2 + rounding`` per output column, the bound
+    """``|fast − exact| <= ε·W/(1 + √(1 − ε²)) + rounding`` per output column, the bound
     taken from the sympy expressions (and the reported one required to equal it), the error
     measured against a high-precision oracle (:func:`oracle_errors`). A refusal is an exact
     observation that holds (the method may refuse; it may not return a wrong answer).
@@ -321,7 +320,7 @@ def check_prompt_cache(
     """Cached polynomial inference against the exact attention output and ``prompt_forward``.
 
     The reported bounds must equal the sympy ones: the attention bound
-    ``ε/(1−ε)·(max V − min V)/2`` plus the rounding of the computed path per column (``ε`` of the
+    the sharp output bound plus the rounding of the computed path per column (``ε`` of the
     certified fit for ``(radius, eps)``, the spread over the prompt's and the input's values,
     centred at the prompt values' mid-range, ``Lp + L`` keys; all computed here) and the output
     bound, that times :func:`reference.efficiency.prompt_cache.output_gain`. A mismatch is an

@@ -8,7 +8,8 @@ reach ``±R`` — the ends of the interval where fits are worst.
 
 :func:`tight_attention_cases` is the adversarial tight family of the output bound (``d = 1``,
 keys at two extremes of the fit's relative error with opposite signs, values ``±1`` on them,
-multiplicities balancing the softmax mass): it reaches most of ``ε/(1−ε)·(max V − min V)/2``.
+multiplicities balancing the softmax mass): it reaches most of the sharp output bound
+``ε·W/(1 + √(1 − ε²))``.
 :func:`near_budget_cases` draws ``d = 8`` with a rank near ``DEFAULT_MAX_RANK`` (thorough runs).
 """
 

@@ -12,7 +12,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from reference import construct_universal
-from verify.claims.properties import Observation, run_property
+from verify.claims.properties import Observation, profile_examples, run_property
 from verify.claims.universality import bounds as ub
 from verify.claims.universality.checks import (
     band_mask,
@@ -50,7 +50,12 @@ from verify.claims.universality.targets import make_sawtooth, with_constant
 
 # ----------------------------------------------------------------------------- error vs bound
 def test_error_tracks_the_lipschitz_bound() -> None:
-    out = run_property("error <= C/(2K) + 1/(2Q)", universal_cases(), check_error_tracks_bound)
+    out = run_property(
+        "error <= C/(2K) + 1/(2Q)",
+        universal_cases(),
+        check_error_tracks_bound,
+        max_examples=profile_examples(50),
+    )
     assert out.passed, out.counterexample
     assert 0 < out.worst_ratio <= 1
 
@@ -69,7 +74,9 @@ def test_planted_corrupted_prompt_row_is_caught() -> None:
 
 
 def test_worst_ratio_approaches_one_on_tight_targets() -> None:
-    out = run_property("tight sawtooth", tight_cases(), check_tight, max_examples=40)
+    out = run_property(
+        "tight sawtooth", tight_cases(), check_tight, max_examples=profile_examples(40)
+    )
     assert out.passed, out.counterexample
     assert out.worst_ratio > 1 - 1e-6
 
@@ -77,7 +84,7 @@ def test_worst_ratio_approaches_one_on_tight_targets() -> None:
 # ----------------------------------------------------------------------------- whole cube
 def test_whole_cube_corollary_holds_band_included() -> None:
     cases = universal_cases(batch=1024, inputs="uniform")
-    out = run_property("whole cube", cases, check_whole_cube, max_examples=20)
+    out = run_property("whole cube", cases, check_whole_cube, max_examples=profile_examples(20))
     assert out.passed, out.counterexample
     assert 0 < out.worst_ratio <= 1
 
@@ -87,7 +94,7 @@ def test_planted_wider_band_is_caught_on_the_whole_cube() -> None:
         "wider band",
         universal_cases(batch=1024, inputs="uniform"),
         lambda case: check_whole_cube(case, construct_with_wider_band),
-        max_examples=40,
+        max_examples=profile_examples(40),
         shrink=False,
     )
     assert not out.passed and "off-band error" in (out.counterexample or "")
@@ -109,7 +116,7 @@ def test_planted_tight_target_with_halved_constant_is_caught() -> None:
         "tight sawtooth, constant/2",
         tight_cases(),
         lambda case: check_tight(case, claimed=case.slope / 2),
-        max_examples=40,
+        max_examples=profile_examples(40),
     )
     assert not out.passed
 
@@ -137,7 +144,9 @@ def test_planted_non_refining_model_is_caught() -> None:
 
 # ----------------------------------------------------------------------------- memorization
 def test_memorization_meets_eps_and_the_resource_formulas() -> None:
-    out = run_property("memorization", memorization_cases(), check_memorized)
+    out = run_property(
+        "memorization", memorization_cases(), check_memorized, max_examples=profile_examples(50)
+    )
     assert out.passed, out.counterexample
 
 
@@ -157,7 +166,7 @@ def test_planted_missing_memorization_row_is_caught() -> None:
         "missing row",
         memorization_cases(),
         lambda case: check_memorized(case, drop_last_row),
-        max_examples=10,
+        max_examples=profile_examples(10),
         shrink=False,
     )
     assert not out.passed and "prompt rows" in (out.counterexample or "")
@@ -182,18 +191,29 @@ def test_precision_phase_transition_in_float64() -> None:
     def check(point: PrecisionPoint) -> list[Observation]:
         return [check_precision_point(point), check_fails_beyond_significand(point)]
 
-    out = run_property("float64 precision", st.sampled_from(points), check, max_examples=10)
+    out = run_property(
+        "float64 precision", st.sampled_from(points), check, max_examples=profile_examples(10)
+    )
     assert out.passed, out.counterexample
     exact_bits = [p.table_bits for p in points if p.exact]
     wrong_bits = [p.table_bits for p in points if not p.exact]
     assert max(exact_bits) < min(wrong_bits)
     assert all(p.table_bits + 1 > FLOAT64_SIGNIFICAND_BITS for p in points if not p.exact)
-    assert all(p.precision_needed == ub.precision_needed_fn(p.d, p.L, p.K, p.Q) for p in points)
+    assert all(
+        p.precision_needed == ub.precision_needed_fn(p.d, p.L, p.K, p.Q, _band(p.d, p.L, p.K, p.Q))
+        for p in points
+    )
+
+
+def _band(d: int, L: int, K: int, Q: int) -> float:
+    """The default band of the precision points (built at ``ε = 1/Q``)."""
+    return float(ub.band_eta_fn(1.0 / Q, d, L, K))
 
 
 def test_mpmath_succeeds_where_float64_fails() -> None:
     point = precision_point(1, 2, 16, 16, backend="mpmath", limit=2)
-    assert point.precision_bits >= point.precision_needed == ub.precision_needed_fn(1, 2, 16, 16)
+    needed = ub.precision_needed_fn(1, 2, 16, 16, _band(1, 2, 16, 16))
+    assert point.precision_bits >= point.precision_needed == needed
     assert point.precision_needed > FLOAT64_SIGNIFICAND_BITS  # where float64 cannot go
     out = run_property("mpmath", st.just(point), check_precision_point, max_examples=1)
     assert out.passed and point.exact

@@ -3,7 +3,7 @@ replacement (a mutant), so a test can show that its check catches that bug witho
 file on disk.
 
 >>> import reference.model.lipschitz as lipschitz
->>> from tests.planting import mutant
+>>> from tests.strength.planting import mutant
 >>> bad = mutant(lipschitz, "return np.abs(a).sum(axis=0).max()", "return np.abs(a).max()")
 >>> import numpy as np
 >>> a = np.array([[1.0, -2.0], [3.0, 0.5]])
