@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from reference.constructions.sizes import contexts, decoder_ramps
+from reference.constructions.sizes import contexts, decoder_ramps, quantizer_ramp
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,7 @@ class Layout:
             ("pv", d),  # prompt: packed tables
             ("rem0", d),  # attention output: the packed table of the matching row
             ("ag", L * d * (K - 1)),  # attention output: every position's gated steps
+            ("apos", L),  # attention output: every position's one-hot (the same weight λ)
             ("acc", d),  # FFN_out: the selected digit (the output level)
         ]
 
@@ -153,13 +154,13 @@ def _ffn_in_spec(lay: Layout, eta: Fraction) -> list[list[_Unit]]:
     d, L, K = lay.d, lay.L, lay.K
     kd = K**d
     flag = {lay["flag"]: -_ONE}
-    s = 1 / (2 * eta)
     ramps, clamps = [], []
     for r in range(d):
         for j in range(1, K):
             i = r * (K - 1) + j - 1
+            s, bias = quantizer_ramp(eta, K, j)  # 1/(2η), 1/2 − j s/K
             w_in = {lay.at("x", r): s, **flag}
-            ramps.append(_Unit(w_in, Fraction(1, 2) - s * Fraction(j, K), {lay.at("qg", i): _ONE}))
+            ramps.append(_Unit(w_in, bias, {lay.at("qg", i): _ONE}))
             clamps += _clamp_units(lay.at("qg", i), lay.at("qs", i))
     for unit in clamps:
         unit.w_in.update(flag)

@@ -6,6 +6,7 @@ import math
 
 from reference.constructions.layout import Layout
 from reference.constructions.sizes import (
+    BACKENDS,
     DECODERS,
     MAX_CONTEXTS,
     MAX_DENSE_ENTRIES,
@@ -77,12 +78,15 @@ def check_sizes(
     decoder: str = "deep",
     *,
     hint: str = "use a larger eps or a smaller lipschitz",
+    backend: str = "float64",
 ) -> None:
     """Refuse constructions too large to allocate, before allocating anything.
 
     Every size is first compared in base-2 logarithms (no big-integer power is formed for
     ``d``, ``L`` of any magnitude), then exactly once it is known to be small. ``hint`` ends the
-    message for the grid sizes (the memorizer says what to change about the data).
+    message for the grid sizes (the memorizer says what to change about the data). The dense
+    weight limit applies to the dense backends only: ``backend="exact"`` allocates no dense
+    weights (its spec's units are still bounded by the decoder-ramp limit).
 
     >>> from reference.constructions.limits import check_sizes
     >>> check_sizes(1, 2, 4, 4)
@@ -125,6 +129,10 @@ def check_sizes(
                 Q,
                 "use decoder='deep' (depth 2T + 2, width O(dQ)) or a larger eps",
             )
+    if backend not in BACKENDS:
+        raise ValueError(f"backend: expected one of {BACKENDS}, got {backend!r}")
+    if backend == "exact":
+        return
     widths_in, widths_out = ffn_widths(d, L, K, Q, decoder)
     entries = 2 * Layout(d, L, K, Q, decoder).width * (sum(widths_in) + sum(widths_out))
     if entries > MAX_DENSE_ENTRIES:

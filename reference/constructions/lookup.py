@@ -103,9 +103,11 @@ def construct_lookup(
     T = contexts(d, L, K)
     if decoder not in DECODERS:
         raise ValueError(f"decoder: expected one of {DECODERS}, got {decoder!r}")
-    check_sizes(d, L, K, Q, decoder)
+    check_sizes(d, L, K, Q, decoder, backend=backend)
     needed = decoder_precision_needed(d, L, K, Q, decoder, eta)
-    bits = resolve_precision(backend, precision_bits, needed, check_precision=check_precision)
+    bits = resolve_precision(
+        backend, precision_bits, needed, check_precision=check_precision, decoder=decoder
+    )
     digits = np.asarray(digits)
     if digits.shape != (L * K**d, T, d):
         raise ValueError(f"digits: expected shape {(L * K**d, T, d)}, got {digits.shape}")

@@ -16,6 +16,7 @@ allocated. The prompt then stores ``min(⌊Q y⌋, Q − 1)`` for every token of
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 import numpy as np
@@ -28,6 +29,7 @@ from reference.constructions.packing import cell_coordinates, digit_table, flatt
 from reference.constructions.sizes import (
     BACKENDS,
     DECODERS,
+    check_band_precision,
     decoder_precision_needed,
     power_of_two_at_least,
     resolve_precision,
@@ -167,7 +169,9 @@ def construct_memorizer(
             depends on it through ``K = 2^⌈log2(1/δ)⌉``. ``None``: the dataset's own minimum
             distance between distinct tokens (then the model depends on the data through ``K``).
         backend, precision_bits, check_precision: as in :func:`reference.construct_universal`.
-        band: the band half-width ``η`` (default ``2^{-30}``); tokens must lie off it.
+        band: the band half-width ``η``, a power of two below ``1/(2K)`` (default ``2^{-30}``;
+            the quantizer then needs ``log2(1/η) + 1 = 31`` significand bits, which every
+            backend has); tokens must lie off it.
         decoder: ``"deep"``, ``"wide"`` or ``"shallow"``, as in
             :func:`reference.construct_universal`.
 
@@ -188,8 +192,16 @@ def construct_memorizer(
         raise ValueError(f"backend: expected one of {BACKENDS}, got {backend!r}")
     if decoder not in DECODERS:
         raise ValueError(f"decoder: expected one of {DECODERS}, got {decoder!r}")
+    backend, decoder = str(backend), str(decoder)  # numpy strings become plain ones
+    if not math.isfinite(1 / eps):
+        raise ValueError(f"eps: expected 1/eps to fit a float (Q = 2^ceil(log2(1/eps))), got {eps}")
     if separation is not None:
         separation = positive_float("separation", separation)
+        if not math.isfinite(1 / separation):
+            raise ValueError(
+                f"separation: expected 1/separation to fit a float (K = "
+                f"2^ceil(log2(1/separation))), got {separation}"
+            )
     gap = _check_dataset(xs, ys, 0.0 if separation is None else separation)
     if separation is None:
         separation = min(1.0, gap)
@@ -201,12 +213,16 @@ def construct_memorizer(
         f" and the levels Q = {Q} from eps: pass data with a larger token separation, shorter "
         f"sequences, or a larger eps"
     )
-    check_sizes(d, L, K, Q, decoder, hint=hint)
+    check_sizes(d, L, K, Q, decoder, hint=hint, backend=backend)
     eta = DEFAULT_MEMORIZER_BAND if band is None else Fraction(positive_float("band", band))
-    if eta >= Fraction(1, 2 * K):
-        raise ValueError(f"band: expected a number below 1/(2K) = {1 / (2 * K)}, got {band}")
+    if eta >= Fraction(1, 2 * K) or eta.numerator != 1 or eta.denominator & (eta.denominator - 1):
+        raise ValueError(f"band: expected a power of two below 1/(2K) = {1 / (2 * K)}, got {band}")
+    if check_precision:
+        check_band_precision(backend, precision_bits, eta, K, decoder)
     needed = decoder_precision_needed(d, L, K, Q, decoder, eta)
-    bits = resolve_precision(backend, precision_bits, needed, check_precision=check_precision)
+    bits = resolve_precision(
+        backend, precision_bits, needed, check_precision=check_precision, decoder=decoder
+    )
     check_backend_decoder(backend, decoder)
     _check_distinct_cells(xs, K, separation)
     _check_band(xs, K, eta)

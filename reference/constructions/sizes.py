@@ -103,17 +103,96 @@ def inverse_temperature(d: int, L: int, K: int, Q: int) -> int:
     return power_of_two_at_least(needed, minimum_exponent=0)
 
 
-def precision_needed(d: int, L: int, K: int, Q: int) -> int:
-    """Significand bits the construction needs: ``max(T log2 Q + 6, log2 β + 2⌈log2(L K^d)⌉ + 2)``.
+def dyadic_power(name: str, value: Fraction) -> int:
+    """``k`` with ``value = 2^{-k}`` (``k >= 1``); a named error for anything else.
+
+    >>> from fractions import Fraction
+    >>> from reference.constructions.sizes import dyadic_power
+    >>> dyadic_power("band", Fraction(1, 32))
+    5
+    """
+    value = Fraction(value)
+    den = value.denominator
+    if value.numerator != 1 or den < 2 or den & (den - 1):
+        raise ValueError(f"{name}: expected a power of two 2^-k (k >= 1), got {float(value)!r}")
+    return den.bit_length() - 1
+
+
+def quantizer_ramp(eta: Fraction, K: int, j: int) -> tuple[Fraction, Fraction]:
+    """Slope ``s = 1/(2η)`` and bias ``1/2 − j s/K`` of the deep and wide models' ``FFN_in`` ramp
+    at the boundary ``j/K`` (:func:`reference.constructions.layout._ffn_in_spec` builds its ramp
+    units from this; ``tests/universality/test_precision.py`` reads them back off the spec).
+
+    >>> from fractions import Fraction
+    >>> from reference.constructions.sizes import quantizer_ramp
+    >>> quantizer_ramp(Fraction(1, 32), 4, 1)
+    (Fraction(16, 1), Fraction(-7, 2))
+    """
+    s = 1 / (2 * Fraction(eta))
+    return s, Fraction(1, 2) - s * Fraction(j, K)
+
+
+def preactivation_bits(weights: list[Fraction], bias: Fraction) -> int:
+    """Significand bits that hold every partial sum of ``Σ_c w_c h_c + bias`` for inputs
+    ``h_c ∈ [0, 1]``: its magnitude is ``<= B = Σ|w_c| + |bias|`` in any order of summation, and
+    the bias has resolution ``2^{−ν}`` (its denominator), so ``⌈log2 B⌉ + ν`` bits (dyadic
+    weights and bias; docs/universality.md, "Precision of the quantizer").
+
+    >>> from fractions import Fraction
+    >>> from reference.constructions.sizes import preactivation_bits
+    >>> preactivation_bits([Fraction(16), Fraction(1)], Fraction(-23, 2))
+    6
+    """
+    total = sum((abs(Fraction(w)) for w in weights), Fraction(0)) + abs(Fraction(bias))
+    den = Fraction(bias).denominator
+    if den & (den - 1):
+        raise ValueError(f"bias: expected a dyadic rational, got {bias}")
+    ceil_log2 = (math.ceil(total) - 1).bit_length() if total > 1 else 0
+    return ceil_log2 + den.bit_length() - 1
+
+
+def band_bits(eta: Fraction, K: int, decoder: str = "deep") -> int:
+    """Bits the first ``FFN_in`` layer needs, read off its units' weights and biases
+    (:func:`preactivation_bits` of every ramp): with them the bias and every threshold input
+    ``j/K ± η`` are exact, so by monotone rounding the ramp is ``<= 0`` below the band and
+    ``>= 1`` above it, and the clamp ``g − (g − 1)`` is exact (``g < 2^p``). Deep and wide:
+    ramps ``(s, flag −1, 1/2 − js/K)``, ``s = 1/(2η)``, giving ``log2(1/η) + 1``; shallow: two
+    units ``(s, s, 1/2 − js/K − s)`` and the same bias minus 1, ``s = 2^⌈log2(1/η)⌉``.
+
+    >>> from fractions import Fraction
+    >>> from reference.constructions.sizes import band_bits
+    >>> band_bits(Fraction(1, 2**30), 4), band_bits(Fraction(1, 32), 4, "shallow")
+    (31, 8)
+    """
+    dyadic_power("band", eta)
+    if decoder == "shallow":
+        s = Fraction(shallow_slope(eta))
+        units = [
+            ([s, s], shallow_ramp_bias(eta, K, j) - extra) for j in range(1, K) for extra in (0, 1)
+        ]
+    else:
+        units = [
+            ([quantizer_ramp(eta, K, j)[0], Fraction(1)], quantizer_ramp(eta, K, j)[1])
+            for j in range(1, K)
+        ]
+    return max(preactivation_bits(w, b) for w, b in units)
+
+
+def precision_needed(d: int, L: int, K: int, Q: int, eta: Fraction | None = None) -> int:
+    """Significand bits the deep and wide models need: ``max(T log2 Q + 6, log2 β +
+    2⌈log2(L K^d)⌉ + 2, band_bits(η))``.
 
     The first term: the packed table (``T log2 Q + 1`` bits) reaches ``FFN_out`` with relative
     error ``<= 3·2^{−p} + 2 L K^d e^{−β}``, which must stay below ``2^{−(T log2 Q + 3)}`` (a
     quarter of the last digit's margin, amplified by ``Q`` per extracted digit); the second
-    keeps the attention logits exact integers.
+    keeps the attention logits exact integers; the third (:func:`band_bits`) keeps the
+    quantizer ramps of slope ``1/(2η)`` exact. Every construction passes its band ``eta``;
+    ``eta=None`` leaves the band term out (the table and logit terms only).
 
+    >>> from fractions import Fraction
     >>> from reference.constructions.sizes import precision_needed
-    >>> precision_needed(1, 2, 4, 4)
-    14
+    >>> [precision_needed(1, 2, 4, 4, Fraction(1, 2**k)) for k in (5, 30)]
+    [14, 31]
     """
     d, L, K, Q = check_grid(d, L, K, Q)
     log2_bits = d * (L - 1) * math.log2(K) + math.log2(math.log2(Q))  # log2(T log2 Q)
@@ -126,7 +205,8 @@ def precision_needed(d: int, L: int, K: int, Q: int) -> int:
     q = log2_levels(Q)
     beta_bits = inverse_temperature(d, L, K, Q).bit_length() - 1
     n_bits = math.ceil(math.log2(L * K**d))
-    return max(contexts(d, L, K) * q + GUARD_BITS, beta_bits + 2 * n_bits + 2)
+    band = 0 if eta is None else band_bits(eta, K)
+    return max(contexts(d, L, K) * q + GUARD_BITS, beta_bits + 2 * n_bits + 2, band)
 
 
 def decoder_ramps(d: int, L: int, K: int, Q: int, decoder: str = "deep") -> int:
@@ -186,20 +266,21 @@ def shallow_precision_terms(d: int, L: int, K: int, Q: int, eta: Fraction) -> di
     """The bit requirements of the shallow model that do not depend on ``β``.
 
     ``decoder``: partial sums of the output column ``< 4 Q^{2T+1}`` (``2T log2 Q + log2 Q + 3``);
-    ``pre_activation``: ``FFN_out`` pre-activations ``< 2^{T log2 Q + 2}(3 + (L−1)d(K−1))``;
-    ``ffn_in``: the slope ``1/η`` of the quantizer ramps (``log2(1/η) + 2``).
+    ``pre_activation``: ``FFN_out`` pre-activations (:func:`preactivation_bits` of its units:
+    ``< 2^{T log2 Q + 3}(N + 2)``, ``N = (L−1)d(K−1)``, half-integers);
+    ``ffn_in``: the gated-step ramps of slope ``s = 2^⌈log2(1/η)⌉`` (:func:`band_bits`).
 
     >>> from fractions import Fraction
     >>> from reference.constructions.sizes import shallow_precision_terms
     >>> shallow_precision_terms(1, 2, 4, 4, Fraction(1, 32))
-    {'decoder': 21, 'pre_activation': 14, 'ffn_in': 7}
+    {'decoder': 21, 'pre_activation': 15, 'ffn_in': 8}
     """
     q, T = log2_levels(Q), contexts(d, L, K)
-    gate_terms = 3 + (L - 1) * d * (K - 1)
+    gate_terms = (L - 1) * d * (K - 1)
     return {
         "decoder": 2 * T * q + q + 3,
-        "pre_activation": T * q + 3 + (gate_terms - 1).bit_length(),
-        "ffn_in": shallow_slope(eta).bit_length() + 1,
+        "pre_activation": T * q + 4 + (gate_terms + 1).bit_length(),
+        "ffn_in": band_bits(eta, K, "shallow"),
     }
 
 
@@ -212,6 +293,19 @@ def shallow_slope(eta: Fraction) -> int:
     (32, 64)
     """
     return power_of_two_at_least(1 / Fraction(eta), minimum_exponent=0)
+
+
+def shallow_ramp_bias(eta: Fraction, K: int, j: int) -> Fraction:
+    """Bias ``1/2 − j s/K − s`` of the shallow model's first gated-step unit at ``j/K`` (the
+    second unit's is one less; :mod:`reference.constructions.decoders.shallow` builds from it).
+
+    >>> from fractions import Fraction
+    >>> from reference.constructions.sizes import shallow_ramp_bias
+    >>> shallow_ramp_bias(Fraction(1, 32), 4, 1)
+    Fraction(-79, 2)
+    """
+    s = Fraction(shallow_slope(eta))
+    return Fraction(1, 2) - s * Fraction(j, K) - s
 
 
 def shallow_logit_bits(d: int, K: int, beta: int) -> int:
@@ -246,21 +340,65 @@ def decoder_precision_needed(
 
     >>> from fractions import Fraction
     >>> from reference.constructions.sizes import decoder_precision_needed
-    >>> decoder_precision_needed(1, 2, 4, 4), decoder_precision_needed(1, 2, 4, 4, "shallow",
-    ...                                                              Fraction(1, 32))
+    >>> eta = Fraction(1, 32)
+    >>> decoder_precision_needed(1, 2, 4, 4, "deep", eta), decoder_precision_needed(1, 2, 4, 4,
+    ...                                                                         "shallow", eta)
     (14, 21)
     """
-    if decoder != "shallow":
-        return precision_needed(d, L, K, Q)
     if eta is None:
-        raise ValueError("eta: the shallow model's precision depends on the band, got None")
+        raise ValueError("eta: the precision depends on the band, got None")
+    if decoder != "shallow":
+        return precision_needed(d, L, K, Q, eta)
     return shallow_precision_needed(d, L, K, Q, eta)
 
 
+def check_band_precision(
+    backend: str, precision_bits: int | None, eta: Fraction, K: int, decoder: str = "deep"
+) -> None:
+    """Refuse, naming ``band``, a band whose quantizer ramps alone need more bits than the
+    backend has (:func:`band_bits`); the exact backend and mpmath's default precision fit any.
+
+    >>> from fractions import Fraction
+    >>> from reference.constructions.sizes import check_band_precision
+    >>> check_band_precision("float64", None, Fraction(1, 2**40), 4)
+    >>> try:
+    ...     check_band_precision("float64", None, Fraction(1, 2**60), 4)
+    ... except ValueError as err:
+    ...     print(str(err)[:61])
+    band: 8.673617379884035e-19 needs 61 significand bits for the
+    """
+    bits = FLOAT64_BITS if backend == "float64" else precision_bits
+    if backend == "exact" or bits is None:
+        return
+    needed = band_bits(eta, K, decoder)
+    if bits < needed:
+        raise ValueError(
+            f"band: {float(eta)!r} needs {needed} significand bits for the quantizer ramps "
+            f"(slope 1/(2η)), more than the {bits} of backend {backend!r}; use a larger band, "
+            f"or backend='exact'"
+        )
+
+
 def resolve_precision(
-    backend: str, precision_bits: int | None, needed: int, *, check_precision: bool
+    backend: str,
+    precision_bits: int | None,
+    needed: int,
+    *,
+    check_precision: bool,
+    decoder: str = "deep",
 ) -> int:
-    """The precision to build at; raises if it is short of ``needed`` (unless told not to)."""
+    """The precision to build at; raises if it is short of ``needed`` (unless told not to),
+    pointing to the exact backend (no rounding) for the deep and wide decoders.
+
+    >>> from reference.constructions.sizes import resolve_precision
+    >>> resolve_precision("mpmath", None, 31, check_precision=True)
+    39
+    >>> try:
+    ...     resolve_precision("float64", None, 60, check_precision=True)
+    ... except ValueError as err:
+    ...     print(str(err)[:94])
+    backend: 'float64' at 53 significand bits lacks the precision this construction needs (60 bits
+    """
     if backend not in BACKENDS:
         raise ValueError(f"backend: expected one of {BACKENDS}, got {backend!r}")
     if backend == "exact":  # exact rational arithmetic: no rounding, any size the time allows
@@ -282,10 +420,15 @@ def resolve_precision(
             else positive_int("precision_bits", precision_bits)
         )
     if check_precision and bits < needed:
+        instead = (
+            f"backend='mpmath' with precision_bits >= {needed}"
+            if decoder == "shallow"
+            else f"backend='exact' (no rounding, no dense weights; fastest) or backend='mpmath' "
+            f"with precision_bits >= {needed}"
+        )
         raise ValueError(
             f"backend: {backend!r} at {bits} significand bits lacks the precision this "
-            f"construction needs ({needed} bits, see precision_needed); use "
-            f"backend='mpmath' with precision_bits >= {needed}, or check_precision=False to "
-            f"build it anyway (it will be wrong)"
+            f"construction needs ({needed} bits, see precision_needed); use {instead}, or "
+            f"check_precision=False to build it anyway (it will be wrong)"
         )
     return bits

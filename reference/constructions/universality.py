@@ -10,6 +10,7 @@ target at the cell centers. On inputs off the band,
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from fractions import Fraction
 
@@ -24,6 +25,7 @@ from reference.constructions.sizes import (
     BACKENDS,
     DECODERS,
     band_width,
+    check_band_precision,
     decoder_precision_needed,
     power_of_two_at_least,
     resolve_precision,
@@ -65,14 +67,25 @@ def quantize_levels(values: np.ndarray, Q: int) -> np.ndarray:
 
 
 def _evaluate_target(f: Callable, x: np.ndarray, L: int, d: int) -> np.ndarray:
-    y = f(x)
-    if not isinstance(y, np.ndarray):
-        try:
-            y = np.asarray(y, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(
-                f"f: expected f(X) to return an array of shape ({L}, {d}), got {type(y).__name__}"
-            ) from exc
+    try:
+        y = f(x)
+    except Exception as exc:  # the caller's function: its failure is reported as the argument's
+        raise ValueError(
+            f"f: the target raised {type(exc).__name__} at X = {x.tolist()}: {exc}"
+        ) from exc
+    try:
+        y = np.asarray(y)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"f: expected f(X) to return an array of shape ({L}, {d}), got {type(y).__name__}"
+        ) from exc
+    real = y.dtype.kind in "fiu" or (
+        y.dtype == object and all(isinstance(v, numbers.Real) for v in y.flat)
+    )
+    if not real or y.dtype.kind == "b":
+        raise TypeError(
+            f"f: expected f(X) to return real numbers of shape ({L}, {d}), got dtype {y.dtype}"
+        )
     if y.shape != (L, d):
         raise ValueError(f"f: expected f(X) of shape ({L}, {d}), got shape {y.shape}")
     y = y.astype(np.float64)
@@ -155,12 +168,17 @@ def construct_universal(
         raise ValueError(f"decoder: expected one of {DECODERS}, got {decoder!r}")
     if backend not in BACKENDS:
         raise ValueError(f"backend: expected one of {BACKENDS}, got {backend!r}")
-    check_sizes(d, L, K, Q, decoder)
+    backend, decoder = str(backend), str(decoder)  # numpy strings become plain ones
+    check_sizes(d, L, K, Q, decoder, backend=backend)
     eta = band_width(eps, d, L, K) if band is None else Fraction(positive_float("band", band))
     if eta >= Fraction(1, 2 * K) or eta.numerator != 1 or eta.denominator & (eta.denominator - 1):
         raise ValueError(f"band: expected a power of two below 1/(2K) = {1 / (2 * K)}, got {band}")
+    if check_precision:
+        check_band_precision(backend, precision_bits, eta, K, decoder)
     needed = decoder_precision_needed(d, L, K, Q, decoder, eta)
-    bits = resolve_precision(backend, precision_bits, needed, check_precision=check_precision)
+    bits = resolve_precision(
+        backend, precision_bits, needed, check_precision=check_precision, decoder=decoder
+    )
     check_backend_decoder(backend, decoder)
     first = cell_centers(np.zeros(L, dtype=np.int64), d, K)  # (L, d): cheap shape/range check
     _evaluate_target(f, first, L, d)

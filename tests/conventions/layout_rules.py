@@ -3,7 +3,9 @@
 * the import graph between modules has no cycle (imports inside functions and under
   ``TYPE_CHECKING`` count: a lazy import is still a dependency);
 * the wings depend one way: ``reference`` never imports ``verify``; in ``verify``, ``run`` →
-  ``report`` → ``claims`` (``report`` never imports ``run``, ``claims`` neither);
+  ``report`` → ``claims`` (``report`` never imports ``run``, ``claims`` neither); ``verify.derive``
+  (the derivations) imports none of ``claims``, ``report``, ``run`` or ``reference`` (the claims
+  take their bounds from it);
 * no module over :data:`MAX_MODULE_LINES` lines, no folder with more than
   :data:`MAX_FOLDER_MODULES` modules (``__init__.py`` not counted), in the packages and in
   ``tests/`` and ``benchmarks/`` (:data:`SIZED`);
@@ -33,6 +35,10 @@ FORBIDDEN = (
     ("verify.report", "verify.run"),
     ("verify.claims", "verify.run"),
     ("verify.claims", "verify.report"),
+    ("verify.derive", "verify.claims"),
+    ("verify.derive", "verify.report"),
+    ("verify.derive", "verify.run"),
+    ("verify.derive", "reference"),
 )
 CLAIM_FILES = ("claim.py", "bounds.py", "guide.py")
 

@@ -29,15 +29,28 @@ def test_radius_from_entries_is_b_squared_for_alman_song_scale() -> None:
 
 
 def test_output_error_matches_reference() -> None:
+    """The reference certifies the sharp output error, the derivation's result (helper B's
+    certificate.py adopts it); the simple and loose bounds are derived from it and larger."""
     for eps in (1e-6, 1e-3, 0.3):
-        assert math.isclose(
-            float(E.output_error(eps, 2.5)),
-            float(fc.certified_output_bound(eps, 2.5)),
-            rel_tol=1e-15,
-        )
-        # the tight bound is half the earlier 2ε/(1−ε)·‖V‖_max for V in [−1.25, 1.25]
+        sharp = float(E.output_error(eps, 2.5))
+        assert math.isclose(sharp, float(fc.certified_output_bound(eps, 2.5)), rel_tol=1e-14)
+        simple = float(E.output_error_simple(eps, 2.5))
+        assert math.isclose(simple, eps / (1 - eps) * 2.5 / 2, rel_tol=1e-14)
+        # for V in [−1.25, 1.25] the simple bound is half the earlier 2ε/(1−ε)·‖V‖_max
         loose = float(E.output_error_loose(eps, 1.25))
-        assert math.isclose(2 * float(E.output_error(eps, 2.5)), loose, rel_tol=1e-12)
+        assert sharp <= simple and math.isclose(2 * simple, loose, rel_tol=1e-12)
+
+
+def test_sharp_output_error_is_attained_by_the_two_point_family() -> None:
+    """Mass p* = argmax on (V = W, ρ = +ε), the rest on (V = 0, ρ = −ε): the error is the
+    sharp bound, and 1.87x below the simple one at ε = 0.5 (issue 15)."""
+    for eps in (1e-3, 0.1, 0.5, 0.9):
+        p = (math.sqrt(1 - eps**2) - 1 + eps) / (2 * eps)  # the critical point in (0, 1)
+        perturbed = p * (1 + eps) / (p * (1 + eps) + (1 - p) * (1 - eps))
+        error = 2.0 * (perturbed - p)  # W = 2
+        assert math.isclose(error, float(E.output_error(eps, 2.0)), rel_tol=1e-12)
+    ratio = float(E.output_error_simple(0.5, 1.0) / E.output_error(0.5, 1.0))
+    assert round(ratio, 2) == 1.87
 
 
 def test_rounding_bound_matches_reference() -> None:
@@ -141,8 +154,6 @@ def test_plan_predicts_the_sympy_speedup() -> None:
 def test_public_planning_functions_name_bad_arguments() -> None:
     import pytest
 
-    from reference._validation import NumericalOverflow
-
     with pytest.raises(TypeError, match="d:"):
         fp.plan(8, 8, True, 8, radius=1.0, eps=1e-3)
     with pytest.raises(ValueError, match="n:"):
@@ -151,8 +162,8 @@ def test_public_planning_functions_name_bad_arguments() -> None:
         resolve_scale(1.0, 1j)
     with pytest.raises(ValueError, match="relative_error"):
         fc.certified_output_bound(math.nan, 1.0)
-    with pytest.raises(NumericalOverflow, match="relative_error, v_spread"):
-        fc.certified_output_bound(1 - 1e-16, 1.7e308)
+    # the sharp bound is below the spread (ε/(1 + √(1 − ε²)) < 1): it cannot overflow
+    assert float(fc.certified_output_bound(1 - 1e-16, 1.7e308)) <= 1.7e308
     with pytest.raises(ValueError, match="v_spread"):
         fc.certified_output_bound(0.5, np.array([1.0, -1.0]))
     with pytest.raises(TypeError, match="dim:"):

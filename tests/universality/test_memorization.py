@@ -20,7 +20,8 @@ def test_memorizes_the_largest_float64_dataset():
     assert err <= ub.memorizer_error_bound_fn(c.Q) < 0.5
     assert c.prompt_rows == ub.prompt_rows_fn(1, 2, 32) == 64
     assert c.bits_per_row == ub.bits_per_row_fn(1, 2, 32, 2) == 32
-    assert c.precision_needed == ub.precision_needed_fn(1, 2, 32, 2) <= c.precision_bits == 53
+    assert c.precision_needed == ub.precision_needed_fn(1, 2, 32, 2, c.band)
+    assert c.precision_needed <= c.precision_bits == 53
 
 
 @pytest.mark.parametrize(("n", "L", "d", "K", "eps"), [(5, 1, 1, 8, 0.1), (16, 2, 2, 2, 0.2)])

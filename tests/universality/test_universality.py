@@ -89,7 +89,7 @@ def test_resources_equal_the_sympy_expressions(d, L, lipschitz, eps):
     assert c.prompt_rows == c.prompt.shape[0] == ub.prompt_rows_fn(d, L, K)
     assert c.contexts == ub.contexts_fn(d, L, K)
     assert c.bits_per_row == ub.bits_per_row_fn(d, L, K, Q)
-    assert c.precision_needed == ub.precision_needed_fn(d, L, K, Q)
+    assert c.precision_needed == ub.precision_needed_fn(d, L, K, Q, c.band)
     assert c.beta == ub.inverse_temperature_fn(d, L, K, Q)
     assert c.band == ub.band_eta_fn(eps, d, L, K)
     assert c.model.width == ub.model_width_fn(d, L, K, Q)

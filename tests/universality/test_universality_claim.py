@@ -10,6 +10,7 @@ import numpy as np
 from verify.claims import load_all
 from verify.claims.base import CHECK_KINDS, ClaimContext
 from verify.claims.universality.checks import check_slope_fit, error_vs_K
+from verify.claims.universality.claim import PLANTED_STEPS
 from verify.claims.universality.memorization import largest_memorization_check, memorization_job
 from verify.claims.universality.planted import flat_fit
 
@@ -17,6 +18,16 @@ PLANTED = {
     "understated constant caught": "error tracks the Lipschitz bound",
     "corrupted prompt row caught": "error tracks the Lipschitz bound",
     "band wider than stated caught": "whole cube: pointwise and L_p error, band included",
+    "band wider than stated caught (wide decoder)": (
+        "whole cube, wide decoder: pointwise and L_p error, band included"
+    ),
+    "band wider than stated caught (shallow decoder)": (
+        "whole cube, shallow decoder: pointwise and L_p error, band included"
+    ),
+    **{
+        f"wrong step in {name} caught ({what})": f"derivation: {name}"
+        for name, _, _, what in PLANTED_STEPS
+    },
     "corrupted memorization row caught": "memorization meets eps and the formulas",
     "missing memorization prompt row caught": "memorization meets eps and the formulas",
     "non-refining model caught": "error falls like 1/K",

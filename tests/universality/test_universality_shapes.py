@@ -28,7 +28,7 @@ def test_built_models_equal_the_formulas(rows):
     assert check.passed and check.kind == "exact" and check.cases == 3 * len(SHAPE_FIELDS)
     shallow = rows[0]
     assert (shallow["depth_in"], shallow["depth_out"]) == (1, 1)
-    assert shallow["ffn_out_units"] == 1344 and shallow["model_width"] == 23
+    assert shallow["ffn_out_units"] == 1344 and shallow["model_width"] == 25
     assert [r["built = formula"] for r in table_rows(rows)] == ["yes"] * 3
 
 

@@ -14,15 +14,18 @@ extracts the selected digit:
   ``β(|c|² − |c − m|²) + β[pos = pos_m]`` for prompt rows, ``β|c|² + β`` for the others, so the
   matching row, the ``L`` input rows and the ``n − L − 1`` pad rows tie (``n`` a power of two)
   and every other row is ``>= β`` lower. Values: the packed tables and every position's gated
-  steps; ``W_O`` multiplies by ``n``. With ``β`` from
+  steps and one-hot positions; ``W_O`` multiplies by ``n``. With ``β`` from
   :func:`~reference.constructions.sizes.shallow_inverse_temperature` the output is exact.
 * ``FFN_out`` (one layer): for every position ``p0``, context ``t`` of ``p0``, coordinate ``r``
   and jump ``j`` of the digit ``a_t = ⌊Q^{t+1} P⌋ mod Q``, the step
   ``[Q^{t+1} P >= j]·[context = t]`` as the difference of two ReLUs of
-  ``2Q^T P − 2jQ^{T−t−1} + 1/2 − M·mis`` (``M = 2Q^T``), where the mismatch ``mis`` (the
-  distance of the transported thermometer codes to those of context ``t``, plus
+  ``2Q^T P − 2jQ^{T−t−1} + 1/2 − M·mis`` (``M = 4Q^T``), where the mismatch ``mis`` (the
+  distance of the transported thermometer codes to those of context ``t``, measured against
+  the transported one-hot position ``apos`` so that it is ``>= 0`` for every input, plus
   ``1 − pos_{p0}``) is linear and ``>= 1`` unless the context is ``t``. The output column
   sums ``c_j·step`` with ``c_j = 1`` (``−(Q − 1)`` where ``Q`` divides ``j``): ``acc_r = a_t``.
+  In the band at most one context group has ``mis < 1/2``, so ``acc_r ∈ [0, Q − 1]`` there too
+  (the range lemma, docs/universality.md).
 
 Every ``FFN_out`` pre-activation is a half-integer, every partial sum of its output column a
 half-integer below ``2^{p−1}``: the decoder is exact in any order of summation.
@@ -36,7 +39,12 @@ import numpy as np
 
 from reference.constructions.layout import _ONE, Layout, _Spec, _Unit
 from reference.constructions.materialiser import _Materialiser
-from reference.constructions.sizes import contexts, shallow_slope, shallow_tie_rows
+from reference.constructions.sizes import (
+    contexts,
+    shallow_ramp_bias,
+    shallow_slope,
+    shallow_tie_rows,
+)
 
 #: No public API: the shallow decoder's steps, called by construct_lookup with checked sizes.
 __all__: list[str] = []
@@ -64,7 +72,7 @@ def _ffn_in_units(lay: Layout, eta: Fraction) -> list[_Unit]:
         for r in range(d):
             for j in range(1, K):
                 w_in = {at["x"] + r: s, at["pos"] + p: s}
-                bias = _HALF - s * Fraction(j, K) - s
+                bias = shallow_ramp_bias(eta, K, j)  # 1/2 − j s/K − s
                 out = at["g"] + _step_index(lay, p, r, j)
                 units.append(_Unit(dict(w_in), bias, {out: _ONE}))
                 units.append(_Unit(dict(w_in), bias - 1, {out: -_ONE}))
@@ -93,15 +101,24 @@ def other_cells(t: int, p0: int, d: int, L: int, K: int) -> dict[tuple[int, int]
 def _gate(
     lay: Layout, at: dict[str, int], p0: int, t: int, big: Fraction
 ) -> tuple[dict[int, Fraction], Fraction]:
-    """``−M·mis`` as input weights and a constant (``mis = 0`` iff the query at position ``p0``
-    sees context ``t``; ``mis >= 1`` otherwise)."""
+    """``−M·mis`` as input weights and a constant, with
+    ``mis = (1 − pos_{p0}) + Σ_{q≠p0, r} (Σ_{j <= c*} (apos_q − ag_{q,r,j}) +
+    Σ_{j > c*} ag_{q,r,j})``.
+
+    After attention ``ag = λ g`` and ``apos_q = λ`` with one weight ``λ >= 1`` (every input row
+    has the same score; ``λ = 1`` off the band), so ``mis = (1 − pos_{p0}) + λ Σ |g − thermo(c*)|
+    >= 0`` for every input, band included: ``0`` iff the query at ``p0`` sees context ``t``, and
+    the mismatches of two different contexts at ``p0`` sum to ``>= 1`` (docs/universality.md,
+    "range lemma (shallow)")."""
     K = lay.K
     weights = {at["pos"] + p0: big}
     cells = other_cells(t, p0, lay.d, lay.L, K)
     for (q, r), c in cells.items():
         for j in range(1, K):
             weights[at["ag"] + _step_index(lay, q, r, j)] = big if j <= c else -big
-    return weights, -big * (1 + sum(cells.values()))
+        if c:
+            weights[at["apos"] + q] = weights.get(at["apos"] + q, Fraction(0)) - big * c
+    return weights, -big
 
 
 def _ffn_out_units(lay: Layout) -> list[_Unit]:
@@ -115,7 +132,7 @@ def _ffn_out_units(lay: Layout) -> list[_Unit]:
     units = []
     for p0 in range(L):
         for t in range(T):
-            gate, const = _gate(lay, at, p0, t, slope)
+            gate, const = _gate(lay, at, p0, t, 2 * slope)  # M = 4Q^T: dead once mis >= 1/2
             width = 2 * Fraction(Q) ** (T - t - 1)  # 2Q^{T−t−1}: one jump of Q^{t+1} P
             for r in range(d):
                 w_in = {at["rem0"] + r: slope, **gate}
@@ -140,7 +157,7 @@ def shallow_spec(d: int, L: int, K: int, Q: int, eta: Fraction, beta: int) -> _S
     lay = Layout(d, L, K, Q, "shallow")
     at = _starts(lay)
     n_steps = L * d * (K - 1)
-    spec = _Spec(lay.width, d, L, key_width=d + L + 2, value_width=d + n_steps)
+    spec = _Spec(lay.width, d, L, key_width=d + L + 2, value_width=d + n_steps + L)
     spec.ffn_in = [_ffn_in_units(lay, eta)]
     spec.ffn_out = [_ffn_out_units(lay)]
     b, n = Fraction(beta), Fraction(shallow_tie_rows(L))
@@ -153,6 +170,8 @@ def shallow_spec(d: int, L: int, K: int, Q: int, eta: Fraction, beta: int) -> _S
                 spec.w_q[(at["g"] + i, sq)] = Fraction(2 * j - 1)
                 spec.w_v[(at["g"] + i, d + i)] = _ONE
                 spec.w_o[(d + i, at["ag"] + i)] = n
+        spec.w_v[(at["pos"] + p, d + n_steps + p)] = _ONE  # apos_p = λ (1 off the band)
+        spec.w_o[(d + n_steps + p, at["apos"] + p)] = n
         spec.w_q[(at["pos"] + p, d + 2 + p)] = _ONE
         spec.w_k[(at["pkpos"] + p, d + 2 + p)] = b
         spec.positional[(p, at["one"])] = _ONE
@@ -186,7 +205,7 @@ def build_shallow_prompt(
     >>> from fractions import Fraction
     >>> from reference.constructions.decoders.shallow import build_shallow_prompt
     >>> build_shallow_prompt([[Fraction(1, 4)]] * 4, 1, 2, 2, 2, "float64", 53).shape
-    (5, 15)
+    (5, 17)
     """
     lay = Layout(d, L, K, Q, "shallow")
     at = _starts(lay)

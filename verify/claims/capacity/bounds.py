@@ -38,137 +38,114 @@ from __future__ import annotations
 
 import sympy as sp
 
-# ----------------------------------------------------------------------------- symbols
-d = sp.Symbol("d", positive=True, integer=True)  # token width
-L = sp.Symbol("L", positive=True, integer=True)  # input length
-K = sp.Symbol("K", positive=True, integer=True)  # grid cells per coordinate
-Q = sp.Symbol("Q", positive=True, integer=True)  # output levels
-d_v = sp.Symbol("d_v", positive=True, integer=True)  # attention value width
-D = sp.Symbol("D", positive=True, integer=True)  # model width (prompt row width)
-Lp = sp.Symbol("L_p", positive=True, integer=True)  # prompt rows
-eps = sp.Symbol("epsilon", positive=True)  # accuracy (sup norm)
-C = sp.Symbol("C", positive=True)  # max-norm Lipschitz constant of the targets
-Lam = sp.Symbol("Lambda", positive=True)  # Lipschitz constant of the model in the prompt
-R_P = sp.Symbol("R_P", positive=True)  # prompt entries lie in [-R_P, R_P]
-N = sp.Symbol("N", positive=True, integer=True)  # number of input sequences of a dataset
-log2_Lam = sp.Symbol("log2_Lambda", real=True)  # log2 Λ, for constants beyond float64
-m = sp.Symbol("m", positive=True, integer=True)  # packing centres per axis (any valid placement)
-M_bits = sp.Symbol("M", positive=True)  # log2 of a packing count (M(eps), N L d, ...)
-y_a = sp.Symbol("a", real=True)  # target of a row of sequence 0
-y_b = sp.Symbol("b", real=True)  # target of the matched row of sequence 1
-o = sp.Symbol("o", real=True)  # the output both rows must share
+from verify.derive import chosen, derived, premise
+from verify.derive.derivations import capacity as _packing
+from verify.derive.derivations.capacity import (
+    R_P,
+    C,
+    D,
+    K,
+    L,
+    Lam,
+    Lp,
+    M_bits,
+    N,
+    Q,
+    b_bits,
+    d,
+    d_v,
+    eps,
+    m,
+    y_a,
+    y_b,
+)
+from verify.derive.derivations.capacity import (
+    o as o,
+)
+from verify.derive.derivations.capacity_covering import log2_Lam
+
+# Every expression below is a derivation's result (``python -m verify.derive --list``, names
+# ``capacity.*``) or a premise of one; nothing is typed a second time.
 
 # ----------------------------------------------------------------------------- constants (ours)
-#: Covering constant ``c``: ``ceil(2 Λ R_P / eps) <= 4 Λ R_P / eps`` once ``2 Λ R_P >= eps / 2``.
-COVERING_CONSTANT = sp.Integer(4)
+#: Covering constant ``c``: ``ceil(2 Λ R_P / eps) <= 4 Λ R_P / eps`` once ``2 Λ R_P >= eps``.
+COVERING_CONSTANT = derived("capacity.covering_constant")
 #: Bump height in units of ``eps``: pyramids of height ``2 eps`` are ``4 eps`` apart at a centre.
-BUMP_HEIGHT_OVER_EPS = sp.Integer(2)
+BUMP_HEIGHT_OVER_EPS = chosen(_packing.BUMP_HEIGHT_OVER_EPS, "the packing family's bump height")
 
 # ----------------------------------------------------------------------------- precision bound
 #: Information the prompt must pass through one query: ``d K^{d(L-1)} log2 Q`` bits.
-table_bits = d * K ** (d * (L - 1)) * sp.log(Q, 2)
+table_bits = derived("capacity.table_bits")
 #: Smallest bits per number ``b`` with ``b (d_v + 1) >= d K^{d(L-1)} log2 Q``.
-precision_bits_lower = table_bits / (d_v + 1)
+precision_bits_lower = derived("capacity.precision_bits_lower")
 
 # ----------------------------------------------------------------------------- packing
 #: Bump height ``a = 2 eps`` (values ``1/2 ± a`` stay in ``[0, 1]`` for ``eps <= 1/4``).
-bump_height = BUMP_HEIGHT_OVER_EPS * eps
+bump_height = premise("capacity.packing_separation:height")
 #: Largest ``eps`` whose bump values ``1/2 ± a`` stay in ``[0, 1]``: ``a = 1/2``, ``eps = 1/4``.
-packing_max_eps = sp.solve(sp.Eq(bump_height, sp.Rational(1, 2)), eps)[0]
+packing_max_eps = derived("capacity.packing_max_eps")
 #: Bump radius (max norm) ``a / C``: the pyramid ``max(0, a - C ||x - c||_max)`` has slope ``C``.
-bump_radius = bump_height / C
+bump_radius = derived("capacity.bump_radius")
 #: Centres per axis ``m = floor(C / (4 eps))``: spacing ``1/m >= 2 · bump_radius``.
-packing_centres_per_axis = sp.floor(C / (2 * BUMP_HEIGHT_OVER_EPS * eps))
+packing_centres_per_axis = derived("capacity.packing_centres_per_axis")
 #: Largest ``eps`` with at least one centre per axis (``m >= 1``): ``eps = C / 4``.
-packing_one_centre_max_eps = C / (2 * BUMP_HEIGHT_OVER_EPS)
+packing_one_centre_max_eps = derived("capacity.packing_one_centre_max_eps")
 #: Grid spacing of the centres, ``1/m`` (centres at ``(k + 1/2)/m``, ``k = 0..m-1``).
-packing_spacing = 1 / packing_centres_per_axis
+packing_spacing = derived("capacity.packing_spacing")
 #: Separation of two distinct packing functions at a differing centre: ``2 a = 4 eps``.
-packing_separation = 2 * bump_height
-#: ``log2`` of the packing count for ``m`` centres per axis (spacing ``>= 2 · bump_radius``):
-#: one independent sign per (centre, output coordinate).
-packing_log2_count_centres = d * L * m ** (d * L)
+packing_separation = derived("capacity.packing_separation")
+#: ``log2`` of the packing count for ``m`` centres per axis: one sign per (centre, coordinate).
+packing_log2_count_centres = derived("capacity.packing_log2_count_centres")
 #: ``M(eps) = d L m^{d L}`` at ``m = floor(C / (4 eps))``.
-packing_log2_count = packing_log2_count_centres.subs(m, packing_centres_per_axis)
-#: Packing centres at cell centres ``(k + 1/2)/K`` of a ``K``-grid (off every cell boundary):
-#: every ``r``-th cell, ``r = ceil(2 · bump_radius · K)`` so that neighbours are ``>= 4 eps / C``
-#: apart; ``floor((K - 1) / r) + 1`` of them per axis.
-cell_centre_packing_stride = sp.ceiling(2 * bump_radius * K)
-cell_centre_packing_per_axis = sp.floor((K - 1) / cell_centre_packing_stride) + 1
+packing_log2_count = derived("capacity.packing_log2_count")
+#: Packing centres at every ``r``-th cell centre ``(k + 1/2)/K`` of a ``K``-grid,
+#: ``r = ceil(2 · bump_radius · K)``; ``floor((K - 1) / r) + 1`` of them per axis.
+cell_centre_packing_stride = derived("capacity.cell_centre_stride")
+cell_centre_packing_per_axis = derived("capacity.cell_centre_per_axis")
 
 # ----------------------------------------------------------------------------- covering and tokens
 #: Prompt cells (side ``eps / Λ``) per prompt entry, simplified bound: ``c Λ R_P / eps``.
-covering_cells_per_entry = COVERING_CONSTANT * Lam * R_P / eps
+covering_cells_per_entry = derived("capacity.covering_cells_per_entry")
 #: Bits one prompt entry can select among functions ``eps`` apart: ``log2(c Λ R_P / eps)``.
-covering_log2_per_entry = sp.log(covering_cells_per_entry, 2)
+covering_log2_per_entry = derived("capacity.covering_log2_per_entry")
 #: Number of prompt cells covering ``[-R_P, R_P]^{Lp × D}``, simplified bound.
-covering_count = covering_cells_per_entry ** (D * Lp)
+covering_count = derived("capacity.covering_count")
 #: ``log2`` of :data:`covering_count`.
-covering_log2_count = D * Lp * covering_log2_per_entry
+covering_log2_count = derived("capacity.covering_log2_count")
 #: The token bound's formula ``M(eps) / (D log2(c Λ R_P / eps))`` (the branch ``2 Λ R_P > eps``).
-token_bound_formula = packing_log2_count / (D * covering_log2_per_entry)
-#: Token lower bound: ``Lp >= M(eps) / (D log2(c Λ R_P / eps))`` when ``2 Λ R_P > eps``; when
-#: ``2 Λ R_P <= eps`` all prompts fall in one covering cell and no prompt length suffices (``oo``).
-token_lower_bound = sp.Piecewise((token_bound_formula, 2 * Lam * R_P > eps), (sp.oo, True))
-#: Dataset version: memorizing EVERY labeling of ``N`` fixed distinct sequences with targets in
-#: ``{1/2 ± 2 eps}^{L×d}`` (``2^{N L d}`` datasets, pairwise ``4 eps`` apart) to ``eps`` needs
-#: ``Lp >= N L d / (D log2(c Λ R_P / eps))`` (``oo`` when ``2 Λ R_P <= eps``).
-dataset_token_lower_bound = sp.Piecewise(
-    (N * L * d / (D * covering_log2_per_entry), 2 * Lam * R_P > eps),
-    (sp.oo, True),
-)
-
-
-def _in_log2_lambda(bound: sp.Piecewise) -> sp.Piecewise:
-    """``bound`` with ``Λ = 2^{log2 Λ}`` substituted and logs expanded (branch condition too)."""
-    (formula, condition), infinite = bound.args[0], bound.args[1]
-    in_log = {Lam: 2**log2_Lam}
-    ratio = (condition.gts / condition.lts).subs(in_log)  # condition: lts < gts
-    return sp.Piecewise(
-        (
-            sp.expand_log(formula.subs(in_log), force=True),
-            sp.expand_log(sp.log(ratio), force=True) > 0,
-        ),
-        infinite,
-    )
-
-
-#: :data:`token_lower_bound` and :data:`dataset_token_lower_bound` written in ``log2 Λ``
-#: (``Λ = 2^{log2 Λ}`` substituted, logs expanded), for models whose ``Λ`` overflows float64.
-token_lower_bound_log2_lambda = _in_log2_lambda(token_lower_bound)
-dataset_token_lower_bound_log2_lambda = _in_log2_lambda(dataset_token_lower_bound)
-#: The ``Λ`` a model must have for ``Lp`` prompt rows to separate ``2^M`` targets (where the
-#: capacity ratio is 1): ``eps/(c R_P) 2^{M/(D Lp)}``; its instances for ``M(eps)`` and ``N L d``.
-lambda_required = eps / (COVERING_CONSTANT * R_P) * 2 ** (M_bits / (D * Lp))
-lipschitz_required = lambda_required.subs(M_bits, packing_log2_count)
-dataset_lipschitz_required = lambda_required.subs(M_bits, N * L * d)
-
-#: ``log2`` of the covering count with ``Λ = 2^{log2 Λ}`` (logs expanded): prompt bits at scale
-#: ``eps / Λ``, ``D Lp log2(c Λ R_P / eps)``.
-covering_log2_count_log2_lambda = sp.expand_log(
-    covering_log2_count.subs(Lam, 2**log2_Lam), force=True
-)
-#: Capacity ratio of a construction: covering bits over the packing bits ``M`` it must separate,
-#: ``D Lp log2(c Λ R_P / eps) / M`` (Theorem 3: ``>= 1`` for every family meeting its premise);
-#: ``0`` when ``2 Λ R_P <= eps`` (all prompts in one covering cell), in ``log2 Λ``.
-capacity_ratio = _in_log2_lambda(
-    sp.Piecewise((covering_log2_count / M_bits, 2 * Lam * R_P > eps), (sp.S.Zero, True))
-)
+token_bound_formula = derived("capacity.token_bound_formula")
+#: Token lower bound: the formula when ``2 Λ R_P > eps``; ``oo`` otherwise (one covering cell).
+token_lower_bound = derived("capacity.token_lower_bound")
+#: Dataset version: every labeling of ``N`` fixed sequences with targets in ``{1/2 ± 2 eps}``
+#: needs ``Lp >= N L d / (D log2(c Λ R_P / eps))`` (``oo`` when ``2 Λ R_P <= eps``).
+dataset_token_lower_bound = derived("capacity.dataset_token_lower_bound")
+#: Both written in ``log2 Λ`` (``Λ = 2^{log2 Λ}``, logs expanded), for ``Λ`` beyond float64.
+token_lower_bound_log2_lambda = derived("capacity.token_lower_bound_log2_lambda")
+dataset_token_lower_bound_log2_lambda = derived("capacity.dataset_token_lower_bound_log2_lambda")
+#: The ``Λ`` a model must have for ``Lp`` prompt rows to separate ``2^M`` targets (capacity
+#: ratio 1): ``eps/(c R_P) 2^{M/(D Lp)}``; its instances for ``M(eps)`` and ``N L d``.
+lambda_required = derived("capacity.lambda_required")
+lipschitz_required = derived("capacity.lipschitz_required")
+dataset_lipschitz_required = derived("capacity.dataset_lipschitz_required")
+#: ``log2`` of the covering count with ``Λ = 2^{log2 Λ}`` (logs expanded).
+covering_log2_count_log2_lambda = derived("capacity.covering_log2_count_log2_lambda")
+#: Capacity ratio of a construction: covering bits over the packing bits ``M`` it must separate
+#: (Theorem 3: ``>= 1``); ``0`` when ``2 Λ R_P <= eps``, in ``log2 Λ``.
+capacity_ratio = derived("capacity.capacity_ratio")
 #: Packing bits of the dataset version: every two-level labeling of ``N`` sequences, ``N L d``.
-dataset_log2_count = N * L * d
+dataset_log2_count = premise("capacity.dataset_token_lower_bound:count")
 #: Bits ratio: significand bits ``b`` over the precision lower bound (Theorem 1: ``>= 1``).
-b_bits = sp.Symbol("b", positive=True)
-bits_ratio = b_bits / precision_bits_lower
+bits_ratio = derived("capacity.bits_ratio")
 
 # ----------------------------------------------------------------------------- Wang-style floor
 #: Two rows forced to share one output ``o`` with targets ``a`` and ``b``: squared error.
-wang_pair_loss = (o - y_a) ** 2 + (o - y_b) ** 2
-#: The best shared output (stationary point of the convex pair loss): ``(a + b) / 2``.
-wang_shared_output = sp.solve(sp.diff(wang_pair_loss, o), o)[0]
+wang_pair_loss = premise("capacity.wang_pair_floor:loss")
+#: The best shared output (where the convex pair loss stops decreasing): ``(a + b) / 2``.
+wang_shared_output = derived("capacity.wang_shared_output")
 #: The pair's smallest squared error: ``(a - b)^2 / 2``.
-wang_pair_floor = sp.factor(wang_pair_loss.subs(o, wang_shared_output))
+wang_pair_floor = derived("capacity.wang_pair_floor")
 #: Normaliser of the mean squared error over two sequences of ``L × d`` targets: ``2 L d``.
-wang_mse_denominator = 2 * L * d
+wang_mse_denominator = derived("capacity.wang_mse_denominator")
 
 # ----------------------------------------------------------------------------- lambdified
 precision_bits_lower_fn = sp.lambdify((d, K, L, Q, d_v), precision_bits_lower, "numpy")

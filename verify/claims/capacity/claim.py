@@ -22,9 +22,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import sympy as sp
 from hypothesis import strategies as st
 
 from verify.claims.base import CheckResult, ClaimContext, ClaimResult, FigureResult, register
+from verify.claims.capacity import bounds
 from verify.claims.capacity.checks import lipschitz_pair_check, packing_check, permutation_check
 from verify.claims.capacity.constructions import (
     construction_worker,
@@ -53,6 +55,11 @@ from verify.claims.capacity.strategies import (
     seeded_prompt_pair,
 )
 from verify.claims.capacity.wang import WANG_SHAPE, planted_wang_worker, wang_checks, wang_worker
+from verify.claims.derivations import (
+    derivation_checks,
+    planted_wrong_step,
+    planted_wrong_steps,
+)
 from verify.claims.properties import PropertyOutcome, run_property
 
 STATEMENT = (
@@ -186,6 +193,17 @@ def run(ctx: ClaimContext) -> ClaimResult:
         "capacity", "Capacity: lower bounds, constructions, gradient capacity", STATEMENT
     )
     result.checks.extend(_property_checks(ctx))
+    ctx.progress("capacity: derivations (sympy)")
+    result.checks.extend(derivation_checks("capacity"))
+    result.checks.extend(planted_wrong_steps("capacity"))
+    result.checks.append(
+        planted_wrong_step(
+            "capacity.packing_centres_per_axis",
+            1,
+            sp.floor(bounds.C / (2 * bounds.eps)),
+            "floor(C/(2ε)) for floor(C/(4ε)): bumps one radius apart instead of two",
+        )
+    )
 
     ctx.progress("capacity: constructions vs lower bounds")
     counts = ctx.map(construction_worker, _construction_cases(ctx))

@@ -316,8 +316,13 @@ def construction_cases(draw: st.DrawFn) -> ConstructionCase:
     """Small float64 universality constructions (``d L <= 2``, ``eps`` in ``{1/4, 1/8}``) with at
     least one packing centre per axis, whose needed precision fits float64 and whose prompt has
     at most 64 rows (fast)."""
-    from reference.constructions.sizes import precision_needed
+    from reference.constructions.sizes import band_width, precision_needed
     from reference.constructions.universality import grid_sizes
+
+    def bits(d: int, length: int, eps: float, c: float) -> int:
+        """The construction's precision with its default band (the band term included)."""
+        k, q = grid_sizes(eps, c)
+        return precision_needed(d, length, k, q, band_width(eps, d, length, k))
 
     d, length = draw(st.sampled_from([(1, 1), (1, 2), (2, 1)]))
     eps = draw(st.sampled_from([0.25, 0.125]))
@@ -325,7 +330,7 @@ def construction_cases(draw: st.DrawFn) -> ConstructionCase:
         st.sampled_from([0.5, 1.0, 2.0]).filter(
             lambda c: (
                 eps <= float(cap.packing_one_centre_max_eps_fn(c))
-                and precision_needed(d, length, *grid_sizes(eps, c)) <= FLOAT64_SIGNIFICAND_BITS
+                and bits(d, length, eps, c) <= FLOAT64_SIGNIFICAND_BITS
                 and length * grid_sizes(eps, c)[0] ** d <= 64
             )
         )

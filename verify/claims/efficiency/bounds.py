@@ -1,15 +1,21 @@
 """Bounds of the polynomial method for attention (theory.md §5), one sympy expression each.
 
-Every expression is exposed symbolically (upper case) and as a numpy function (lower case, built
-by ``lambdify(..., "numpy")``). Which statements are ours and which are quoted: see
-docs/efficiency.md. The op-count cost models mirror
-:func:`reference.efficiency.polynomial.exact_cost`
-and :func:`reference.efficiency.polynomial.polynomial_cost` (a test checks they agree).
+Every bound is a derivation's result (:mod:`verify.derive.derivations.efficiency`,
+``efficiency_path``, ``efficiency_asymptotics``; ``python -m verify.derive --list``), taken
+here with :func:`verify.derive.derived`; definitions and cited lemmas with
+:func:`verify.derive.premise`. Nothing is typed a second time
+(``tests/conventions/test_derivations.py``). Each is exposed symbolically (upper case) and as a
+numpy function (lower case, ``lambdify(..., "numpy")``). Which statements are ours and which
+are quoted: docs/efficiency.md. The op-count cost models mirror
+:func:`reference.efficiency.polynomial.exact_cost` and
+:func:`reference.efficiency.polynomial.polynomial_cost` (a test checks they agree).
 
->>> from verify.claims.efficiency.bounds import output_error, rank, rank_alman_song
->>> int(rank(8, 4)), int(rank_alman_song(8, 4))
-(495, 735471)
->>> round(float(output_error(1e-3, 2.0)), 8)  # ε/(1−ε) · (max V − min V)/2
+>>> from verify.claims.efficiency.bounds import output_error, output_error_simple, rank
+>>> int(rank(8, 4))
+495
+>>> round(float(output_error(1e-3, 2.0)), 10)  # sharp: W ε/(1 + √(1 − ε²)) ≈ ε W/2
+0.0010000003
+>>> round(float(output_error_simple(1e-3, 2.0)), 8)  # ε/(1−ε) · (max V − min V)/2
 0.001001
 """
 
@@ -20,73 +26,75 @@ import sympy as sp
 
 from reference._validation import positive_int
 from reference.efficiency.planning import EXP_COST
-
-# ---------------------------------------------------------------- symbols
-d, g = sp.symbols("d g", integer=True, positive=True)  # key width, polynomial degree
-dv = sp.Symbol("d_v", integer=True, positive=True)  # value width
-n, m = sp.symbols("n m", integer=True, positive=True)  # queries, keys
-r = sp.Symbol("r", integer=True, positive=True)  # rank of the factorization
-eps = sp.Symbol("epsilon", positive=True)  # relative error of the fit, 0 < eps < 1
-v_max = sp.Symbol("V_max", nonnegative=True)  # ‖V‖_max
-v_spread = sp.Symbol("W", nonnegative=True)  # max V − min V of one output column
-scale = sp.Symbol("s", positive=True)  # logit scale
-q_norm, k_norm = sp.symbols("Q_norm K_norm", nonnegative=True)  # max row norms
-B = sp.Symbol("B", positive=True)  # entry bound |q_ia|, |k_ja| <= B
-delta = sp.Symbol("delta", positive=True)  # additive error of Aggarwal–Alman
-c_exp = sp.Symbol("c_exp", positive=True)  # cost of one exp + softmax bookkeeping
-g_max, g_row1, q_max, c_max = sp.symbols("G_max G_row1 Q_max c_max", nonnegative=True)
+from verify.derive import derived, premise
+from verify.derive.derivations.efficiency import (
+    B,
+    c_exp,
+    d,
+    dv,
+    eps,
+    g,
+    k_norm,
+    m,
+    n,
+    q_norm,
+    r,
+    scale,
+    v_max,
+    v_spread,
+)
+from verify.derive.derivations.efficiency_asymptotics import a_R as a_R  # re-exported symbols
+from verify.derive.derivations.efficiency_asymptotics import c_d as c_d
+from verify.derive.derivations.efficiency_asymptotics import c_eps as c_eps
+from verify.derive.derivations.efficiency_asymptotics import delta
+from verify.derive.derivations.efficiency_asymptotics import x as x
+from verify.derive.derivations.efficiency_path import (
+    R_sym,
+    abs_poly,
+    c_max,
+    center,
+    g_max,
+    g_row1,
+    half_width,
+    keys,
+    q_max,
+)
 
 # ---------------------------------------------------------------- rank
-RANK = sp.binomial(d + g, g)  # monomials of degree <= g in d variables
-RANK_ALMAN_SONG = sp.binomial(2 * (g + d), 2 * g)  # the looser count quoted by Alman–Song
+RANK = derived("efficiency.rank")  # monomials of degree <= g in d variables, counted
+RANK_ALMAN_SONG = premise("efficiency.rank_alman_song:alman_song")  # the looser quoted count
 
 # ---------------------------------------------------------------- error composition (ours)
-ETA = 2 * eps / (1 - eps)  # entrywise relative error of the normalized weights
-KAPPA = (1 + eps) / (1 - eps)  # S_ij <= KAPPA * S̃_ij
-# per output column: |T_i − attn_i| = |Σ_j S_ij (ρ_ij − ρ̄_i)(v_j − c)| / (1 + ρ̄_i) for any c;
-# c = mid-range, |v_j − c| <= W/2, Σ_j S_ij |ρ_ij − ρ̄_i| <= ε (mean absolute deviation <= sd
-# <= half the range 2ε, Popoviciu), 1 + ρ̄_i >= 1 − ε  (docs/efficiency.md, item 4)
-OUTPUT_ERROR = eps / (1 - eps) * v_spread / 2
-OUTPUT_ERROR_LOOSE = ETA * v_max  # the earlier 2ε/(1−ε)·‖V‖_max (kept for comparison)
+ETA = derived("efficiency.weight_relative_error")  # relative error of a normalized weight
+KAPPA = derived("efficiency.weight_ratio")  # S_ij <= KAPPA * S̃_ij
+#: the sharp output error per column, W ε/(1 + √(1 − ε²)) = W (1 − √(1 − ε²))/ε
+OUTPUT_ERROR = derived("efficiency.output_error_sharp")
+OUTPUT_ERROR_SIMPLE = derived("efficiency.output_error_simple")  # ε/(1−ε)·W/2, from the sharp
+OUTPUT_ERROR_LOOSE = derived("efficiency.output_error_loose")  # the earlier 2ε/(1−ε)·‖V‖_max
 
 # ---------------------------------------------------------------- rounding of the computed path
-# Higham's standard model (no underflow): each float64 operation is exact times (1 + δ),
-# |δ| <= u. Roundings on the longest path of one numerator/denominator entry (docs, item 5):
-# scaled entries √s·x (2), a degree-j monomial (j − 1 more; <= 3g in all) for keys and queries
-# (2·3g), the weights √(|c_j| j!/α!) (3 each side) and their products (1 each side), v − c (1),
-# raw(k)·v (1), the sum over m keys (m), the dot product over r features (r): N <= 6g + m + r + 10.
-u_round = sp.Rational(1, 2**53)  # float64 unit roundoff
-keys = sp.Symbol("m_keys", integer=True, positive=True)
-abs_poly = sp.Symbol("P_abs", positive=True)  # Σ_j |c_j| R^j >= Σ_α |φ_α(q) ψ_α(k)|
-R_sym = sp.Symbol("R", positive=True)  # the fit radius
-half_width = sp.Symbol("h", nonnegative=True)  # max_j |v_j − c| of the centred column
-center = sp.Symbol("c")  # the column centre added back at the end
-ROUNDING_COUNT = 6 * g + keys + r + 10
-GAMMA_N = ROUNDING_COUNT * u_round / (1 - ROUNDING_COUNT * u_round)
-# |N̂ − N|, |D̂ − D| <= γ_N · P_abs · m · (h or 1), D >= (1 − ε) m e^{−R}: relative to D
-ROUNDING_RELATIVE = GAMMA_N * abs_poly * sp.exp(R_sym) / (1 - eps)
-_division = 2 * ROUNDING_RELATIVE * half_width / (1 - ROUNDING_RELATIVE)  # |N̂/D̂ − N/D|
-_quotient = u_round * (half_width + _division)  # the rounding of the division
-_add_back = u_round * (sp.Abs(center) + half_width + _division + _quotient)  # T' + c
-ROUNDING_ERROR = _division + _quotient + _add_back
-CERTIFIED_ERROR = OUTPUT_ERROR + ROUNDING_ERROR
-GRAD_V_ERROR = ETA * KAPPA * g_max * c_max  # ‖dṼ − dV‖_max
-GRAD_K_ERROR = ETA * (2 * KAPPA + 1) * scale * q_max * v_max * g_row1 * c_max  # ‖dK̃ − dK‖_max
+u_round = premise("efficiency.rounding_gamma:float64")  # float64 unit roundoff
+ROUNDING_COUNT = derived("efficiency.rounding_count")  # 6g + m + r + 10, stage by stage
+ROUNDING_RELATIVE = derived("efficiency.rounding_relative")  # γ_N P e^R / (1 − ε)
+ROUNDING_ERROR = derived("efficiency.rounding_error")  # E1 + E2 + E3
+CERTIFIED_ERROR = derived("efficiency.certified_error")  # OUTPUT_ERROR + ROUNDING_ERROR
+GRAD_V_ERROR = derived("efficiency.grad_v_error")  # ‖dṼ − dV‖_max
+GRAD_K_ERROR = derived("efficiency.grad_k_error")  # ‖dK̃ − dK‖_max
 
 # ---------------------------------------------------------------- radius of the logits
-RADIUS = scale * q_norm * k_norm  # Cauchy–Schwarz: |s q·k| <= s ‖q‖ ‖k‖
-RADIUS_FROM_ENTRIES = RADIUS.subs({q_norm: sp.sqrt(d) * B, k_norm: sp.sqrt(d) * B})
-RADIUS_ENTRIES_ALMAN_SONG = sp.simplify(RADIUS_FROM_ENTRIES.subs(scale, 1 / d))  # = B²
+RADIUS = derived("efficiency.radius")  # Cauchy–Schwarz: |s q·k| <= s ‖q‖ ‖k‖
+RADIUS_FROM_ENTRIES = derived("efficiency.radius_from_entries")  # s d B²
+RADIUS_ENTRIES_ALMAN_SONG = derived("efficiency.radius_alman_song")  # = B²
 
 # ---------------------------------------------------------------- degree (shape only)
 # Aggarwal–Alman: optimal degree for additive error δ on [0, B] is Θ(this); no constants.
-DEGREE_SHAPE = sp.Max(B, sp.log(1 / delta) / sp.log(sp.log(1 / delta) / B))
+DEGREE_SHAPE = premise("efficiency.branch_ratio:aggarwal_alman")
 
 # ---------------------------------------------------------------- op-count cost models
-EXACT_COST = n * m * (2 * d + 2 * dv + c_exp)
-POLYNOMIAL_COST = (n + m) * r * (2 * (dv + 1) + 2)
-PREDICTED_SPEEDUP = EXACT_COST / POLYNOMIAL_COST
-CROSSOVER_N = sp.solve(sp.Eq(EXACT_COST.subs(m, n), POLYNOMIAL_COST.subs(m, n)), n)[0]
+EXACT_COST = premise("efficiency.speedup:exact_cost")
+POLYNOMIAL_COST = premise("efficiency.speedup:polynomial_cost")
+PREDICTED_SPEEDUP = derived("efficiency.speedup")
+CROSSOVER_N = derived("efficiency.crossover")
 
 # ---------------------------------------------------------------- numpy versions
 _rank_scalar = sp.lambdify((d, g), RANK, "numpy")
@@ -97,6 +105,7 @@ rank_alman_song = np.vectorize(
     lambda dd, gg: round(_rank_as_scalar(int(dd), int(gg))), otypes=[np.int64]
 )
 output_error = sp.lambdify((eps, v_spread), OUTPUT_ERROR, "numpy")
+output_error_simple = sp.lambdify((eps, v_spread), OUTPUT_ERROR_SIMPLE, "numpy")
 output_error_loose = sp.lambdify((eps, v_max), OUTPUT_ERROR_LOOSE, "numpy")
 rounding_relative = sp.lambdify((g, keys, r, abs_poly, R_sym, eps), ROUNDING_RELATIVE, "numpy")
 rounding_error = sp.lambdify(
@@ -134,23 +143,9 @@ def crossover_n_default(dim: int, value_dim: int, rank_: int) -> float:
 
 
 # ---------------------------------------------------------------- asymptotics
-x = sp.Symbol("x", positive=True)  # x = log n
-c_d, c_eps, a_R = sp.symbols("c_d c_eps a_R", positive=True)  # d = c_d x, δ = n^-c_eps, R = a_R x
-
-
-def _log_rank_upper(degree: sp.Expr, dim: sp.Expr) -> sp.Expr:
-    """``log C(d + g, g) <= g · log(e (d + g) / g)`` (standard binomial bound)."""
-    return degree * sp.log(sp.E * (dim + degree) / degree)
-
-
-def _log_rank_lower(degree: sp.Expr, dim: sp.Expr) -> sp.Expr:
-    """``log C(d + g, g) >= g · log((d + g) / g)``."""
-    return degree * sp.log((dim + degree) / degree)
-
-
 def asymptotic_checks() -> dict[str, sp.Expr]:
     """The limits behind the phase transition (``x = log n → ∞``, ``d = c_d·x``,
-    ``δ = n^{−c_eps}``):
+    ``δ = n^{−c_eps}``), each a derivation's result:
 
     * ``branch_ratio_small_R``: with ``R = √x = o(log n)`` the second branch of the
       Aggarwal–Alman shape dominates (ratio of the branches → 0);
@@ -163,13 +158,8 @@ def asymptotic_checks() -> dict[str, sp.Expr]:
     >>> checks["log_r_over_log_n_small_R"]
     0
     """
-    small_r = sp.sqrt(x)
-    log_inv_delta = c_eps * x
-    second_branch = log_inv_delta / sp.log(log_inv_delta / small_r)
-    g_small = second_branch  # dominant branch, by the first limit below
-    g_large = a_R * x  # the first branch: g >= R
     return {
-        "branch_ratio_small_R": sp.limit(small_r / second_branch, x, sp.oo),
-        "log_r_over_log_n_small_R": sp.limit(_log_rank_upper(g_small, c_d * x) / x, x, sp.oo),
-        "log_r_over_log_n_large_R": sp.limit(_log_rank_lower(g_large, c_d * x) / x, x, sp.oo),
+        "branch_ratio_small_R": derived("efficiency.branch_ratio"),
+        "log_r_over_log_n_small_R": derived("efficiency.log_rank_small_radius"),
+        "log_r_over_log_n_large_R": derived("efficiency.log_rank_large_radius"),
     }

@@ -10,9 +10,10 @@ prompt-weighted average of the prompt values at its query).
 * :data:`IDENTITY_TOLERANCE`, :data:`GRADIENT_TOLERANCE` — the relative errors a float64
   implementation must stay under (identities; analytic gradient vs central differences).
 
-The right-hand sides are lambdified (:func:`relative_pattern_rhs`, :func:`bias_only_rhs`), and
-:func:`identity_residuals` proves both identities symbolically for softmax attention with
-``Lp`` prompt and ``L`` input keys (arbitrary real logits and values).
+Both identities are derivations' statements (:mod:`verify.derive.derivations.foundation`,
+proved for every ``Lp`` and ``L``); the right-hand sides are lambdified
+(:func:`relative_pattern_rhs`, :func:`bias_only_rhs`), and :func:`identity_residuals` re-checks
+both on explicit sizes (``Lp`` prompt and ``L`` input keys, arbitrary real logits and values).
 
 >>> from verify.claims.foundation.bounds import identity_residuals, relative_pattern_rhs
 >>> relative_pattern_rhs(0.25, 0.5)
@@ -26,16 +27,18 @@ from __future__ import annotations
 import sympy as sp
 
 from reference._validation import positive_int
+from verify.derive import chosen, statement
+from verify.derive.derivations.foundation import a, o_prompt, o_without, s_without
+from verify.derive.derivations.foundation import o_with as o_with  # re-exported symbols
+from verify.derive.derivations.foundation import s_with as s_with
 
-a = sp.Symbol("a", positive=True)  # total weight on the prompt (0 < a < 1 for Lp >= 1)
-s_with, s_without = sp.symbols("s_with s_without", nonnegative=True)
-o_with, o_without, o_prompt = sp.symbols("o_with o_without o_prompt", real=True)
+# both identities are derived for softmax of any size (python -m verify.derive
+# foundation.relative_pattern, foundation.bias_only); identity_residuals re-checks explicit sizes
+RELATIVE_PATTERN = statement("foundation.relative_pattern")
+BIAS_ONLY = statement("foundation.bias_only")
 
-RELATIVE_PATTERN = sp.Eq(s_with, (1 - a) * s_without)
-BIAS_ONLY = sp.Eq(o_with, (1 - a) * o_without + a * o_prompt)
-
-IDENTITY_TOLERANCE = sp.Float("1e-12")
-GRADIENT_TOLERANCE = sp.Float("1e-6")
+IDENTITY_TOLERANCE = chosen("1e-12", "relative error a float64 identity must stay under")
+GRADIENT_TOLERANCE = chosen("1e-6", "relative error of the gradient against central differences")
 
 relative_pattern_rhs = sp.lambdify((a, s_without), RELATIVE_PATTERN.rhs, "numpy")
 bias_only_rhs = sp.lambdify((a, o_without, o_prompt), BIAS_ONLY.rhs, "numpy")

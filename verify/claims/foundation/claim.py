@@ -24,6 +24,11 @@ from hypothesis import strategies as st
 
 from reference import Transformer
 from verify.claims.base import CheckResult, ClaimContext, ClaimResult, FigureResult, register
+from verify.claims.derivations import (
+    derivation_checks,
+    planted_wrong_step,
+    planted_wrong_steps,
+)
 from verify.claims.figures import pyplot, save_figure
 from verify.claims.foundation.bounds import (
     BIAS_ONLY,
@@ -32,8 +37,10 @@ from verify.claims.foundation.bounds import (
     IDENTITY_TOLERANCE,
     RELATIVE_PATTERN,
     RELATIVE_PATTERN_LATEX,
+    a,
     identity_residuals,
     o_prompt,
+    s_without,
 )
 from verify.claims.foundation.identities import (
     WeightsFn,
@@ -169,7 +176,15 @@ def _planted(
 def planted_checks(ctx: ClaimContext) -> list[CheckResult]:
     """One planted violation per check of the claim, each caught by the check it names (runs
     stop at the first caught case)."""
-    checks = []
+    checks = [
+        planted_wrong_step(
+            "foundation.relative_pattern",
+            3,
+            (1 + a) * s_without,
+            "(1 + a) for (1 − a) in the relative pattern",
+        ),
+        *planted_wrong_steps(NAME),
+    ]
     wrong_pattern = sp.Eq(RELATIVE_PATTERN.lhs, RELATIVE_PATTERN.rhs**2)
     wrong_bias = sp.Eq(BIAS_ONLY.lhs, BIAS_ONLY.rhs.subs(o_prompt, 0))
     residuals = [
@@ -328,6 +343,9 @@ def run(ctx: ClaimContext) -> ClaimResult:
             kind="exact",
         )
     )
+
+    ctx.progress("derivations (sympy)")
+    result.checks += derivation_checks(NAME)
 
     identity_examples = ctx.pick(12, 1000, 5000)
     gradient_examples = ctx.pick(6, 400, 2000)

@@ -9,6 +9,7 @@ independently of the construction's table code.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from reference import Construction, Transformer, construct_memorizer, construct_universal
+from reference.constructions.sizes import DECODERS
 from verify.claims.properties import Observation
 from verify.claims.universality import bounds as ub
 from verify.claims.universality.strategies import (  # FLOAT64_SIGNIFICAND_BITS: re-exported
@@ -221,15 +223,39 @@ def cube_errors(
     c = build(f, d=case.d, L=case.L, lipschitz=f.lipschitz, eps=case.eps)
     eta = stated_band(c)
     truth = np.stack([f(x) for x in case.xs])  # (n, L, d)
-    err = np.abs(c.forward(case.xs, on_band="ignore") - truth).max(axis=(1, 2))  # (n,)
+    out = np.concatenate(  # (n, L, d), in chunks: the wide and shallow FFN_out are wide
+        [
+            c.forward(case.xs[i : i + CUBE_CHUNK], on_band="ignore")
+            for i in range(0, case.xs.shape[0], CUBE_CHUNK)
+        ]
+    )
+    err = np.abs(out - truth).max(axis=(1, 2))  # (n,)
     return CubeErrors(err, band_mask(case.xs, c.K, eta), f.lipschitz, c.K, c.Q, c.d, c.L, eta)
+
+
+#: Inputs per forward call in :func:`cube_errors` (bounds the ``(chunk, rows, H)`` activations).
+CUBE_CHUNK = 64
+
+
+def decoder_builder(decoder: str) -> Callable[..., Construction]:
+    """:func:`reference.construct_universal` with ``decoder`` (``"deep"``, ``"wide"``,
+    ``"shallow"``): the whole-cube check runs once per decoder.
+
+    >>> from verify.claims.universality.checks import decoder_builder
+    >>> decoder_builder("shallow")(lambda x: x, d=1, L=1, lipschitz=1.0, eps=0.25).depth_out
+    1
+    """
+    if decoder not in DECODERS:
+        raise ValueError(f"decoder: expected one of {DECODERS}, got {decoder!r}")
+    return functools.partial(construct_universal, decoder=decoder)
 
 
 def check_whole_cube(
     case: UniversalCase, build: Callable[..., Construction] = construct_universal
 ) -> list[Observation]:
     """The premises of the whole-cube corollary on ``case.xs`` (uniform, band included): off
-    the stated band the error is ``<= C/(2K) + 1/(2Q)``, in it ``<= 1 − 1/(2Q)`` (range lemma),
+    the stated band the error is ``<= C/(2K) + 1/(2Q)``, in it ``<= 1 − 1/(2Q)`` (range lemma of
+    the decoder ``build`` makes, plus float64's rounding allowance of the read-out),
     and the fraction of samples in the band is ``<= band measure`` + Hoeffding deviation (fails
     with probability ``<= δ`` when the band is right).
 
@@ -245,7 +271,9 @@ def check_whole_cube(
             float(off.max(initial=0.0)), float(ub.error_bound_fn(e.C, e.K, e.Q)), "off-band error"
         ),
         Observation(
-            float(inside.max(initial=0.0)), float(ub.band_error_bound_fn(e.Q)), "in-band error"
+            float(inside.max(initial=0.0)),
+            float(ub.band_error_bound_float64_fn(e.Q)),
+            "in-band error",
         ),
         Observation(
             float(e.in_band.mean()),
@@ -253,6 +281,18 @@ def check_whole_cube(
             "fraction of samples in the band",
         ),
     ]
+
+
+def whole_cube_check_name(decoder: str) -> str:
+    """The whole-cube check's name for ``decoder`` (the deep one keeps the original name).
+
+    >>> from verify.claims.universality.checks import whole_cube_check_name
+    >>> whole_cube_check_name("shallow")
+    'whole cube, shallow decoder: pointwise and L_p error, band included'
+    """
+    if decoder == "deep":
+        return "whole cube: pointwise and L_p error, band included"
+    return f"whole cube, {decoder} decoder: pointwise and L_p error, band included"
 
 
 def sample_lp_errors(e: CubeErrors) -> dict[int, tuple[float, float, float]]:

@@ -19,13 +19,16 @@ violations").
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 
 import numpy as np
 import sympy as sp
 
+from reference.constructions.sizes import DECODERS
 from verify.claims.base import CheckResult, ClaimContext, ClaimResult, FigureResult, register
+from verify.claims.derivations import derivation_checks, planted_wrong_step
 from verify.claims.figures import pyplot, save_figure
 from verify.claims.properties import run_property
 from verify.claims.universality import bounds as ub
@@ -39,8 +42,10 @@ from verify.claims.universality.checks import (
     check_tight,
     check_whole_cube,
     cube_errors,
+    decoder_builder,
     error_vs_K,
     sample_lp_errors,
+    whole_cube_check_name,
 )
 from verify.claims.universality.memorization import add_memorization_checks
 from verify.claims.universality.planted import add_planted_checks
@@ -49,11 +54,14 @@ from verify.claims.universality.scale.transition import add_precision_transition
 from verify.claims.universality.shapes import add_shape_tradeoff
 from verify.claims.universality.strategies import (
     CUBE_SAMPLES,
+    WHOLE_CUBE_SIZES,
     UniversalCase,
     tight_cases,
     universal_cases,
 )
 from verify.claims.universality.targets import make_sawtooth
+from verify.derive.derivations import universality as uu
+from verify.derive.derivations import universality_sizes as us
 
 NAME = "universality"
 STATEMENT = (
@@ -105,6 +113,26 @@ def whole_cube_row(item: tuple[int, int, float, float]) -> dict:
     return row
 
 
+#: Planted wrong steps of the universality derivations: ``(derivation, step, wrong, what)``.
+PLANTED_STEPS = (
+    (
+        "universality.precision_needed",
+        4,
+        sp.Max(us.t_bits + 6, us.log2(us.beta) + 2 * us.log2(us.rows_up) + 2),
+        "the band term dropped from the precision, issue 15",
+    ),
+    ("universality.error_off_band", 2, ub.C / ub.K + uu.q_err, "1/K for 1/(2K)"),
+)
+
+
+def add_derivation_checks(result: ClaimResult) -> None:
+    """Every universality derivation as an ``exact`` check, and the planted wrong steps each
+    derivation's check catches."""
+    result.checks.extend(derivation_checks(NAME))
+    for name, step, wrong, what in PLANTED_STEPS:
+        result.checks.append(planted_wrong_step(name, step, wrong, what))
+
+
 # --------------------------------------------------------------------------- figures
 def _error_figure(path: Path, ratios: list[float], fits: list[SlopeFit], labels: list[str]) -> None:
     plt = pyplot()
@@ -153,29 +181,33 @@ def run(ctx: ClaimContext) -> ClaimResult:
         )
     )
 
-    ctx.progress("universality: the whole cube, band included (L_p corollary)")
-    cube = run_property(
-        "whole cube",
-        universal_cases(batch=CUBE_SAMPLES, inputs="uniform"),
-        check_whole_cube,
-        max_examples=n_examples,
-        rng_seed=ctx.seed,
-    )
-    result.checks.append(
-        CheckResult.from_outcome(
-            "whole cube: pointwise and L_p error, band included",
-            f"{CUBE_SAMPLES} inputs uniform over the cube per target: error <= C/(2K) + 1/(2Q) "
-            "off the stated band and <= 1 - 1/(2Q) in it (range lemma), and the fraction of "
-            "samples in the band within its measure plus a Hoeffding deviation (failure "
-            f"probability {float(ub.SAMPLING_FAILURE):g}); together they give the L_p bound "
-            f"(the sample L_p errors, p = {', '.join(map(str, LP_EXPONENTS))}, are in the table "
-            "whole_cube)",
-            LP_LATEX,
-            cube,
-            kind="bound",
-            samples_per_target=CUBE_SAMPLES,
+    for decoder in DECODERS:  # the range lemma is each decoder's own: checked on each
+        ctx.progress(f"universality: the whole cube, band included ({decoder} decoder)")
+        cube = run_property(
+            f"whole cube ({decoder})",
+            universal_cases(batch=CUBE_SAMPLES, inputs="uniform", sizes=WHOLE_CUBE_SIZES[decoder]),
+            functools.partial(check_whole_cube, build=decoder_builder(decoder)),
+            max_examples=n_examples if decoder == "deep" else max(4, n_examples // 4),
+            rng_seed=ctx.seed,
         )
-    )
+        result.checks.append(
+            CheckResult.from_outcome(
+                whole_cube_check_name(decoder),
+                f"{decoder} decoder, {CUBE_SAMPLES} inputs uniform over the cube per target: "
+                "error <= C/(2K) + 1/(2Q) off the stated band and <= 1 - 1/(2Q) in it (the "
+                f"{decoder} decoder's range lemma, plus float64 rounding "
+                f"{float(ub.FLOAT64_READOUT_ALLOWANCE):.2g}), and the fraction of samples in "
+                "the band within its measure plus a Hoeffding deviation (failure probability "
+                f"{float(ub.SAMPLING_FAILURE):g}); together they give the L_p bound (the "
+                f"sample L_p errors, p = {', '.join(map(str, LP_EXPONENTS))}, deep decoder, are "
+                "in the table whole_cube)",
+                LP_LATEX,
+                cube,
+                kind="bound",
+                samples_per_target=CUBE_SAMPLES,
+                decoder=decoder,
+            )
+        )
 
     result.tables["whole_cube"] = [whole_cube_row(item) for item in WHOLE_CUBE_EXAMPLES]
 
@@ -233,6 +265,7 @@ def run(ctx: ClaimContext) -> ClaimResult:
     add_precision_transition(ctx, result)  # float64 exact, then wrong; mpmath exact there
     add_shape_tradeoff(result, ctx)  # width against depth: shallow, wide, deep (sympy vs built)
     add_planted_checks(ctx, result, fits)
+    add_derivation_checks(result)
     result.notes.append(
         "All constants (K, Q rounded up to powers of two, eta = 2^floor(log2(eps/(2dLK))), "
         f"beta, the {ub.GUARD_BITS} guard bits) are ours; see docs/universality.md."

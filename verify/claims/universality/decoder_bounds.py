@@ -13,22 +13,24 @@ allocates.
 >>> from verify.claims.universality.decoder_bounds import shallow_model_width_fn
 >>> from verify.claims.universality.decoder_bounds import shallow_precision_needed
 >>> int(shallow_ffn_out_width_fn(1, 2, 4, 4)), int(shallow_model_width_fn(1, 2, 4))
-(1344, 23)
+(1344, 25)
 >>> int(shallow_precision_needed(1, 2, 4, 4, 2.0**-5))
 21
 """
 
 from __future__ import annotations
 
-import sympy as sp
-from sympy.codegen.cfunctions import log2
+from typing import Any
 
+import sympy as sp
+
+from reference.constructions.sizes import DECODERS, check_grid
 from verify.claims.universality.bounds import (
     K,
     L,
     Q,
+    as_log2,
     bits_per_row,
-    contexts,
     d,
     depth_in,
     depth_out,
@@ -38,114 +40,79 @@ from verify.claims.universality.bounds import (
     model_width,
     precision_needed,
     prompt_rows,
-    wide_decoder_ramps,
     wide_depth_out,
     wide_ffn_out_units,
     wide_model_width,
 )
-
-p = sp.Symbol("p", positive=True, integer=True)  # significand bits of the backend
-beta = sp.Symbol("beta", positive=True)  # inverse temperature
+from verify.derive import derived, premise
+from verify.derive.derivations.universality_shallow import beta, p
 
 # ----------------------------------------------------------------------------- shallow: shapes
 #: Rows tying at the top attention score: ``n = 2^⌈log2(L + 1)⌉`` (match, inputs, pad rows).
-shallow_tie_rows = 2 ** sp.Max(1, sp.ceiling(log2(L + 1)))
+shallow_tie_rows = premise("universality.shallow_prompt_rows:tie_rows")
 #: Prompt rows: ``L K^d`` table rows plus ``n − L − 1`` constant pad rows.
-shallow_prompt_rows = prompt_rows + shallow_tie_rows - L - 1
+shallow_prompt_rows = derived("universality.shallow_prompt_rows")
 #: Gated steps ``[x_r >= j/K]·[pos = p]``: ``L d (K − 1)``.
-shallow_steps = L * d * (K - 1)
+shallow_steps = premise("universality.shallow_prompt_rows:steps")
 #: ``FFN_in``: one layer, two ReLUs per gated step.
-shallow_ffn_in_width = 2 * shallow_steps
+shallow_ffn_in_width = premise("universality.shallow_prompt_rows:ffn_in_width")
 #: ``FFN_out``: one layer, two ReLUs per position, context, coordinate and jump of the digit:
 #: ``2 L d Σ_{t<T} (Q^{t+1} − 1) = 2 L G`` (``G`` the wide decoder's ramps).
-shallow_ffn_out_width = 2 * L * wide_decoder_ramps
-shallow_depth_in = sp.Integer(1)
-shallow_depth_out = sp.Integer(1)
-#: Model width ``D = 5d + 2L + 2 + 2 L d (K − 1)`` (layout blocks of the shallow model).
-shallow_model_width = 5 * d + 2 * L + 2 + 2 * shallow_steps
+shallow_ffn_out_width = derived("universality.shallow_ffn_out_units")
+shallow_depth_in = premise("universality.shallow_prompt_rows:depth_in")
+shallow_depth_out = premise("universality.shallow_prompt_rows:depth_out")
+#: Model width ``D = 5d + 3L + 2 + 2 L d (K − 1)`` (layout blocks of the shallow model).
+shallow_model_width = derived("universality.model_width_shallow")
 #: Attention key width (``c_r``, ``Σ c_r²``, 1, one-hot position) and value width.
-shallow_key_width = d + L + 2
-shallow_value_width = d + shallow_steps
+shallow_key_width = premise("universality.shallow_prompt_rows:key_width")
+shallow_value_width = premise("universality.shallow_prompt_rows:value_width")
 
 # ----------------------------------------------------------------------------- shallow: numerics
 #: ``β(p) = 2^{max(0, ⌈log2(ln 2 (p + T log2 Q + 3 + log2 Lp))⌉)}``: the off-match mass
 #: ``Lp e^{−β} < 2^{−(p + T log2 Q + 3)}`` is absorbed by rounding at ``p`` bits.
-shallow_inverse_temperature = 2 ** sp.Max(
-    0,
-    sp.ceiling(log2(sp.log(2) * (p + contexts * log2(Q) + 3 + log2(shallow_prompt_rows)))),
-)
+shallow_inverse_temperature = derived("universality.shallow_inverse_temperature")
 #: Output column of ``FFN_out``: partial sums ``< 4 Q^{2T+1}``, half-integers.
-shallow_decoder_bits = 2 * contexts * log2(Q) + log2(Q) + 3
-#: ``FFN_out`` pre-activations: half-integers ``< 2^{T log2 Q + 2}(3 + (L − 1) d (K − 1))``.
-shallow_pre_activation_bits = contexts * log2(Q) + 3 + sp.ceiling(log2(3 + (L - 1) * d * (K - 1)))
-#: ``FFN_in`` ramps of slope ``s = 2^⌈log2(1/η)⌉``: ``ulp(2s) <= 1/2``.
-shallow_ffn_in_bits = sp.ceiling(log2(1 / eta)) + 2
+shallow_decoder_bits = premise("universality.shallow_prompt_rows:decoder_bits")
+#: ``FFN_out`` pre-activations: half-integers ``< 2^{T log2 Q + 3}(2 + (L − 1) d (K − 1))``
+#: (gate weight ``4Q^T``).
+shallow_pre_activation_bits = premise("universality.shallow_prompt_rows:pre_activation_bits")
+#: ``FFN_in`` ramps of slope ``s = 2^⌈log2(1/η)⌉``: pre-activations ``< 4s``, half-integer biases.
+shallow_ffn_in_bits = derived("universality.precision_band_shallow")
 #: Attention logits (and their differences) exact: ``log2 β + 1 + ⌈log2(3d(K−1)² + 1)⌉``.
-shallow_logit_bits = log2(beta) + 1 + sp.ceiling(log2(3 * d * (K - 1) ** 2 + 1))
+shallow_logit_bits = premise("universality.shallow_prompt_rows:logit_bits")
 
 # ----------------------------------------------------------------------------- parameters
-key_w, value_w, D = sp.symbols("d_k d_v D", positive=True, integer=True)
-units_in, units_out, layers_in, layers_out = sp.symbols(
-    "H_in H_out l_in l_out", nonnegative=True, integer=True
-)
 #: Dense entries of a model: embedding and read-out ``2dD``, positional ``LD``, ``W_Q, W_K``
 #: ``2D d_k``, ``W_V, W_O`` ``2D d_v``, FFN layers ``(2D + 1)·hidden + D`` each.
-dense_parameters = (
-    2 * d * D
-    + L * D
-    + 2 * D * key_w
-    + 2 * D * value_w
-    + (2 * D + 1) * (units_in + units_out)
-    + D * (layers_in + layers_out)
-)
-
-
-def _params(
-    width: sp.Expr,
-    dk: sp.Expr | int,
-    dv: sp.Expr,
-    h_in: sp.Expr,
-    h_out: sp.Expr,
-    l_in: sp.Expr | int,
-    l_out: sp.Expr,
-) -> sp.Expr:
-    return dense_parameters.subs(
-        {D: width, key_w: dk, value_w: dv, units_in: h_in, units_out: h_out}
-    ).subs({layers_in: l_in, layers_out: l_out})
-
-
+dense_parameters = premise("universality.parameters_deep:dense")
 #: Dense parameters of each model (``deep``: key width 3, value width ``d + L``).
-deep_parameters = _params(model_width, 3, d + L, ffn_in_units, ffn_out_units, depth_in, depth_out)
-wide_parameters = _params(
-    wide_model_width, 3, d + L, ffn_in_units, wide_ffn_out_units, depth_in, wide_depth_out
-)
-shallow_parameters = _params(
-    shallow_model_width,
-    shallow_key_width,
-    shallow_value_width,
-    shallow_ffn_in_width,
-    shallow_ffn_out_width,
-    1,
-    1,
-)
+deep_parameters = derived("universality.parameters_deep")
+wide_parameters = derived("universality.parameters_wide")
+shallow_parameters = derived("universality.parameters_shallow")
+
+
+def _fn(args: tuple[sp.Symbol, ...], expr: sp.Expr) -> Any:
+    """``lambdify(args, expr, "numpy")`` with base-2 logarithms as numpy's exact ``log2``."""
+    return sp.lambdify(args, as_log2(expr), "numpy")
+
 
 # ----------------------------------------------------------------------------- lambdified
-shallow_tie_rows_fn = sp.lambdify((L,), shallow_tie_rows, "numpy")
-shallow_prompt_rows_fn = sp.lambdify((d, L, K), shallow_prompt_rows, "numpy")
-shallow_ffn_in_width_fn = sp.lambdify((d, L, K), shallow_ffn_in_width, "numpy")
-shallow_ffn_out_width_fn = sp.lambdify((d, L, K, Q), shallow_ffn_out_width, "numpy")
-shallow_model_width_fn = sp.lambdify((d, L, K), shallow_model_width, "numpy")
-shallow_key_width_fn = sp.lambdify((d, L), shallow_key_width, "numpy")
-shallow_value_width_fn = sp.lambdify((d, L, K), shallow_value_width, "numpy")
-shallow_inverse_temperature_fn = sp.lambdify((d, L, K, Q, p), shallow_inverse_temperature, "numpy")
-shallow_decoder_bits_fn = sp.lambdify((d, L, K, Q), shallow_decoder_bits, "numpy")
-shallow_pre_activation_bits_fn = sp.lambdify((d, L, K, Q), shallow_pre_activation_bits, "numpy")
-shallow_ffn_in_bits_fn = sp.lambdify((eta,), shallow_ffn_in_bits, "numpy")
-shallow_logit_bits_fn = sp.lambdify((d, K, beta), shallow_logit_bits, "numpy")
-deep_parameters_fn = sp.lambdify((d, L, K, Q), deep_parameters, "numpy")
-wide_parameters_fn = sp.lambdify((d, L, K, Q), wide_parameters, "numpy")
-shallow_parameters_fn = sp.lambdify((d, L, K, Q), shallow_parameters, "numpy")
-precision_needed_fn = sp.lambdify((d, L, K, Q), precision_needed, "numpy")
+shallow_tie_rows_fn = _fn((L,), shallow_tie_rows)
+shallow_prompt_rows_fn = _fn((d, L, K), shallow_prompt_rows)
+shallow_ffn_in_width_fn = _fn((d, L, K), shallow_ffn_in_width)
+shallow_ffn_out_width_fn = _fn((d, L, K, Q), shallow_ffn_out_width)
+shallow_model_width_fn = _fn((d, L, K), shallow_model_width)
+shallow_key_width_fn = _fn((d, L), shallow_key_width)
+shallow_value_width_fn = _fn((d, L, K), shallow_value_width)
+shallow_inverse_temperature_fn = _fn((d, L, K, Q, p), shallow_inverse_temperature)
+shallow_decoder_bits_fn = _fn((d, L, K, Q), shallow_decoder_bits)
+shallow_pre_activation_bits_fn = _fn((d, L, K, Q), shallow_pre_activation_bits)
+shallow_ffn_in_bits_fn = _fn((eta,), shallow_ffn_in_bits)
+shallow_logit_bits_fn = _fn((d, K, beta), shallow_logit_bits)
+deep_parameters_fn = _fn((d, L, K, Q), deep_parameters)
+wide_parameters_fn = _fn((d, L, K, Q), wide_parameters)
+shallow_parameters_fn = _fn((d, L, K, Q), shallow_parameters)
+precision_needed_fn = _fn((d, L, K, Q, eta), precision_needed)
 
 
 def shallow_precision_needed(d: int, L: int, K: int, Q: int, eta: float) -> int:
@@ -176,7 +143,14 @@ def exact(expr: sp.Expr, **values: float) -> int:
     >>> exact(shallow_ffn_out_width, d=1, L=2, K=8, Q=8)
     76695808
     """
-    return int(sp.Integer(expr.subs(_symbols(values))))
+    if not isinstance(expr, sp.Basic):
+        raise TypeError(f"expr: expected a sympy expression, got {type(expr).__name__}")
+    value = sp.sympify(expr.subs(_symbols(values)))
+    if not value.free_symbols and not value.is_Integer:  # log(8)/log(2) and the like
+        value = sp.simplify(sp.expand_log(value, force=True))
+    if value.free_symbols or not value.is_integer:
+        raise ValueError(f"expr: expected an integer at {values}, got {value}")
+    return int(value)
 
 
 def shape_formulas(decoder: str, d: int, L: int, K: int, Q: int, eta: float) -> dict[str, int]:
@@ -187,6 +161,11 @@ def shape_formulas(decoder: str, d: int, L: int, K: int, Q: int, eta: float) -> 
     >>> shape_formulas("shallow", 1, 2, 4, 4, 2.0**-5)["ffn_out_units"]
     1344
     """
+    if decoder not in DECODERS:
+        raise ValueError(f"decoder: expected one of {DECODERS}, got {decoder!r}")
+    d, L, K, Q = check_grid(d, L, K, Q)
+    if not isinstance(eta, (int, float)) or isinstance(eta, bool) or not 0 < eta < 1 / (2 * K):
+        raise ValueError(f"eta: expected a number in (0, 1/(2K)) = (0, {1 / (2 * K)}), got {eta!r}")
     size = {"d": d, "L": L, "K": K, "Q": Q}
     if decoder == "shallow":
         exprs = {
@@ -210,7 +189,7 @@ def shape_formulas(decoder: str, d: int, L: int, K: int, Q: int, eta: float) -> 
             "parameters": wide_parameters if wide else deep_parameters,
             "prompt_rows": prompt_rows,
         }
-        bits = exact(precision_needed, **size)
+        bits = exact(precision_needed, **size, eta=eta)
     values = {name: exact(expr, **size) for name, expr in exprs.items()}
     values["precision_bits"] = int(bits)
     values["bits_per_row"] = exact(bits_per_row, **size)

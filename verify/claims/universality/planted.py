@@ -9,6 +9,7 @@ of the scale and shape parts live beside their checks.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -27,9 +28,15 @@ from verify.claims.universality.checks import (
     complement_first_row,
     construct_with_wider_band,
     drop_last_row,
+    whole_cube_check_name,
 )
 from verify.claims.universality.memorization import largest_memorization_check, memorization_job
-from verify.claims.universality.strategies import CUBE_SAMPLES, memorization_cases, universal_cases
+from verify.claims.universality.strategies import (
+    CUBE_SAMPLES,
+    WHOLE_CUBE_SIZES,
+    memorization_cases,
+    universal_cases,
+)
 from verify.claims.universality.targets import with_constant
 
 #: ``(name, statement, strategy, check, caught_by)`` of a planted violation fed to a property.
@@ -94,6 +101,22 @@ def add_planted_checks(ctx: ClaimContext, result: ClaimResult, fits: list[SlopeF
             lambda case: check_whole_cube(case, construct_with_wider_band),
             "whole cube: pointwise and L_p error, band included",
         ),
+        *[
+            (
+                f"band wider than stated caught ({decoder} decoder)",
+                f"the {decoder} construction with a real band 8 times the stated one breaks its "
+                "whole-cube bound",
+                universal_cases(
+                    batch=CUBE_SAMPLES, inputs="uniform", sizes=WHOLE_CUBE_SIZES[decoder]
+                ),
+                functools.partial(
+                    check_whole_cube,
+                    build=functools.partial(construct_with_wider_band, decoder=decoder),
+                ),
+                whole_cube_check_name(decoder),
+            )
+            for decoder in ("wide", "shallow")
+        ],
         (
             "corrupted memorization row caught",
             "complementing the prompt row of the first token breaks the 1/(2Q) memorization bound",

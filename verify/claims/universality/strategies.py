@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from verify.claims.strategies import seeds
 from verify.claims.universality.bounds import (
     GUARD_BITS,
+    band_eta_fn,
     cells_per_axis_fn,
     levels_fn,
     precision_needed_fn,
@@ -39,6 +40,13 @@ FLOAT64_SIZES: dict[tuple[int, int], tuple[int, int]] = {
     (2, 2): (2, 2),
     (3, 1): (2, 3),
     (4, 1): (1, 3),
+}
+#: The whole-cube check's sizes per decoder (those of :data:`FLOAT64_SIZES` the wide and
+#: shallow models build within the dense budget with ``FFN_out`` width ``<= 20000``).
+WHOLE_CUBE_SIZES: dict[str, dict[tuple[int, int], tuple[int, int]]] = {
+    "deep": FLOAT64_SIZES,
+    "wide": {**FLOAT64_SIZES, (1, 2): (2, 2), (1, 3): (1, 2), (1, 4): (1, 1), (2, 2): (1, 2)},
+    "shallow": {**FLOAT64_SIZES, (1, 2): (2, 3), (1, 3): (1, 2), (1, 4): (1, 1), (2, 2): (1, 2)},
 }
 #: Uniform samples of the cube per drawn target in the whole-cube check.
 CUBE_SAMPLES = 1024
@@ -96,7 +104,8 @@ def universal_cases(
     k_top = draw(st.integers(1, k_max))
     target = draw(lipschitz_targets(d, L, kinds=kinds, max_constant=2.0**k_top * eps))
     K = int(cells_per_axis_fn(eps, target.lipschitz))
-    assert precision_needed_fn(d, L, K, int(levels_fn(eps))) <= FLOAT64_SIGNIFICAND_BITS
+    eta = float(band_eta_fn(eps, d, L, K))
+    assert precision_needed_fn(d, L, K, int(levels_fn(eps)), eta) <= FLOAT64_SIGNIFICAND_BITS
     seed = draw(seeds)
     rng = np.random.default_rng(seed)
     if inputs == "uniform":

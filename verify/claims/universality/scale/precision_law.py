@@ -117,7 +117,7 @@ def bits_needed_job(item: tuple) -> dict:
         "table_bits": table_bits(d, L, K, Q),
         "bits_needed": lo,
         "fails_below": lo - 1 in failed,
-        "predicted": int(ub.precision_needed_fn(d, L, K, Q)),
+        "predicted": int(ub.precision_needed_fn(d, L, K, Q, float(band_eta(d, L, K, Q)))),
         "lower_bound": float(cb.precision_bits_lower_fn(d, K, L, Q, d + L)),
         "sequences": total,
         "seconds": round(time.perf_counter() - t0, 2),

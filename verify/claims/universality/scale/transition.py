@@ -84,7 +84,7 @@ def precision_point(
         K,
         Q,
         T * (Q.bit_length() - 1),
-        int(ub.precision_needed_fn(d, L, K, Q)),
+        int(ub.precision_needed_fn(d, L, K, Q, c.band)),
         backend,
         c.precision_bits,
         int(dev.size),
