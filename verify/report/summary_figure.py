@@ -18,24 +18,41 @@ EVIDENCE = ("bound", "exact")
 FLOOR = 1e-4  # ratios below this are drawn at the floor with a left arrow
 
 
+DERIVATION_PREFIX = "derivation: "
+
+
 def evidence_points(entry: dict[str, Any]) -> list[tuple[str, str, float | None, bool]]:
-    """``(check name, kind, ratio or None, passed)`` of a claim's evidence checks.
+    """``(check name, kind, ratio or None, passed)`` of a claim's evidence checks; the
+    derivation checks (``derivation: …``, exact) are one row for the claim, failed when one of
+    them failed (the checks table lists each).
 
     >>> from verify.report.summary_figure import evidence_points
     >>> entry = {"checks": [
     ...     {"name": "a", "kind": "bound", "worst_ratio": 0.5, "passed": True},
     ...     {"name": "b", "kind": "planted", "worst_ratio": None, "passed": True},
-    ...     {"name": "c", "kind": "exact", "worst_ratio": "inf", "passed": False}]}
-    >>> evidence_points(entry)
+    ...     {"name": "c", "kind": "exact", "worst_ratio": "inf", "passed": False},
+    ...     {"name": "derivation: x", "kind": "exact", "worst_ratio": None, "passed": True},
+    ...     {"name": "derivation: y", "kind": "exact", "worst_ratio": None, "passed": True}]}
+    >>> evidence_points(entry)[2]
+    ('derivations (2)', 'exact', None, True)
+    >>> evidence_points(entry)[:2]
     [('a', 'bound', 0.5, True), ('c', 'exact', inf, False)]
     """
-    points = []
+    points, derivations = [], []
     for check in entry["checks"]:
         if check.get("kind") not in EVIDENCE:
+            continue
+        if check["name"].startswith(DERIVATION_PREFIX):
+            derivations.append(check)
             continue
         ratio = check["worst_ratio"]
         points.append(
             (check["name"], check["kind"], None if ratio is None else float(ratio), check["passed"])
+        )
+    if derivations:
+        held = all(c["passed"] for c in derivations)
+        points.append(
+            (f"derivations ({len(derivations)})", "exact", None if held else math.inf, held)
         )
     return points
 
