@@ -367,9 +367,9 @@ def check_band_precision(
     ...     print(str(err)[:61])
     band: 8.673617379884035e-19 needs 61 significand bits for the
     """
-    bits = FLOAT64_BITS if backend == "float64" else precision_bits
-    if backend == "exact" or bits is None:
+    if backend == "exact" or (backend != "float64" and precision_bits is None):
         return
+    bits = FLOAT64_BITS if backend == "float64" else positive_int("precision_bits", precision_bits)
     needed = band_bits(eta, K, decoder)
     if bits < needed:
         raise ValueError(

@@ -141,3 +141,13 @@ def test_the_exact_backend_is_not_refused_by_the_dense_weight_limit():
     with pytest.raises(ValueError, match="dense FFN weights"):
         check_sizes(1, 11, 2, 2)
     check_sizes(1, 11, 2, 2, backend="exact")  # no dense weights: only the spec's limits apply
+
+
+@pytest.mark.parametrize("bits", [True, "40", 2j, -1])
+def test_mpmath_precision_bits_are_checked_before_the_band_check(bits: object) -> None:
+    """The band check compared ``precision_bits`` before it was validated (the hostile fuzz:
+    a ``TypeError`` naming nothing for a string, the band blamed for ``-1``)."""
+    with pytest.raises((TypeError, ValueError), match=r"^precision_bits: "):
+        construct_universal(
+            _identity, d=1, L=2, lipschitz=1.0, eps=0.25, backend="mpmath", precision_bits=bits
+        )
