@@ -192,3 +192,13 @@ def test_the_model_forward_never_holds_the_full_weight_matrix() -> None:
     s = softmax_rows((z[-5:] @ model.attn.w_q) @ (z @ model.attn.w_k).T * model.attn.scale)
     want = (z[-5:] + (s @ (z @ model.attn.w_v)) @ model.attn.w_o) @ model.readout
     np.testing.assert_allclose(out[-5:], want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("offset", [0.0, 800.0, -800.0, 1e6])
+def test_softmax_rows_is_shift_invariant_at_any_magnitude(offset: float) -> None:
+    """``softmax(x + c) = softmax(x)``: the max shift keeps ``exp`` finite (without it,
+    ``exp(800)`` overflows to inf, ``exp(-800)`` underflows to 0, and the weights become NaN: a
+    mutant the suite missed)."""
+    logits = np.array([[0.0, -1.0, -2.0]])  # (1, 3)
+    expected = np.exp(logits) / np.exp(logits).sum()
+    np.testing.assert_allclose(softmax_rows(logits + offset), expected, rtol=1e-9)

@@ -6,13 +6,14 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
+import mpmath
 import numpy as np
 import pytest
 
 from reference.constructions.exact.backend import exact_forward, exact_model, verify_grid
 from reference.constructions.exact.evaluate import _pow2_bound
 from reference.constructions.exact.model import ExactModel, exact_from_spec, exact_lookup
-from reference.constructions.exact.rationals import to_fraction
+from reference.constructions.exact.rationals import LOG2E_LOWER, to_fraction
 from reference.constructions.lookup import construct_lookup
 from reference.constructions.packing import cell_centers, grid_cells, pack_tables
 from reference.constructions.sizes import inverse_temperature
@@ -150,3 +151,14 @@ def test_backend_exact_of_construct_universal_is_the_exact_evaluation():
         construct_universal(
             f, d=1, L=2, lipschitz=1.0, eps=0.25, backend="exact", precision_bits=64
         )
+
+
+def test_the_lower_bound_on_log2_e_is_below_it() -> None:
+    """``LOG2E_LOWER <= log2 e`` (so ``2^{−⌊gλ⌋} >= e^{−g}`` for every gap ``g``), checked at
+    50 digits, and within 1e-10 of it; a value rounded up under-bounds off-match weights only
+    at gaps beyond ~1e10, where no sampled test reaches."""
+    with mpmath.workdps(50):
+        log2e = 1 / mpmath.log(2)
+        lower = mpmath.mpf(LOG2E_LOWER.numerator) / LOG2E_LOWER.denominator
+        assert lower <= log2e
+        assert log2e - lower < mpmath.mpf(10) ** -10
