@@ -228,3 +228,29 @@ def test_every_universality_derivation_checks_and_shallow_band_bits_match_the_re
         eta = Fraction(1, 2**k)
         assert int(bits.subs(ub.eta, sp.Rational(1, 2**k))) == band_bits(eta, 4, "shallow")
         assert shallow_slope(eta) == 2**k
+
+
+@pytest.mark.parametrize(("d", "L", "K", "Q"), SIZES)
+def test_the_deep_decoder_ramps_sit_half_way_at_their_thresholds(d, L, K, Q):
+    """Every digit ramp of the deep decoder, ``ReLU(s (rem − j/Q) + 1/2)``, is exactly 1/2 at its
+    threshold ``rem = j/Q``: equal margins below (``<= 0``) and above (``>= 1``), the margin the
+    precision derivation assumes. (A bias of 1/4 leaves exact outputs unchanged and halves one
+    margin: the mutation corpus's ``deep-decoder-ramp-bias``.)"""
+    spec = lookup_spec(d, L, K, Q, Fraction(1, 8 * K), 4)
+    lay = Layout(d, L, K, Q)
+    start, size = lay.blocks()["dg"]
+    rem0 = {lay.at("rem0", r) for r in range(d)}
+    rem1 = {lay.at("rem1", r) for r in range(d)}
+    ramps = [
+        unit
+        for layer in spec.ffn_out
+        for unit in layer
+        if len(unit.w_out) == 1 and start <= next(iter(unit.w_out)) < start + size
+    ]
+    assert ramps and len(ramps) % (d * (Q - 1)) == 0  # Q − 1 ramps per digit and channel
+    for unit in ramps:
+        j = (next(iter(unit.w_out)) - start) % (Q - 1) + 1
+        (src,) = (c for c in unit.w_in if c in rem0 | rem1)
+        first_digit = all(c in rem0 for c in unit.w_in)
+        slope = unit.w_in[src] if first_digit else unit.w_in[src] / Q  # s, per unit of rem_k
+        assert unit.bias + slope * Fraction(j, Q) == Fraction(1, 2)
