@@ -323,18 +323,7 @@ class Derivation:
         why: str = "",
     ) -> Derivation:
         """First step of a choice: ``quantity`` is the smallest ``symbol`` meeting ``condition``."""
-        return self._step(
-            "smallest",
-            {
-                "symbol": symbol,
-                "condition": condition,
-                "claimed": claimed,
-                "integer": integer,
-                "why": why,
-            },
-            lambda: rules.smallest_parameter(symbol, condition, claimed, integer, self.domain),
-            why or f"smallest {symbol}",
-        )
+        return self._choice("smallest", symbol, condition, claimed, integer, why)
 
     def largest(
         self,
@@ -346,19 +335,33 @@ class Derivation:
         why: str = "",
     ) -> Derivation:
         """First step of a choice: ``quantity`` is the largest ``symbol`` meeting ``condition``."""
+        return self._choice("largest", symbol, condition, claimed, integer, why)
+
+    def _choice(
+        self,
+        rule: str,
+        symbol: sp.Symbol,
+        condition: Any,
+        claimed: sp.Expr | None,
+        integer: bool,
+        why: str,
+    ) -> Derivation:
+        """:meth:`smallest` or :meth:`largest` (``rule``), one check for both."""
+        args = {
+            "symbol": symbol,
+            "condition": condition,
+            "claimed": claimed,
+            "integer": integer,
+            "why": why,
+        }
+        largest = rule == "largest"
         return self._step(
-            "largest",
-            {
-                "symbol": symbol,
-                "condition": condition,
-                "claimed": claimed,
-                "integer": integer,
-                "why": why,
-            },
+            rule,
+            args,
             lambda: rules.smallest_parameter(
-                symbol, condition, claimed, integer, self.domain, largest=True
+                symbol, condition, claimed, integer, self.domain, largest=largest
             ),
-            why or f"largest {symbol}",
+            why or f"{rule} {symbol}",
         )
 
     def cases(self, hypothesis: str, otherwise: str, why: str = "") -> Derivation:

@@ -145,6 +145,17 @@ def _in_band(decoder: str) -> Derivation:
     return dd
 
 
+def _band_lemmas(dd: Derivation, decoder: str) -> None:
+    """The three lemmas of a whole-cube bound: the error off the band, in the band
+    (``decoder``) and the band's measure, each proved by its derivation."""
+    off = derivation("universality.error_off_band")
+    dd.lemma("off_band", off.statement, "the error off the band", proof=off)
+    inside = derivation(f"universality.in_band_error_{decoder}")
+    dd.lemma("in_band", inside.statement, f"the error in the band ({decoder})", proof=inside)
+    exact = derivation("universality.band_measure")
+    dd.lemma("measure", exact.statement, "the band's measure", proof=exact)
+
+
 def _lp(decoder: str) -> Derivation:
     dd = Derivation(
         f"universality.lp_error_{decoder}",
@@ -160,12 +171,7 @@ def _lp(decoder: str) -> Derivation:
         "(error <= e); X uniform on [0,1]^{L×d}, 1 <= p < ∞",
         domain={measure: sp.Interval(0, 1), p_norm: sp.Interval(1, sp.oo)},
     )
-    off = derivation("universality.error_off_band")
-    dd.lemma("off_band", off.statement, "the error off the band", proof=off)
-    inside = derivation(f"universality.in_band_error_{decoder}")
-    dd.lemma("in_band", inside.statement, f"the error in the band ({decoder})", proof=inside)
-    exact = derivation("universality.band_measure")
-    dd.lemma("measure", exact.statement, "the band's measure", proof=exact)
+    _band_lemmas(dd, decoder)
     dd.start(premise="split").bound("off_band").bound("in_band").substitute("measure")
     return dd
 
@@ -265,12 +271,7 @@ def _lp_norm(decoder: str) -> Derivation:
         "split the integral over the band and its complement (universality.lp_error_<decoder>)",
         domain={measure: sp.Interval(0, 1)},
     )
-    off = derivation("universality.error_off_band")
-    dd.lemma("off_band", off.statement, "the error off the band", proof=off)
-    inside = derivation(f"universality.in_band_error_{decoder}")
-    dd.lemma("in_band", inside.statement, f"the error in the band ({decoder})", proof=inside)
-    exact = derivation("universality.band_measure")
-    dd.lemma("measure", exact.statement, "the band's measure", proof=exact)
+    _band_lemmas(dd, decoder)
     dd.start(premise="norm").bound("split").bound("off_band").bound("in_band")
     dd.substitute("measure")
     return dd
