@@ -179,7 +179,7 @@ def _rounding_plant_check(ctx: ClaimContext, plant_examples: int) -> CheckResult
     offsets: caught means the evidence contains cases where the rounding term is needed."""
     caught, cases, ratio = checks.plant_caught(
         large_offset_cases(),
-        lambda c: checks.check_fast_attention(c, without_rounding=True),
+        checks.check_without_rounding_term,
         plant_examples,
         ctx.seed,
     )

@@ -62,9 +62,7 @@ PLANTS = {
     "fast_attention_understated_fit": lambda c: checks.check_fast_attention(
         c, attend=checks.understated_fit_attention
     ),
-    "fast_attention_without_rounding": lambda c: checks.check_fast_attention(
-        c, without_rounding=True
-    ),
+    "fast_attention_without_rounding": lambda c: checks.check_without_rounding_term(c),
     "degree_monotone": lambda c: check_degree_monotone(c, degree=degree_with_offset_bug),
     "prompt_cache_agrees": lambda c: checks.check_prompt_cache(c, build=checks.build_stale_cache),
     "prompt_cache_inflated_bound": lambda c: checks.check_prompt_cache(
