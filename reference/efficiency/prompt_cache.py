@@ -280,7 +280,11 @@ class PolynomialPromptCache:
         h_x, q, k_x, v_x = input_projections(self.model, xb)
         products = 2 * xb.shape[1] * self.rank * (v_x.shape[-1] + 1)  # (L, r) @ (r, dv + 1)
         with one_blas_thread_below(products):  # small products: one BLAS thread is faster
-            attended = [self._attend_one(b, q[b], k_x[b], v_x[b]) for b in range(xb.shape[0])]
+            c = self.value_center  # (dv,)
+            half_p = np.abs(np.stack([self.value_low - c, self.value_high - c])).max(axis=0)
+            attended = [
+                self._attend_one(b, q[b], k_x[b], v_x[b], half_p) for b in range(xb.shape[0])
+            ]
         outs = [a[0] for a in attended]
         total = max((a[1] for a in attended), default=0.0)
         rounding = max((a[2] for a in attended), default=0.0)
@@ -297,12 +301,12 @@ class PolynomialPromptCache:
         )
 
     def _attend_one(
-        self, b: int, q: np.ndarray, k_x: np.ndarray, v_x: np.ndarray
+        self, b: int, q: np.ndarray, k_x: np.ndarray, v_x: np.ndarray, half_p: np.ndarray
     ) -> tuple[np.ndarray, float, float]:
         """Attention output ``(L, d_v)`` of input ``b`` (queries ``q``, keys ``k_x``, values
-        ``v_x`` of its rows) against prompt and inputs, its certified bound and rounding part."""
+        ``v_x`` of its rows) against prompt and inputs, its certified bound and rounding part
+        (``half_p``: the prompt values' half-width about the centre, the same for every input)."""
         c = self.value_center  # (dv,)
-        half_p = np.abs(np.stack([self.value_low - c, self.value_high - c])).max(axis=0)
         scale = self.model.attn.scale
         kn = max(self.key_norm, max_row_norm(k_x))
         qn = max_row_norm(q)
